@@ -1,0 +1,66 @@
+# calib — two set-up commands: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+
+# A working Python >= 3.12: $(PYTHON) first, then python3.13 / python3.12 that actually run
+# (pyenv shims exist for versions that are not active), then pyenv's installs.
+FIND_PYTHON = for c in "$(PYTHON)" python3.13 python3.12 python3 \
+	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
+	  [ -n "$$c" ] || continue; \
+	  if "$$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then \
+	    command -v "$$c" 2>/dev/null || echo "$$c"; exit 0; fi; \
+	done; exit 1
+
+.PHONY: demo test test-slow bench lint venv venv-dev r-reference clean help
+
+help:
+	@echo "make demo       create .venv, install calib, run the main job on shipped data"
+	@echo "make test       create .venv with the dev extra, install the R reference, run the suite"
+	@echo "make test-slow  the slow statistical studies (coverage), not run in CI"
+	@echo "make bench      benchmarks side by side with the peers; writes docs/performance.md"
+
+$(VENV)/.stamp-run: pyproject.toml
+	@py=$$($(FIND_PYTHON)) || { echo "error: no working Python >= 3.12 found. Install one (e.g. pyenv install 3.12) or run: make PYTHON=/path/to/python3.12 ..." >&2; exit 2; }; \
+	echo "using $$py ($$($$py --version))"; \
+	[ -x $(PY) ] || $$py -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e '.[fast]'
+	@touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-run
+	$(PY) -m pip install -q -e '.[dev,fast]'
+	@touch $@
+
+venv: $(VENV)/.stamp-run
+venv-dev: $(VENV)/.stamp-dev
+
+demo: venv
+	$(VENV)/bin/calib demo
+
+# The R reference (R survey) for the comparison tests: installed with apt-get when missing.
+r-reference:
+	@if command -v Rscript >/dev/null 2>&1 && Rscript -e 'quit(status = !requireNamespace("survey", quietly = TRUE))' >/dev/null 2>&1; then \
+	  echo "R survey: present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing R and r-cran-survey with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends r-base-core r-cran-survey >/dev/null; \
+	else \
+	  echo "error: R survey is missing. As root run: apt-get update && apt-get install -y --no-install-recommends r-base-core r-cran-survey" >&2; exit 2; \
+	fi
+
+test: venv-dev r-reference
+	$(PY) -m pytest -q
+
+test-slow: venv-dev r-reference
+	$(PY) -m pytest -q -m slow
+
+bench: venv-dev r-reference
+	$(PY) -m bench.run_all
+
+lint: venv-dev
+	$(VENV)/bin/ruff check calib tests bench examples
+
+clean:
+	rm -rf $(VENV) build dist out .pytest_cache

@@ -1,0 +1,56 @@
+"""Errors raised by calib.
+
+Every error names the variable, the level and the fix. The CLI maps them to exit codes:
+2 for bad input, 3 for failed diagnostics or non-convergence.
+"""
+
+from __future__ import annotations
+
+
+class CalibError(Exception):
+    """Base class of every error calib raises on purpose."""
+
+    exit_code: int = 2
+
+
+class DataError(CalibError, ValueError):
+    """The input data is unusable as given (missing values, NaN or negative weights, bad columns)."""
+
+
+class UnmappedLevelError(DataError):
+    """A value has no mapping onto the harmonized or target levels."""
+
+    def __init__(self, message: str, unmapped: dict | None = None) -> None:
+        super().__init__(message)
+        self.unmapped = unmapped or {}
+
+
+class TargetError(CalibError, ValueError):
+    """Targets are malformed or disagree with each other or with the sample."""
+
+
+class InfeasibleError(TargetError):
+    """Constraints (margins, bounds) cannot be met together."""
+
+
+class ConvergenceError(CalibError, RuntimeError):
+    """An iterative solver did not reach its tolerance."""
+
+    exit_code = 3
+
+
+class DiagnosticsError(CalibError, RuntimeError):
+    """A fit failed its diagnostics gate (R-hat, ESS, divergences)."""
+
+    exit_code = 3
+
+
+__all__ = [
+    "CalibError",
+    "DataError",
+    "UnmappedLevelError",
+    "TargetError",
+    "InfeasibleError",
+    "ConvergenceError",
+    "DiagnosticsError",
+]
