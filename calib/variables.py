@@ -135,6 +135,10 @@ def _band_of(lo: int, hi: int, scheme: str) -> str | None:
     return None
 
 
+def _age_nests(finer: str, coarser: str) -> bool:
+    return all(_band_of(*_age_span(lab), coarser) is not None for lab in LEVELS[finer])
+
+
 def _age_span(label: str) -> tuple[int, int]:
     if label.endswith("+"):
         return int(label[:-1]), 200
@@ -162,7 +166,7 @@ def collapse_map(finer: str, coarser: str) -> dict[str, str]:
         for lab in LEVELS[finer]:
             band = _band_of(*_age_span(lab), coarser)
             if band is None:
-                fits = [s for s in _AGE_EDGES if s != finer and nests(finer, s)]
+                fits = [s for s in _AGE_EDGES if s != finer and _age_nests(finer, s)]
                 raise UnmappedLevelError(
                     f"cannot recode {finer!r} onto {coarser!r}: band {lab!r} would be split "
                     f"across {coarser} bands. {finer!r} nests in {fits or 'no other scheme'}; "
