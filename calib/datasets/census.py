@@ -91,13 +91,15 @@ def poststrat_frame() -> pd.DataFrame:
 
 
 def state_predictors() -> pd.DataFrame:
-    """State-level predictors for MRP: 2016 Republican vote share, region, 2020 adults.
+    """State-level predictors for MRP: 2016 Republican two-party share, region, 2020 adults.
 
     Returns
     -------
     DataFrame, one row per state (50 states, no DC, USPS order): ``state`` (categorical),
-    ``repvote`` (2016 Republican share of the **total** presidential vote, from the MRP Case
-    Studies), ``region`` (harmonized Census region; the source's "North Central" is
+    ``repvote`` (2016 Republican **two-party** share R / (D + R), from the MRP Case Studies;
+    the shared notes called it a share of the total vote, but it matches
+    ``1 - dem_two_party_share`` of :func:`election_results` (2016) within 1.3e-4 in every
+    state, e.g. AL 0.6437 = 1,318,255 / (729,547 + 1,318,255)), ``region`` (harmonized Census region; the source's "North Central" is
     "Midwest"), ``pop_18plus`` (Census PEP Vintage 2020 resident population 18+, July 1 2020).
 
     Examples
