@@ -38,8 +38,11 @@ def harmonize(name: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     except ImportError:
         Codebook = None
     if Codebook is not None:
-        with resources.as_file(resources.files("calib") / "codebooks" / f"{name}.toml") as p:
-            book = Codebook.from_file(p)
+        if hasattr(Codebook, "builtin"):
+            book = Codebook.builtin(name)
+        else:  # pragma: no cover - depends on the Codebook API
+            with resources.as_file(resources.files("calib") / "codebooks" / f"{name}.toml") as p:
+                book = Codebook.from_file(p)
         frame, _ = book.apply(raw)
         spec = tomllib.loads(codebook_text(name))
         return frame, _report(frame, spec)
