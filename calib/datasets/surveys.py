@@ -67,8 +67,9 @@ def cces2018() -> pd.DataFrame:
 
     Harmonized: ``state`` (from FIPS ``inputstate``, DC kept), ``region``, ``age6``, ``age4``,
     ``age10``, ``sex``, ``race4`` (Hispanic of any race, as in the census frame), ``educ5``
-    (2-year degree in Some college), ``pid7`` / ``pid3`` ("Not sure" -> NA), ``ideo5`` /
-    ``ideo3`` ("Not sure" -> NA), ``vote2016`` (``CC18_317``; "don't recall" -> NA).
+    (2-year degree in Some college), ``pid7`` / ``pid3`` ("Not sure" or blank -> NA, 34 rows),
+    ``ideo5`` / ``ideo3`` ("Not sure" or blank -> NA, 80 rows), ``vote2016`` (``CC18_317``;
+    blank or "don't recall" -> NA, 230 rows). No NA in state, region, age, sex, race4, educ5.
 
     Examples
     --------
