@@ -20,6 +20,7 @@ from calib.datasets import (
     cces2018,
     census_population,
     census_targets,
+    district_results,
     election_results,
     electoral_votes,
     gss,
@@ -135,6 +136,29 @@ def test_medsl_matches_538_file():
             nominee = fy[fy["ballot_party"] == party].groupby("candidate_name")["votes"].sum().idxmax()
             v = fy[fy["candidate_name"] == nominee].groupby("state_abbrev")["votes"].sum()
             assert (v / r[col] - 1).abs().max() < 1e-3, (year, party)
+
+
+@pytest.mark.parametrize("year", [2016, 2020, 2024])
+def test_district_results(year):
+    d = district_results(year)
+    assert len(d) == 435 and d["cd"].is_unique and not d.isna().any().any()
+    state = election_results(year).set_index("state_po")
+    by_state = d.groupby("state_po")["two_party_votes"].sum()
+    two_party = (state["dem_votes"] + state["rep_votes"]).reindex(by_state.index)
+    assert (by_state / two_party - 1).abs().max() < 0.005
+    share = (d["rep_two_party_share"] * d["two_party_votes"]).groupby(d["state_po"]).sum()
+    rep2 = 1 - state["dem_two_party_share"].reindex(by_state.index)
+    assert (share / by_state - rep2).abs().max() < 1e-3
+    # published split electoral votes: ME-2 Trump 2016/2020/2024; NE-2 Trump 2016,
+    # Biden 2020, Harris 2024
+    cd = d.set_index("cd")["rep_two_party_share"]
+    assert cd["ME-02"] > 0.5
+    assert (cd["NE-02"] > 0.5) == (year == 2016)
+
+
+def test_district_results_bad_year():
+    with pytest.raises(DataError, match="2016, 2020, 2024"):
+        district_results(2012)
 
 
 # -- census --------------------------------------------------------------------------------

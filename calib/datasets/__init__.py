@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from .census import census_population, census_targets, poststrat_frame, state_predictors
 from .elections import YEARS as ELECTION_YEARS
-from .elections import election_results, electoral_votes
+from .elections import district_results, election_results, electoral_votes
 from .surveys import anes2020, cces2018, gss
 
 __all__ = [
     "election_results",
     "electoral_votes",
+    "district_results",
     "ELECTION_YEARS",
     "poststrat_frame",
     "state_predictors",

@@ -187,6 +187,51 @@ def election_results(year: int, level: str = "state") -> pd.DataFrame:
     return df[COLUMNS].reset_index(drop=True)
 
 
+_CD_COLUMNS = {2016: ("presvotes_total_16", "presvotes_DR_16"),
+               2020: ("presvotes_total_20", "presvotes_DR_20"),
+               2024: ("presvotes_total", "presvotes_DR")}  # fmt: skip
+
+
+def district_results(year: int) -> pd.DataFrame:
+    """Presidential results by congressional district (435 rows) for 2016, 2020 or 2024.
+
+    Source: Daily Kos Elections / The Downballot via ccesMRPprep. Each election is on the
+    district lines in force at that election (2016: 115th Congress, 2020: 116th, 2024: 2024
+    lines). Only the two-party split is published per district, so no D/R vote counts are
+    made up: columns ``state_po, cd`` (e.g. ``"ME-02"``; at-large states are ``-01``),
+    ``district`` (int), ``year``, ``total_votes``, ``two_party_votes`` (D + R),
+    ``rep_two_party_share``, ``dem_two_party_share``. Summed over a state's districts the
+    two-party votes are within 0.4% of :func:`election_results`.
+
+    Examples
+    --------
+    >>> d = district_results(2024).set_index("cd")
+    >>> bool(d.loc["ME-02", "rep_two_party_share"] > 0.5), bool(d.loc["NE-02",
+    ...     "dem_two_party_share"] > 0.5)
+    (True, True)
+    """
+    if year not in _CD_COLUMNS:
+        raise DataError(
+            f"no district results for {year!r}: calib ships congressional-district "
+            f"presidential results for {sorted(_CD_COLUMNS)}; pass one of them"
+        )
+    total, dr = _CD_COLUMNS[year]
+    raw = read_table(f"elections/cd_presidential_dailykos_{year}_lines.csv")
+    out = pd.DataFrame(
+        {
+            "state_po": raw["cd"].str[:2],
+            "cd": raw["cd"],
+            "district": raw["cd"].str[3:].astype("int64"),
+            "year": year,
+            "total_votes": raw[total].astype("int64"),
+            "two_party_votes": raw[dr].astype("int64"),
+            "rep_two_party_share": raw["pct_trump"].astype(float),
+        }
+    )
+    out["dem_two_party_share"] = 1.0 - out["rep_two_party_share"]
+    return out
+
+
 def _national(df: pd.DataFrame, year: int) -> pd.DataFrame:
     ev_d = int(df.loc[df["winner"] == "D", "electoral_votes"].sum())
     ev_r = int(df.loc[df["winner"] == "R", "electoral_votes"].sum())
@@ -204,4 +249,4 @@ def _national(df: pd.DataFrame, year: int) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-__all__ = ["election_results", "electoral_votes", "YEARS"]
+__all__ = ["election_results", "electoral_votes", "district_results", "YEARS"]
