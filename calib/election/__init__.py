@@ -1,0 +1,9 @@
+"""Election layer: state estimates -> electoral college simulation; backtests vs certified results.
+
+>>> from calib.election import forecast, backtest, Forecast
+"""
+
+from .backtest import backtest
+from .forecast import Forecast, forecast, read_state_estimates
+
+__all__ = ["Forecast", "forecast", "backtest", "read_state_estimates"]

@@ -1,0 +1,360 @@
+"""Electoral-college forecasts from state estimates, with correlated state errors.
+
+Input is either posterior draws per state (from MRP: long ``domain|state, draw, estimate``) or
+point estimates with standard errors (from weighting: ``domain|state, estimate, se``), of the
+Democratic two-party share (``republican=True`` flips Republican shares). Each simulation draws
+every state's share and adds one **national swing** shared by all states, so state errors are
+correlated (``national_sd``, default 0.02 on the two-party share; 0 turns it off). A state is won
+with a share above 0.5; a simulated share of exactly 0.5 splits the state's votes evenly in
+expectation by a fair coin. Maine and Nebraska are winner-take-all at large unless district
+estimates are given (then the two at-large votes follow the state, one vote per district).
+
+Which variance a forecast includes: the state estimates' own (sampling / weighting /
+posterior), plus the national swing when ``national_sd > 0`` (a stand-in for shared
+non-sampling error: response bias, turnout, late swing). Not included: error in the
+electoral-vote apportionment (none) or faithless electors.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from calib.variables import STATES
+>>> est = pd.DataFrame({"state": STATES, "estimate": 0.55, "se": 0.01})
+>>> f = forecast(est, 2024, seed=1, draws=2000)
+>>> f.p_dem_win > 0.9
+True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..variables import STATES
+
+DISTRICTS = {"ME": ("ME-1", "ME-2"), "NE": ("NE-1", "NE-2", "NE-3")}
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """An electoral-college forecast.
+
+    Attributes
+    ----------
+    year : election year (sets the electoral-vote apportionment).
+    states : per state (50 + DC; districts appended when given): ``state, electoral_votes,
+        estimate`` (mean Democratic two-party share), ``se``, ``ci_low``, ``ci_high``,
+        ``p_dem``, ``filled`` (True where the state was filled in, not estimated).
+    ev_draws : simulated Democratic electoral votes, one per simulation.
+    popular_draws : simulated national Democratic two-party share (states weighted by their
+        two-party votes in the previous presidential election).
+    level : interval level of ``ci_low``/``ci_high``.
+    options : the settings used (national_sd, draws, seed, fills).
+    """
+
+    year: int
+    states: pd.DataFrame
+    ev_draws: np.ndarray
+    popular_draws: np.ndarray
+    level: float = 0.9
+    options: dict = field(default_factory=dict)
+
+    @property
+    def p_dem_win(self) -> float:
+        """P(Democratic candidate gets at least 270 electoral votes)."""
+        return float(np.mean(self.ev_draws >= 270))
+
+    @property
+    def p_tie(self) -> float:
+        """P(269-269) — decided by the House, not modelled."""
+        return float(np.mean(self.ev_draws == 269))
+
+    @property
+    def p_rep_win(self) -> float:
+        return float(np.mean(self.ev_draws <= 268))
+
+    @property
+    def ev_mean(self) -> float:
+        return float(self.ev_draws.mean())
+
+    def ev_summary(self) -> dict:
+        a = (1 - self.level) / 2
+        q = np.quantile(self.ev_draws, [a, 0.5, 1 - a])
+        return {
+            "mean": self.ev_mean,
+            "median": float(q[1]),
+            "ci_low": float(q[0]),
+            "ci_high": float(q[2]),
+            "level": self.level,
+            "p_dem_win": self.p_dem_win,
+            "p_rep_win": self.p_rep_win,
+            "p_tie": self.p_tie,
+            "histogram": {int(k): int(v) for k, v in zip(*np.unique(self.ev_draws, return_counts=True), strict=True)},
+        }
+
+    def popular_vote(self) -> dict:
+        a = (1 - self.level) / 2
+        q = np.quantile(self.popular_draws, [a, 1 - a])
+        return {
+            "dem_two_party_share": float(self.popular_draws.mean()),
+            "ci_low": float(q[0]),
+            "ci_high": float(q[1]),
+            "level": self.level,
+        }
+
+    def to_dict(self) -> dict:
+        st = self.states.copy()
+        return {
+            "year": self.year,
+            "level": self.level,
+            "p_dem_win": self.p_dem_win,
+            "p_rep_win": self.p_rep_win,
+            "p_tie": self.p_tie,
+            "electoral_votes": self.ev_summary(),
+            "popular_vote": self.popular_vote(),
+            "states": json.loads(st.to_json(orient="records")),
+            "options": self.options,
+            "ev_draws": self.ev_draws.astype(int).tolist(),
+            "popular_draws": np.round(self.popular_draws, 6).tolist(),
+        }
+
+    def write(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the forecast as JSON (refuses to overwrite unless asked)."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise DataError(f"{str(path)!r} exists; pass overwrite=True (--overwrite) to replace it")
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path) -> Forecast:
+        """Read a forecast written by :meth:`write`."""
+        d = json.loads(Path(path).read_text())
+        return cls(
+            year=int(d["year"]),
+            states=pd.DataFrame(d["states"]),
+            ev_draws=np.asarray(d["ev_draws"], dtype=int),
+            popular_draws=np.asarray(d["popular_draws"], dtype=float),
+            level=float(d["level"]),
+            options=d.get("options", {}),
+        )
+
+
+def read_state_estimates(data: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """Normalize an estimates table to ``state, estimate, se`` or ``state, draw, estimate``.
+
+    Accepts the output of ``calib estimate``/``mrp``/``hybrid`` with ``by=state`` (the
+    ``domain`` column holds the state), a plain ``state, estimate, se`` table, or long draws.
+    """
+    if not isinstance(data, pd.DataFrame):
+        p = Path(data)
+        if not p.exists():
+            raise DataError(f"estimates file {str(p)!r} does not exist")
+        data = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
+    df = data.copy()
+    if "state" not in df.columns:
+        if "domain" not in df.columns:
+            raise DataError(
+                "estimates need a 'state' column (USPS code) or a 'domain' column from "
+                f"`--by state`; got columns {list(df.columns)}"
+            )
+        if "by" in df.columns:
+            bys = set(df["by"].dropna().astype(str)) - {""}
+            if bys and bys != {"state"}:
+                raise DataError(f"estimates are by {sorted(bys)}, not by state; re-run with --by state")
+            df = df[df["by"].astype(str) == "state"] if bys else df
+        df = df.rename(columns={"domain": "state"})
+    if "level" in df.columns and df["level"].astype(str).nunique() > 1:
+        raise DataError(
+            "estimates hold several outcome levels "
+            f"{sorted(df['level'].astype(str).unique())[:5]}; keep the Democratic share's level only"
+        )
+    if "estimate" not in df.columns:
+        raise DataError("estimates need an 'estimate' column")
+    df["state"] = df["state"].astype(str).str.strip().str.upper()
+    if "draw" in df.columns:
+        return df[["state", "draw", "estimate"]]
+    if "se" not in df.columns:
+        raise DataError("point estimates need an 'se' column (or give long draws with 'draw')")
+    out = df[["state", "estimate", "se"]]
+    dup = out["state"][out["state"].duplicated()].unique()
+    if len(dup):
+        raise DataError(f"states given more than once: {list(dup)}")
+    return out
+
+
+def _previous_results(year: int) -> pd.DataFrame | None:
+    from ..datasets import election_results
+
+    for y in (year - 4, year - 8):
+        try:
+            return election_results(y)
+        except DataError:
+            continue
+    return None
+
+
+def forecast(
+    state_estimates: pd.DataFrame | str | Path,
+    year: int,
+    *,
+    republican: bool = False,
+    national_sd: float = 0.02,
+    draws: int = 20000,
+    seed: int | None = None,
+    level: float = 0.9,
+    fill_missing: str | None = None,
+    fill_se: float = 0.05,
+    districts: pd.DataFrame | None = None,
+) -> Forecast:
+    """Simulate the electoral college from state estimates.
+
+    Parameters
+    ----------
+    state_estimates : point estimates with ``se`` or long posterior draws (see
+        :func:`read_state_estimates`), of the Democratic two-party share.
+    year : election year; electoral votes follow that year's apportionment.
+    republican : the estimates are Republican two-party shares (flipped to Democratic).
+    national_sd : sd of the national swing added to every state in a simulation.
+    draws : number of simulations (posterior draws are resampled to this number).
+    seed : random seed.
+    level : interval level for state intervals and EV/popular-vote summaries.
+    fill_missing : ``None`` (a missing state is an error naming it) or ``"previous"`` (the
+        previous presidential election's certified two-party share with sd ``fill_se``;
+        the fill is reported in ``states.filled`` and ``options['filled']``).
+    districts : optional ``district, estimate, se`` for ME-1, ME-2, NE-1, NE-2, NE-3: then
+        ME and NE give 2 at-large votes by the state result and 1 per district.
+
+    Returns
+    -------
+    Forecast
+    """
+    from ..datasets import election_results
+
+    if not 0 < level < 1:
+        raise DataError(f"level={level}: give a probability between 0 and 1")
+    est = read_state_estimates(state_estimates)
+    rng = np.random.default_rng(seed)
+    certified = election_results(year)
+    ev = certified.set_index("state_po")["electoral_votes"].reindex(list(STATES))
+    if ev.isna().any() or int(ev.sum()) != 538:
+        raise DataError(f"electoral votes for {year} do not sum to 538; check the shipped data")
+    unknown = sorted(set(est["state"]) - set(STATES))
+    if unknown:
+        raise DataError(f"unknown state codes {unknown}; use USPS codes of the 50 states and DC")
+    present = set(est["state"])
+    missing = [s for s in STATES if s not in present]
+    filled: dict[str, float] = {}
+    if missing and fill_missing is None:
+        raise DataError(
+            f"states missing from the estimates: {missing}. All 50 states and DC are needed; "
+            "estimate them, or fill explicitly with fill_missing='previous' (--fill-missing previous)"
+        )
+    prev = None
+    if missing:
+        if fill_missing != "previous":
+            raise DataError(f"fill_missing={fill_missing!r}: use 'previous' or None")
+        prev = _previous_results(year)
+        if prev is None:
+            raise DataError(f"no previous election before {year} to fill {missing} from")
+        pshare = prev.set_index("state_po")["dem_two_party_share"]
+        for s in missing:
+            filled[s] = float(pshare[s])
+    # state draws (n_draws, 51)
+    sims = np.empty((draws, len(STATES)))
+    if "draw" in est.columns:
+        wide = est.pivot_table(index="draw", columns="state", values="estimate", aggfunc="first")
+        pick = rng.integers(0, len(wide), draws)
+        for j, s in enumerate(STATES):
+            if s in wide.columns:
+                col = wide[s].to_numpy()
+                if np.isnan(col).any():
+                    raise DataError(f"state {s}: draws are missing for some draw ids")
+                v = col[pick]
+                sims[:, j] = 1 - v if republican else v
+    else:
+        e = est.set_index("state")
+        for j, s in enumerate(STATES):
+            if s in e.index:
+                mu, sd = float(e.at[s, "estimate"]), float(e.at[s, "se"])
+                if not (np.isfinite(mu) and np.isfinite(sd) and sd >= 0):
+                    raise DataError(f"state {s}: estimate/se must be finite, se >= 0")
+                mu = 1 - mu if republican else mu
+                sims[:, j] = mu + sd * rng.standard_normal(draws)
+    for s, mu in filled.items():
+        j = STATES.index(s)
+        sims[:, j] = mu + fill_se * rng.standard_normal(draws)
+    swing = national_sd * rng.standard_normal(draws) if national_sd > 0 else np.zeros(draws)
+    sims += swing[:, None]
+    win = (sims > 0.5) + 0.5 * (sims == 0.5)
+    coin = rng.random(sims.shape) < win  # ties (exactly 0.5) by a fair coin
+    evv = ev.to_numpy(dtype=int)
+    ev_at_large = evv.copy()
+    extra = np.zeros(draws)
+    drows = []
+    if districts is not None:
+        d = districts.copy()
+        d["district"] = d["district"].astype(str).str.upper()
+        need = [x for v in DISTRICTS.values() for x in v]
+        lacking = [x for x in need if x not in set(d["district"])]
+        if lacking:
+            raise DataError(f"district estimates lack {lacking}; give all of ME-1, ME-2, NE-1..NE-3")
+        for st, dists in DISTRICTS.items():
+            j = STATES.index(st)
+            ev_at_large[j] = 2
+            for dist in dists:
+                r = d.set_index("district").loc[dist]
+                mu = 1 - r["estimate"] if republican else r["estimate"]
+                sh = mu + float(r["se"]) * rng.standard_normal(draws) + swing
+                won = sh > 0.5
+                extra += won
+                drows.append((dist, 1, float(sh.mean()), float(sh.std()), float(won.mean())))
+    ev_draws = (coin * ev_at_large).sum(axis=1) + extra
+    pv_w = None
+    prev = prev if prev is not None else _previous_results(year)
+    if prev is not None:
+        p = prev.set_index("state_po")
+        pv_w = (p["dem_votes"] + p["rep_votes"]).reindex(list(STATES)).to_numpy(dtype=float)
+    if pv_w is None or np.isnan(pv_w).any():
+        pv_w = evv.astype(float)
+    popular = sims @ (pv_w / pv_w.sum())
+    a = (1 - level) / 2
+    lo, hi = np.quantile(sims, [a, 1 - a], axis=0)
+    states = pd.DataFrame(
+        {
+            "state": STATES,
+            "electoral_votes": evv,
+            "estimate": sims.mean(axis=0),
+            "se": sims.std(axis=0, ddof=1),
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_dem": coin.mean(axis=0),
+            "filled": [s in filled for s in STATES],
+        }
+    )
+    if drows:
+        states = pd.concat(
+            [
+                states,
+                pd.DataFrame(drows, columns=["state", "electoral_votes", "estimate", "se", "p_dem"]).assign(
+                    filled=False
+                ),
+            ],
+            ignore_index=True,
+        )
+    opts = {
+        "national_sd": national_sd,
+        "draws": draws,
+        "seed": seed,
+        "republican": republican,
+        "input": "draws" if "draw" in est.columns else "estimate+se",
+        "filled": filled,
+        "fill_se": fill_se if filled else None,
+        "districts": districts is not None,
+        "popular_vote_weights": f"two-party votes of {int(prev['year'].iloc[0])}" if prev is not None else "electoral votes",
+    }
+    return Forecast(int(year), states, ev_draws.astype(int), popular, level, opts)
