@@ -90,3 +90,32 @@ def test_popular_vote_weights_previous_two_party_votes():
         est.set_index("state").loc[prev["state_po"], "estimate"].to_numpy(), weights=w
     )
     assert f.popular_vote()["dem_two_party_share"] == pytest.approx(expect, abs=1e-6)
+
+
+def test_turnout_propensity_recovers_known_model_and_state_totals():
+    from calib.election import likely_voter_frame, turnout_propensity
+
+    rng = np.random.default_rng(5)
+    n = 40000
+    age = rng.choice(["18-29", "30-44", "45-64", "65+"], n)
+    educ = rng.choice(["HS", "College"], n)
+    eff_age = {"18-29": -1.0, "30-44": -0.3, "45-64": 0.4, "65+": 0.9}
+    eta = 0.5 + pd.Series(age).map(eff_age).to_numpy() + np.where(educ == "College", 0.5, -0.5)
+    voted = rng.random(n) < 1 / (1 + np.exp(-eta))
+    survey = pd.DataFrame({"age4": age, "educ": educ, "voted": voted.astype(int)})
+    survey.loc[:99, "voted"] = np.nan
+    model = turnout_propensity(survey, "voted", ["age4", "educ"], penalty=1e-3)
+    assert model.n_missing == 100
+    frame = pd.DataFrame(
+        [(a, e) for a in eff_age for e in ["HS", "College"]], columns=["age4", "educ"]
+    )
+    p = model.predict(frame)
+    truth = 1 / (1 + np.exp(-(0.5 + frame["age4"].map(eff_age) + np.where(frame["educ"] == "College", 0.5, -0.5))))
+    np.testing.assert_allclose(p, truth, atol=0.02)
+    frame = pd.concat([frame.assign(state="AL"), frame.assign(state="AK")], ignore_index=True)
+    frame["n"] = 1000.0
+    out = likely_voter_frame(frame, model, totals=pd.Series({"AL": 5000.0, "AK": 2000.0}))
+    np.testing.assert_allclose(out.groupby("state")["voters"].sum().loc[["AL", "AK"]], [5000, 2000])
+    # within a state the voter mix follows the propensities
+    al = out[out["state"] == "AL"]
+    np.testing.assert_allclose(al["voters"] / al["voters"].sum(), p / p.sum(), rtol=1e-9)

@@ -5,5 +5,14 @@
 
 from .backtest import backtest
 from .forecast import Forecast, forecast, read_state_estimates
+from .turnout import TurnoutModel, likely_voter_frame, turnout_propensity
 
-__all__ = ["Forecast", "forecast", "backtest", "read_state_estimates"]
+__all__ = [
+    "Forecast",
+    "forecast",
+    "backtest",
+    "read_state_estimates",
+    "TurnoutModel",
+    "turnout_propensity",
+    "likely_voter_frame",
+]
