@@ -22,7 +22,7 @@ Examples
 --------
 >>> pop = population(seed=1)
 >>> round(float(pop.truth_overall["estimate"].iloc[0]), 3)
-0.484
+0.475
 >>> rows, truth = sample(pop, 500, skew={"age6": {"18-29": 3.0}}, seed=2)
 >>> len(rows), sorted(rows.columns)
 (500, ['age6', 'educ5', 'race4', 'region', 'sex', 'state', 'y'])
