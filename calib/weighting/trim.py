@@ -1,0 +1,157 @@
+"""Weight trimming that keeps the total, as R survey's ``trimWeights``.
+
+Weights above ``upper`` are set to ``upper`` (and below ``lower`` to ``lower``); the weight
+trimmed off is spread over the untrimmed weights, so the total is unchanged. R spreads it in
+equal parts (``redistribute="equal"``, the default, equal to R); ``"proportional"`` spreads it
+in proportion to the untrimmed weights (keeping their ratios). With ``strict=True`` this is
+repeated until no weight is outside the limits (R ``strict=TRUE``); here the fixed point is
+computed directly, so it is exact.
+
+References: Potter (1990); Lumley (2010) *Complex Surveys*; R survey ``?trimWeights``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError, InfeasibleError
+from ..sample import Sample
+from .result import Step
+
+
+def trim(
+    sample: Sample,
+    *,
+    upper: float | None = None,
+    upper_mult: float | None = None,
+    quantile: float | None = None,
+    lower: float | None = None,
+    lower_mult: float | None = None,
+    strict: bool = True,
+    redistribute: str = "equal",
+) -> Sample:
+    """Trim a sample's current weights to ``[lower, upper]`` keeping their total.
+
+    Parameters
+    ----------
+    sample : the Sample; its current weights are trimmed.
+    upper : absolute cap on a weight. Give at most one of ``upper``, ``upper_mult``
+        (a multiple of the mean weight) and ``quantile`` (cap at that quantile of the weights,
+        e.g. ``0.99``; numpy's default linear interpolation).
+    lower, lower_mult : absolute floor, or a multiple of the mean weight (optional).
+    strict : repeat until no weight is outside the limits (R ``strict=TRUE``); with False,
+        one pass as R's default (the redistribution may push weights past a limit again).
+    redistribute : ``"equal"`` (R: every untrimmed weight gets the same amount) or
+        ``"proportional"`` (in proportion to the untrimmed weights).
+
+    Returns
+    -------
+    Sample
+        New sample with trimmed weights and the same total; ``history[-1].options`` holds the
+        limits used and ``n_upper`` / ``n_lower`` (weights set to each limit).
+
+    Raises
+    ------
+    InfeasibleError
+        When the limits cannot hold the total (``n * upper < total`` or ``n * lower > total``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib import Sample
+    >>> s = Sample(pd.DataFrame({"x": range(5)}), weight=[1.0, 1.0, 1.0, 2.0, 10.0])
+    >>> t = s.trim(upper=4.0)
+    >>> t.weights.tolist(), t.history[-1].options["n_upper"]
+    ([2.5, 2.5, 2.5, 3.5, 4.0], 1)
+    >>> s.trim(upper=4.0, redistribute="proportional").weights.round(6).tolist()
+    [2.333333, 2.333333, 2.333333, 4.0, 4.0]
+    """
+    w = sample.weight_array
+    n = w.size
+    mean = float(w.mean())
+    given = [k for k, v in (("upper", upper), ("upper_mult", upper_mult),
+                            ("quantile", quantile)) if v is not None]
+    if len(given) > 1:
+        raise DataError(f"trim: give one of upper, upper_mult, quantile (got {given})")
+    if lower is not None and lower_mult is not None:
+        raise DataError("trim: give one of lower, lower_mult")
+    if redistribute not in ("equal", "proportional"):
+        raise DataError(f"trim: redistribute={redistribute!r}; use 'equal' or 'proportional'")
+    hi = np.inf
+    if upper is not None:
+        hi = float(upper)
+    elif upper_mult is not None:
+        hi = float(upper_mult) * mean
+    elif quantile is not None:
+        if not 0 < quantile <= 1:
+            raise DataError(f"trim: quantile={quantile!r} must be in (0, 1], e.g. 0.99")
+        hi = float(np.quantile(w, quantile))
+    lo = -np.inf
+    if lower is not None:
+        lo = float(lower)
+    elif lower_mult is not None:
+        lo = float(lower_mult) * mean
+    if np.isnan(hi) or np.isnan(lo) or not lo < hi:
+        raise DataError(f"trim: the limits must satisfy lower < upper, got [{lo}, {hi}]")
+    if not np.isfinite(hi) and not np.isfinite(lo):
+        raise DataError("trim: give an upper limit (upper, upper_mult or quantile) or a lower one")
+    total = float(w.sum())
+    if n * hi < total * (1 - 1e-12):
+        raise InfeasibleError(
+            f"trim: upper={hi:.6g} cannot hold the total weight {total:.6g} over {n} rows "
+            f"(needs upper >= mean weight {mean:.6g}); raise the upper limit"
+        )
+    if n * lo > total * (1 + 1e-12):
+        raise InfeasibleError(
+            f"trim: lower={lo:.6g} exceeds the mean weight {mean:.6g}; lower the lower limit"
+        )
+    new, at_hi, at_lo, rounds = _trim(w, lo, hi, strict, redistribute)
+    n_hi, n_lo = int(at_hi.sum()), int(at_lo.sum())
+    step = Step(
+        method="trim",
+        options={"upper": hi, "lower": lo, "strict": strict, "redistribute": redistribute,
+                 "n_upper": n_hi, "n_lower": n_lo, "n_trimmed": n_hi + n_lo},
+        converged=True,
+        iterations=rounds,
+        max_error=abs(float(new.sum()) - total) / total,
+        notes=(f"trim: {n_hi} weights capped at {hi:.6g}, {n_lo} raised to {lo:.6g}; "
+               f"the {'difference' if n_hi + n_lo else 'total'} was spread "
+               f"{redistribute}ly over the other {n - n_hi - n_lo} weights; total kept",),
+    )
+    return sample.with_weights(new, step)
+
+
+def _trim(
+    w: np.ndarray, lo: float, hi: float, strict: bool, how: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    at_hi = w > hi
+    at_lo = w < lo
+    total = float(w.sum())
+    rounds = 0
+    while True:
+        rounds += 1
+        free = ~(at_hi | at_lo)
+        if not free.any():
+            raise InfeasibleError(
+                f"trim: every weight ends at a limit [{lo:.6g}, {hi:.6g}]; widen the limits"
+            )
+        fixed = (hi * at_hi.sum() if at_hi.any() else 0.0) + (
+            lo * at_lo.sum() if at_lo.any() else 0.0
+        )
+        excess = total - fixed - float(w[free].sum())
+        new = np.where(at_hi, hi, np.where(at_lo, lo, w))
+        if how == "equal":
+            new[free] += excess / free.sum()
+        else:
+            new[free] *= 1.0 + excess / float(w[free].sum())
+        if not strict:
+            return new, at_hi, at_lo, rounds
+        more_hi = free & (new > hi)
+        more_lo = free & (new < lo)
+        if not (more_hi.any() or more_lo.any()):
+            return new, at_hi, at_lo, rounds
+        at_hi = at_hi | more_hi
+        at_lo = at_lo | more_lo
+
+
+__all__ = ["trim"]
