@@ -26,7 +26,7 @@ Examples
 >>> st = election_study(2024, per_state=40, human_n=300, seed=1)
 >>> sorted(st.personas["persona_type"].unique())
 ['descriptive', 'meta', 'objective', 'subjective']
->>> abs(st.truth_state.set_index("state").loc["TX", "dem_two_party_share"] - 0.4294) < 1e-3
+>>> abs(st.truth_state.set_index("state").loc["TX", "dem_two_party_share"] - 0.4306) < 1e-3
 True
 """
 
@@ -199,7 +199,7 @@ def election_study(
     # opinion latent: loosely tied to partisanship plus age
     latent = 0.8 * frame["eta_dem"].to_numpy() + 0.3 * (frame["age6"].astype(str) == "18-29").to_numpy()
     op_probs = _opinion_probs(latent)
-    for k, lv in enumerate(OPINION_LEVELS):
+    for k in range(len(OPINION_LEVELS)):
         frame[f"p_opinion_{k}"] = op_probs[:, k]
     # personas: per_state draws within each state, prob ∝ n × skew
     mult = _multiplier(frame, skew) * n
