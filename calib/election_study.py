@@ -26,7 +26,7 @@ Examples
 >>> st = election_study(2024, per_state=40, human_n=300, seed=1)
 >>> sorted(st.personas["persona_type"].unique())
 ['descriptive', 'meta', 'objective', 'subjective']
->>> abs(st.truth_state.set_index("state").loc["TX", "dem_two_party_share"] - 0.4306) < 1e-3
+>>> bool(abs(st.truth_state.set_index("state").loc["TX", "dem_two_party_share"] - 0.4306) < 1e-3)
 True
 """
 
