@@ -113,8 +113,11 @@ def test_trim_option_matches_r(r):
 
 @pytest.mark.parametrize(
     "col, opts",
-    [("linear", {}), ("raking", {"distance": "raking"}),
-     ("logit", {"distance": "logit", "bounds": (0.5, 2.5)})],
+    [
+        ("linear", {}),
+        ("raking", {"distance": "raking"}),
+        ("logit", {"distance": "logit", "bounds": (0.5, 2.5)}),
+    ],
 )
 def test_strat_enroll_matches_r(r, col, opts):
     ref = r["strat"]
@@ -161,7 +164,9 @@ def test_negative_linear_weights_refused():
 
 def test_bad_options():
     df = pd.DataFrame({"s": ["a", "b"]})
-    t = Targets.from_frame(pd.DataFrame({"variable": "s", "level": ["a", "b"], "total": [1.0, 1.0]}))
+    t = Targets.from_frame(
+        pd.DataFrame({"variable": "s", "level": ["a", "b"], "total": [1.0, 1.0]})
+    )
     with pytest.raises(DataError, match="finite bounds"):
         Sample(df).calibrate(t, distance="logit")
     with pytest.raises(DataError, match="lower < 1 < upper"):
