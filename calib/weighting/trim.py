@@ -4,8 +4,8 @@ Weights above ``upper`` are set to ``upper`` (and below ``lower`` to ``lower``);
 trimmed off is spread over the untrimmed weights, so the total is unchanged. R spreads it in
 equal parts (``redistribute="equal"``, the default, equal to R); ``"proportional"`` spreads it
 in proportion to the untrimmed weights (keeping their ratios). With ``strict=True`` this is
-repeated until no weight is outside the limits (R ``strict=TRUE``); here the fixed point is
-computed directly, so it is exact.
+repeated until no weight is outside the limits (R ``strict=TRUE``),
+repeated exactly as R does (a weight clipped in one pass takes its share of later passes).
 
 References: Potter (1990); Lumley (2010) *Complex Surveys*; R survey ``?trimWeights``.
 """
@@ -48,7 +48,9 @@ def trim(
     -------
     Sample
         New sample with trimmed weights and the same total; ``history[-1].options`` holds the
-        limits used and ``n_upper`` / ``n_lower`` (weights set to each limit).
+        limits used, ``n_upper`` / ``n_lower`` (weights clipped at each limit in some pass;
+        with both limits a weight clipped at ``upper`` may end a little below it, as in R)
+        and ``n_trimmed``.
 
     Raises
     ------
@@ -106,52 +108,55 @@ def trim(
             f"trim: lower={lo:.6g} exceeds the mean weight {mean:.6g}; lower the lower limit"
         )
     new, at_hi, at_lo, rounds = _trim(w, lo, hi, strict, redistribute)
-    n_hi, n_lo = int(at_hi.sum()), int(at_lo.sum())
+    n_hi, n_lo, n_any = int(at_hi.sum()), int(at_lo.sum()), int((at_hi | at_lo).sum())
     step = Step(
         method="trim",
         options={"upper": hi, "lower": lo, "strict": strict, "redistribute": redistribute,
-                 "n_upper": n_hi, "n_lower": n_lo, "n_trimmed": n_hi + n_lo},
+                 "n_upper": n_hi, "n_lower": n_lo, "n_trimmed": n_any},
         converged=True,
         iterations=rounds,
         max_error=abs(float(new.sum()) - total) / total,
-        notes=(f"trim: {n_hi} weights capped at {hi:.6g}, {n_lo} raised to {lo:.6g}; "
-               f"the {'difference' if n_hi + n_lo else 'total'} was spread "
-               f"{redistribute}ly over the other {n - n_hi - n_lo} weights; total kept",),
+        notes=(f"trim: {n_hi} weights capped at {hi:.6g} and {n_lo} raised to {lo:.6g} "
+               f"in {rounds} passes, the difference spread {redistribute}ly over the weights "
+               "inside the limits; total kept",),
     )
     return sample.with_weights(new, step)
 
 
 def _trim(
-    w: np.ndarray, lo: float, hi: float, strict: bool, how: str
+    w: np.ndarray, lo: float, hi: float, strict: bool, how: str, max_rounds: int = 100_000
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    at_hi = w > hi
-    at_lo = w < lo
-    total = float(w.sum())
+    """R trimWeights, one pass or (strict) repeated until no weight is outside the limits.
+
+    Each pass clips the weights outside ``[lo, hi]`` and spreads the clipped amount over the
+    weights inside (including ones clipped in earlier passes, exactly as R's recursion does).
+    """
+    new = np.array(w, dtype=float, copy=True)
+    ever_hi = np.zeros(w.size, dtype=bool)
+    ever_lo = np.zeros(w.size, dtype=bool)
     rounds = 0
-    while True:
+    while rounds < max_rounds:
+        outside = (new < lo) | (new > hi)
+        if not outside.any():
+            break
         rounds += 1
-        free = ~(at_hi | at_lo)
-        if not free.any():
+        ever_hi |= new > hi
+        ever_lo |= new < lo
+        clipped = np.clip(new, lo, hi)
+        excess = float((new - clipped).sum())
+        inside = ~outside
+        if not inside.any():
             raise InfeasibleError(
-                f"trim: every weight ends at a limit [{lo:.6g}, {hi:.6g}]; widen the limits"
+                f"trim: every weight is outside the limits [{lo:.6g}, {hi:.6g}]; widen them"
             )
-        fixed = (hi * at_hi.sum() if at_hi.any() else 0.0) + (
-            lo * at_lo.sum() if at_lo.any() else 0.0
-        )
-        excess = total - fixed - float(w[free].sum())
-        new = np.where(at_hi, hi, np.where(at_lo, lo, w))
         if how == "equal":
-            new[free] += excess / free.sum()
+            clipped[inside] += excess / inside.sum()
         else:
-            new[free] *= 1.0 + excess / float(w[free].sum())
+            clipped[inside] *= 1.0 + excess / float(clipped[inside].sum())
+        new = clipped
         if not strict:
-            return new, at_hi, at_lo, rounds
-        more_hi = free & (new > hi)
-        more_lo = free & (new < lo)
-        if not (more_hi.any() or more_lo.any()):
-            return new, at_hi, at_lo, rounds
-        at_hi = at_hi | more_hi
-        at_lo = at_lo | more_lo
+            break
+    return new, ever_hi, ever_lo, rounds
 
 
 __all__ = ["trim"]
