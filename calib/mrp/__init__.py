@@ -1,0 +1,27 @@
+"""Bayesian multilevel regression and poststratification (MRP) on cells, with PyMC.
+
+* :func:`fit` - binomial or multinomial model of an outcome on the sample's cell table, with
+  sum-to-zero varying intercepts, fixed effects, domain-level predictors and interactions;
+  a diagnostics gate (R-hat, ESS, divergences) on every fit.
+* :func:`poststratify` - posterior draws of domain and national means over a frame.
+* :func:`extend_frame` - add a variable the census frame lacks (party ID, past vote) from a
+  reference survey; :func:`update_frame` - rake the frame to newer margins.
+
+See ``docs/methods/mrp.md``.
+
+Examples
+--------
+>>> from calib import mrp
+>>> sorted(mrp.__all__)[:3]
+['MRPEstimate', 'MRPFit', 'THRESHOLDS']
+"""
+
+from __future__ import annotations
+
+from .diagnostics import THRESHOLDS
+from .frame import extend_frame, update_frame
+from .model import MRPFit, fit
+from .poststrat import MRPEstimate, poststratify
+
+__all__ = ["fit", "poststratify", "extend_frame", "update_frame", "MRPFit", "MRPEstimate",
+           "THRESHOLDS"]

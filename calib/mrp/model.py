@@ -1,0 +1,324 @@
+"""Multilevel regression on cells with PyMC: :func:`fit` and the :class:`MRPFit` result.
+
+The sample is collapsed to its cells (:func:`calib.cells.collapse`) with the outcome counts per
+cell, and the likelihood is binomial (``family="binomial"``) or multinomial
+(``family="categorical"``) on those counts: a 1M-row persona set becomes a few thousand cells.
+
+Model and priors (logit scale; categorical: one copy per non-reference category, softmax)::
+
+    eta[cell] = Intercept + sum_g b_g[level_g(cell)] + X[cell] @ beta
+    Intercept ~ Normal(0, 2.5)
+    b_g = sd_g * z_g,  z_g ~ ZeroSumNormal(1)       (non-centred)   or
+    b_g ~ ZeroSumNormal(sd_g)                        (centred)
+    sd_g ~ HalfNormal(1)
+    beta (fixed effects, slopes on standardized predictors) ~ Normal(0, 2.5)
+
+The varying intercepts are **sum-to-zero** (``pm.ZeroSumNormal``): the intercept is then the
+grand mean and not confounded with the group effects, which is what makes large cell tables
+sample quickly. ``centered="auto"`` picks, per group term, the centred form when the smallest
+per-level count is at least ``center_min`` (default 100 rows: the data then pin each level and
+the non-centred funnel is the harder geometry), else the non-centred one; ``True``/``False`` or
+``{term: bool}`` override it. The sample's weights are **not** used (MRP is model-based: the
+frame does the weighting).
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> LOOSE = {"max_rhat": 1.05, "min_ess_bulk": 50, "min_ess_tail": 50}  # tiny demo fit
+>>> df = pd.DataFrame({"g": rng.choice(list("abcd"), 400)})
+>>> df["y"] = (rng.random(400) < np.where(df["g"] == "a", 0.8, 0.3)).astype(int)
+>>> f = fit(df, "y", group_effects=["g"], draws=300, tune=300, chains=2, seed=1,
+...         sampler="nutpie", gate="warn", thresholds=LOOSE)
+>>> f.cells.n_cells, f.spec.term("g").levels
+(4, ('a', 'b', 'c', 'd'))
+>>> e = f.effects("g")
+>>> bool(e.loc[e["level"] == "a", "mean"].iloc[0] > 0.5)
+True
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..cells import CellTable, collapse, encode
+from ..errors import DataError
+from .spec import ModelSpec, Term, build_spec, encode_for_spec, encode_outcome
+
+#: Default smallest per-level row count for the centred parametrization (``centered="auto"``).
+CENTER_MIN = 100
+
+
+def _frame_of(sample: Any) -> pd.DataFrame:
+    if isinstance(sample, pd.DataFrame):
+        return sample
+    frame = getattr(sample, "frame", None)
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    raise DataError(f"fit needs a calib.Sample or a pandas DataFrame, got {type(sample).__name__}")
+
+
+def _coords(spec: ModelSpec) -> dict[str, list[str]]:
+    coords: dict[str, list[str]] = {}
+    if spec.family == "categorical":
+        coords["category"] = list(spec.outcome_levels[1:])
+    for t in spec.terms:
+        if t.kind in ("group", "domain_group"):
+            coords[t.name] = list(t.levels)
+        elif t.kind == "fixed":
+            coords[f"{t.name}_effect"] = list(t.levels[1:])
+    return coords
+
+
+def build_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray):
+    """The PyMC model on the cell table. ``counts`` is (m, K) outcome counts per cell."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    _, arrays = encode_for_spec(spec, cells.to_frame())
+    cat = spec.family == "categorical"
+    lead: tuple[str, ...] = ("category",) if cat else ()
+    with pm.Model(coords=_coords(spec)) as model:
+        a = pm.Normal("Intercept", 0.0, 2.5, dims=lead or None)
+        eta = a[None, :] if cat else a
+        for t in spec.terms:
+            x = arrays[t.name]
+            if t.kind in ("group", "domain_group"):
+                sd = pm.HalfNormal(f"sd_{t.name}", 1.0, dims=lead or None)
+                sdb = sd[:, None] if cat else sd
+                dims = (*lead, t.name)
+                if t.centered:
+                    b = pm.ZeroSumNormal(f"b_{t.name}", sigma=sdb, dims=dims)
+                else:
+                    z = pm.ZeroSumNormal(f"z_{t.name}", sigma=1.0, dims=dims)
+                    b = pm.Deterministic(f"b_{t.name}", sdb * z, dims=dims)
+                eta = eta + (b[:, x].T if cat else b[x])
+            elif t.kind == "fixed":
+                b = pm.Normal(f"b_{t.name}", 0.0, 2.5, dims=(*lead, f"{t.name}_effect"))
+                bb = pt.concatenate([pt.zeros((*([len(spec.outcome_levels) - 1] if cat else []),
+                                               1)), b], axis=-1)
+                eta = eta + (bb[:, x].T if cat else bb[x])
+            else:  # numeric slopes
+                b = pm.Normal(f"b_{t.name}", 0.0, 2.5, dims=lead or None)
+                eta = eta + (x[:, None] * b[None, :] if cat else x * b)
+        n = cells.count.astype(np.int64)
+        if cat:
+            full = pt.concatenate([pt.zeros((cells.n_cells, 1)), eta], axis=1)
+            pm.Multinomial("y", n=n, p=pt.special.softmax(full, axis=1),
+                           observed=counts.astype(np.int64))
+        else:
+            pm.Binomial("y", n=n, logit_p=eta, observed=counts[:, 1].astype(np.int64))
+    return model
+
+
+def _sample(model, sampler: str, draws: int, tune: int, chains: int, seed: int | None,
+            target_accept: float, cores: int | None):
+    import pymc as pm
+
+    if sampler == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model)
+        return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
+                             seed=0 if seed is None else int(seed), progress_bar=False,
+                             target_accept=target_accept,
+                             cores=cores or min(chains, 2))
+    if sampler != "pymc":
+        raise DataError(f"sampler={sampler!r}: use 'pymc' or 'nutpie'")
+    with model:
+        return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
+                         nuts_sampler="pymc", progressbar=False, target_accept=target_accept,
+                         cores=cores, compute_convergence_checks=False)
+
+
+@dataclass(frozen=True)
+class MRPFit:
+    """A fitted MRP model on cells.
+
+    Attributes
+    ----------
+    idata : the ArviZ (1.x) ``DataTree`` with ``posterior`` and ``sample_stats``.
+    cells : the sample's :class:`~calib.cells.CellTable`; ``sums`` hold the outcome counts
+        per cell (``"y=<level>"``).
+    spec : the :class:`~calib.mrp.spec.ModelSpec` (terms, levels, domain predictors).
+    diagnostics : one row per parameter: ``r_hat, ess_bulk, ess_tail`` and ``divergences``
+        in ``options``; see :func:`calib.mrp.diagnostics.check`.
+    options : sampler settings, wall time, rows dropped (missing outcome).
+    """
+
+    idata: Any
+    cells: CellTable
+    spec: ModelSpec
+    diagnostics: pd.DataFrame
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        return self.spec.outcome
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a parameter, chains stacked: shape (S, *dims)."""
+        post = self.idata["posterior"]
+        if name not in post:
+            raise DataError(f"no parameter {name!r} in the posterior; have {list(post.data_vars)}")
+        v = post[name].values
+        return v.reshape(-1, *v.shape[2:])
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Posterior mean, sd, central interval, R-hat and ESS per parameter (one row each)."""
+        from .diagnostics import posterior_table
+
+        return posterior_table(self, level)
+
+    def effects(self, term: str, level: float = 0.95, reference: str | None = None) -> pd.DataFrame:
+        """Effects of one term's levels (logit scale) with central intervals.
+
+        With ``reference`` (e.g. ``"meta"`` for ``persona_type``) the effects are differences
+        from that level, so each row says how far that level shifts the answers.
+        Columns: ``term, level, [category,] mean, sd, ci_low, ci_high, p_positive``.
+        """
+        t = self.spec.term(term)
+        d = self.draws(f"b_{t.name}")
+        labels = list(t.levels) if t.kind != "fixed" else list(t.levels)
+        if t.kind == "fixed":
+            d = np.concatenate([np.zeros((*d.shape[:-1], 1)), d], axis=-1)
+        elif t.kind not in ("group", "domain_group"):
+            labels = [t.name]
+            d = d[..., None]
+        if reference is not None:
+            if reference not in labels:
+                raise DataError(f"reference {reference!r} is not a level of {term!r}: {labels}")
+            d = d - d[..., [labels.index(reference)]]
+        a = (1 - level) / 2
+        cats = list(self.spec.outcome_levels[1:]) if self.spec.family == "categorical" else [None]
+        rows = []
+        for ci, c in enumerate(cats):
+            dc = d[:, ci, :] if c is not None else d
+            q = np.quantile(dc, [a, 1 - a], axis=0)
+            for j, lv in enumerate(labels):
+                row = {"term": term, "level": lv}
+                if c is not None:
+                    row["category"] = c
+                row.update(mean=float(dc[:, j].mean()), sd=float(dc[:, j].std(ddof=1)),
+                           ci_low=float(q[0, j]), ci_high=float(q[1, j]),
+                           p_positive=float((dc[:, j] > 0).mean()))
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def poststratify(self, frame: pd.DataFrame, **options: Any) -> Any:
+        """Shortcut for :func:`calib.mrp.poststratify` (``fit.poststratify(frame)``)."""
+        from .poststrat import poststratify
+
+        return poststratify(self, frame, **options)
+
+
+def fit(
+    sample: Any,
+    outcome: str,
+    group_effects: Sequence[str] = (),
+    fixed_effects: Sequence[str] = (),
+    domain_predictors: pd.DataFrame | None = None,
+    interactions: Sequence[str] = (),
+    family: str = "binomial",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    sampler: str = "pymc",
+    seed: int | None = None,
+    gate: str = "raise",
+    centered: bool | str | Mapping[str, bool] = "auto",
+    *,
+    success: str | None = None,
+    domain_key: str | None = None,
+    missing: str = "error",
+    thresholds: Mapping[str, float] | None = None,
+    target_accept: float = 0.9,
+    cores: int | None = None,
+    center_min: float = CENTER_MIN,
+) -> MRPFit:
+    """Fit a multilevel (MRP) model of ``outcome`` on the sample's cells.
+
+    Parameters
+    ----------
+    sample : :class:`calib.Sample` or DataFrame of rows (weights are ignored).
+    outcome : the outcome column: 0/1 (or ``success=`` level) for ``"binomial"``, any levels
+        for ``"categorical"`` (first level in sorted/categorical order = reference).
+    group_effects : variables with sum-to-zero varying intercepts (e.g. ``state``, ``age6``,
+        persona metadata such as ``persona_type`` or ``model``).
+    fixed_effects : categorical fixed effects (treatment coding) or numeric cell-level slopes.
+    domain_predictors : one row per level of a grouping variable (the ``domain_key``, by
+        default the one group effect that is a column), e.g. ``state, repvote, region``:
+        numeric columns -> a slope on the standardized value; categorical -> a varying
+        intercept over its levels.
+    interactions : ``"a:b"`` varying intercepts over joint levels.
+    family : ``"binomial"`` or ``"categorical"`` (multinomial counts, softmax).
+    draws, tune, chains, seed : sampler settings.
+    sampler : ``"pymc"`` (PyMC NUTS) or ``"nutpie"``.
+    gate : ``"raise"`` (default) raises :class:`~calib.errors.DiagnosticsError` when the fit
+        fails the diagnostics gate; ``"warn"`` warns; thresholds in ``thresholds``
+        (``max_rhat`` 1.01, ``min_ess_bulk`` 400, ``min_ess_tail`` 400, ``max_divergences`` 0).
+    centered : ``"auto"``, bool, or ``{term: bool}`` (see module docstring).
+    success : for binomial, the outcome level counted as 1.
+    missing : rows with a missing outcome or model variable: ``"error"`` or ``"drop"``
+        (the count is in ``fit.options["dropped"]``).
+
+    Returns
+    -------
+    MRPFit
+    """
+    from .diagnostics import check
+
+    if family not in ("binomial", "categorical"):
+        raise DataError(f"family={family!r}: use 'binomial' or 'categorical'")
+    if gate not in ("raise", "warn"):
+        raise DataError(f"gate={gate!r}: use 'raise' or 'warn'")
+    if missing not in ("error", "drop"):
+        raise DataError(f"missing={missing!r}: use 'error' or 'drop'")
+    df = _frame_of(sample)
+    if outcome not in df.columns:
+        raise DataError(f"outcome {outcome!r} is not a column ({list(df.columns)})")
+    ind, levels, miss = encode_outcome(df[outcome], outcome, family, success)
+    dropped: dict[str, int] = {}
+    if miss.any():
+        if missing == "error":
+            raise DataError(f"outcome {outcome!r} is missing in {int(miss.sum())} rows; pass "
+                            "missing='drop' to drop them (the count is reported)")
+        dropped[outcome] = int(miss.sum())
+        df = df.loc[~miss]
+        ind = ind[:, ~miss]
+    variables: list[str] = []
+    names = [*group_effects, *fixed_effects]
+    for it in interactions:
+        names.extend(str(it).split(":"))
+    for v in names:
+        if v not in variables:
+            variables.append(v)
+    if domain_key is not None and domain_key not in variables:
+        raise DataError(f"domain_key {domain_key!r} must be one of the group effects")
+    enc = encode(df, variables, missing=missing)
+    dropped.update(enc.dropped)
+    sums = {f"y={lv}": row[enc.keep] for lv, row in zip(levels, ind, strict=True)}
+    cells, _ = collapse(enc, sums=sums)
+    counts = np.column_stack([cells.sums[f"y={lv}"] for lv in levels])
+    spec = build_spec(cells, outcome, family, levels, list(group_effects), list(fixed_effects),
+                      list(interactions), domain_predictors, domain_key, centered, center_min)
+    model = build_model(spec, cells, counts)
+    t0 = time.perf_counter()
+    idata = _sample(model, sampler, draws, tune, chains, seed, target_accept, cores)
+    wall = time.perf_counter() - t0
+    opts = {"draws": draws, "tune": tune, "chains": chains, "sampler": sampler, "seed": seed,
+            "target_accept": target_accept, "wall_s": wall, "dropped": dropped,
+            "centered": {t.name: t.centered for t in spec.terms if t.kind == "group"},
+            "rows": int(cells.count.sum())}
+    diag, divergences = check(idata, gate=gate, thresholds=thresholds)
+    opts["divergences"] = divergences
+    return MRPFit(idata, cells, spec, diag, opts)
+
+
+__all__ = ["fit", "MRPFit", "build_model", "CENTER_MIN", "Term"]
