@@ -7,6 +7,8 @@ from rsurvey import run_r
 
 from calib import Sample, Targets
 from calib.errors import ConvergenceError, DataError, InfeasibleError
+from calib.weighting.calibrate import newton
+from calib.weighting.distance import get
 
 R_SCRIPT = r"""
 data(api)
@@ -173,3 +175,20 @@ def test_bad_options():
         Sample(df).calibrate(t, bounds=(1.2, 3))
     with pytest.raises(DataError, match="not a calibration distance"):
         Sample(df).calibrate(t, distance="chi2")
+
+
+def test_damped_newton_rescues_logit_where_full_steps_stall():
+    df = pd.DataFrame({"c": ["a"] * 3, "x": [4.757, 2.966, 5.795]})
+    w = np.array([1.058, 0.676, 1.287])
+    t = Targets.from_frame(
+        pd.DataFrame({"variable": ["c", "x"], "level": ["a", ""], "total": [13.6229, 65.9149]})
+    )
+    X = np.column_stack([np.ones(3), df["x"]])
+    full = newton(X, w, np.array([13.6229, 65.9149]), get("logit"), (0.2, 6.0))
+    assert not full.converged  # R's grake stops here too
+    s = Sample(df, weight=w).calibrate(t, distance="logit", bounds=(0.2, 6.0), tol=1e-10)
+    out = s.weight_array
+    assert np.isclose(out.sum(), 13.6229, rtol=1e-9) and np.isclose(out @ df["x"], 65.9149)
+    g = out / w
+    assert g.min() > 0.2 and g.max() < 6.0
+    assert any("damped Newton" in n for n in s.history[-1].notes)

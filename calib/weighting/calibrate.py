@@ -71,6 +71,7 @@ def newton(
     *,
     tol: float = 1e-7,
     max_iter: int = 50,
+    damped: bool = False,
 ) -> NewtonResult:
     """Solve the calibration equations ``X'(w * g) = totals`` as R survey's ``grake`` does.
 
@@ -80,6 +81,9 @@ def newton(
     distance, bounds : the calibration distance and bounds on g (after rescaling).
     tol : R's ``epsilon``: stop when ``max |misfit| / (1 + |totals|) < tol``.
     max_iter : R's ``maxit`` (Newton steps).
+    damped : halve each Newton step until the relative misfit decreases (a backtracking line
+        search; not in R). It avoids the full first step that can throw a bounded distance
+        into the region where every g sits at a bound and the Jacobian vanishes.
 
     Returns
     -------
@@ -109,6 +113,8 @@ def newton(
         T = (X * (ww * deriv)[:, None]).T @ X
         misfit = totals - X.T @ (ww * (1.0 + Fm1(xeta, bounds)))
         deta = np.linalg.pinv(T, rtol=256 * np.finfo(float).eps) @ misfit
+        if damped:
+            deta = _backtrack(X, ww, totals, denom, Fm1, bounds, eta, deta, misfit)
         eta = eta + deta
         xeta = X @ eta
         g = 1.0 + Fm1(xeta, bounds)
@@ -131,6 +137,20 @@ def newton(
             break
     g = 1.0 + Fm1(xeta, bounds)
     return NewtonResult(g * scale, eta, converged, it, err, tuple(history), scale)
+
+
+def _backtrack(X, ww, totals, denom, Fm1, bounds, eta, deta, misfit) -> np.ndarray:
+    """Halve ``deta`` until the norm of the relative misfit decreases (at most 60 times)."""
+    before = float(np.linalg.norm(misfit / denom))
+    step = deta
+    for _ in range(60):
+        g = 1.0 + Fm1(X @ (eta + step), bounds)
+        if np.isfinite(g).all():
+            after = float(np.linalg.norm((totals - X.T @ (ww * g)) / denom))
+            if after < before:
+                return step
+        step = step / 2.0
+    return step
 
 
 def calibrate(
@@ -224,6 +244,15 @@ def calibrate(
         _check_entries(Xu, w * scale, tu, [lab for lab, u in zip(labels, used, strict=True) if u],
                        (L, U))
     res = newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter)
+    if not res.converged:
+        damped = newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter, damped=True)
+        if damped.converged:
+            notes.append(
+                f"calibrate ({name}): R's full-step Newton (grake) stopped at max |misfit|/"
+                f"(1+|total|) = {res.max_error:.3g}; converged with a damped Newton "
+                f"(backtracking line search) in {damped.iterations} steps"
+            )
+            res = damped
     g = res.g
     converged = res.converged
     if not converged and trim is None:
