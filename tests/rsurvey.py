@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-INSTALL = "apt-get update && apt-get install -y --no-install-recommends r-base-core r-cran-survey"
+INSTALL = (
+    "apt-get update && apt-get install -y --no-install-recommends r-base-core r-cran-survey "
+    "r-cran-mass"  # MASS::ginv: survey calibrate() with calfun raking/logit or bounds
+)
 
 
 def rscript() -> str:
