@@ -159,8 +159,10 @@ class Recode:
             return None
         if self.collapse:  # pragma: no cover - collapse targets are harmonized
             return tuple(dict.fromkeys(collapse_map(self.source, self.target).values()))
-        out = list((self.map or {}).values()) + list(self.labels or ()) + (
-            [self.default] if self.default is not None else []
+        out = (
+            list((self.map or {}).values())
+            + list(self.labels or ())
+            + ([self.default] if self.default is not None else [])
         )
         return tuple(dict.fromkeys(out))
 
@@ -198,8 +200,10 @@ def _parse_recode(d: Any, i: int, book: str) -> Recode:
     kinds = [k for k in ("map", "bins", "collapse", "keep") if d.get(k) not in (None, False)]
     if not kinds or (len(kinds) > 1 and set(kinds) != {"map", "bins"}):
         raise _bad(
-            book, where, f"give exactly one of map, bins (+labels), collapse = true, keep = true "
-            f"(map and bins may be combined); got {kinds or 'none'}"
+            book,
+            where,
+            f"give exactly one of map, bins (+labels), collapse = true, keep = true "
+            f"(map and bins may be combined); got {kinds or 'none'}",
         )
     for key in ("collapse", "keep", "ignore_case", "parse_number", "optional"):
         if key in d and not isinstance(d[key], bool):
@@ -211,8 +215,10 @@ def _parse_recode(d: Any, i: int, book: str) -> Recode:
             raise _bad(book, where, f"{what} {value!r} must be a non-empty string")
         if levels is not None and value not in levels:
             raise _bad(
-                book, where, f"{what} {value!r} is not a level of harmonized variable "
-                f"{target!r}; use one of {list(levels)}"
+                book,
+                where,
+                f"{what} {value!r} is not a level of harmonized variable "
+                f"{target!r}; use one of {list(levels)}",
             )
         return value
 
@@ -224,8 +230,10 @@ def _parse_recode(d: Any, i: int, book: str) -> Recode:
     bins = labels = None
     if "bins" in d:
         raw_bins = d["bins"]
-        if not isinstance(raw_bins, list) or len(raw_bins) < 2 or not all(
-            isinstance(b, int | float) and not isinstance(b, bool) for b in raw_bins
+        if (
+            not isinstance(raw_bins, list)
+            or len(raw_bins) < 2
+            or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in raw_bins)
         ):
             raise _bad(book, where, "'bins' must be a list of at least 2 numbers (edges)")
         bins = tuple(float(b) for b in raw_bins)
@@ -236,8 +244,10 @@ def _parse_recode(d: Any, i: int, book: str) -> Recode:
         labels = tuple(check_level(x, "label") for x in d["labels"])
         if len(labels) != len(bins) - 1:
             raise _bad(
-                book, where, f"{len(labels)} labels for {len(bins) - 1} bins ({len(bins)} edges); "
-                "give exactly len(bins) - 1 labels"
+                book,
+                where,
+                f"{len(labels)} labels for {len(bins) - 1} bins ({len(bins)} edges); "
+                "give exactly len(bins) - 1 labels",
             )
     elif "labels" in d:
         raise _bad(book, where, "'labels' only goes with 'bins'")
@@ -256,8 +266,10 @@ def _parse_recode(d: Any, i: int, book: str) -> Recode:
     if d.get("collapse"):
         if source not in LEVELS or levels is None:
             raise _bad(
-                book, where, f"collapse needs harmonized source and target variables "
-                f"({sorted(LEVELS)}); got {source!r} -> {target!r}; use 'map' instead"
+                book,
+                where,
+                f"collapse needs harmonized source and target variables "
+                f"({sorted(LEVELS)}); got {source!r} -> {target!r}; use 'map' instead",
             )
         try:
             collapse_map(source, target)
@@ -360,9 +372,7 @@ class CodebookReport:
         for (target, source, kind), grp in self.mappings.groupby(
             ["target", "source", "kind"], sort=False, dropna=False
         ):
-            lines.append(
-                f"  {target} <- {source} ({kind}): {self.missing.get(target, 0)} missing"
-            )
+            lines.append(f"  {target} <- {source} ({kind}): {self.missing.get(target, 0)} missing")
             for _, r in grp.iterrows():
                 lvl = "NA" if pd.isna(r["level"]) else r["level"]
                 lines.append(f"      {r['value']!s:>24} -> {lvl}: {int(r['rows'])}")
@@ -540,7 +550,10 @@ class Codebook:
         cols = ["target", "source", "kind", "value", "level", "rows"]
         mappings = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=cols)
         report = CodebookReport(
-            self.name, len(frame), mappings, missing,
+            self.name,
+            len(frame),
+            mappings,
+            missing,
             tuple(f"{t} <- {recs_by_target[t].source}" for t in skipped),
         )
         return out, report
@@ -558,14 +571,14 @@ def _unmapped_message(book: Codebook, unmapped: dict[str, dict[str, int]]) -> st
     for target, vals in unmapped.items():
         r = recs[target]
         items = sorted(vals.items(), key=lambda kv: (-kv[1], kv[0]))
-        shown = ", ".join(
-            f"{v!r} ({n} row{'s' if n != 1 else ''})" for v, n in items[:MAX_LISTED]
-        )
+        shown = ", ".join(f"{v!r} ({n} row{'s' if n != 1 else ''})" for v, n in items[:MAX_LISTED])
         more = f" ... and {len(items) - MAX_LISTED} more values" if len(items) > MAX_LISTED else ""
         extra = ""
         if r.bins is not None:
-            extra = (f" [bins [{format_level(r.bins[0])}, {format_level(r.bins[-1])}); "
-                     "non-numbers and values outside the bins are unmapped]")
+            extra = (
+                f" [bins [{format_level(r.bins[0])}, {format_level(r.bins[-1])}); "
+                "non-numbers and values outside the bins are unmapped]"
+            )
         lines.append(f"  {target} <- {r.source!r} ({r.kind}){extra}: {shown}{more}")
     lines.append(
         "Fix: add each value to its recode's map (or widen bins), list it under 'missing' to "
@@ -577,9 +590,7 @@ def _unmapped_message(book: Codebook, unmapped: dict[str, dict[str, int]]) -> st
 _UNMAPPED = "\x00unmapped"
 
 
-def _recode_column(
-    col: pd.Series, r: Recode
-) -> tuple[pd.Series, pd.DataFrame, dict[str, int]]:
+def _recode_column(col: pd.Series, r: Recode) -> tuple[pd.Series, pd.DataFrame, dict[str, int]]:
     """Recode one column. Returns (Categorical Series, mapping table, unmapped counts)."""
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
     uniq = list(uniques)
@@ -634,8 +645,9 @@ def _recode_column(
             levels[i] = _UNMAPPED
     counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
     bad = {texts[i]: int(counts[i]) for i in range(len(uniq)) if levels[i] is _UNMAPPED}
-    lv = np.array([None if (x is None or x is _UNMAPPED) else x for x in levels] + [None],
-                  dtype=object)
+    lv = np.array(
+        [None if (x is None or x is _UNMAPPED) else x for x in levels] + [None], dtype=object
+    )
     row_levels = lv[np.where(codes >= 0, codes, len(uniq))]
     cats = r.categories
     if cats is None:
@@ -657,16 +669,19 @@ def _recode_column(
         )
     tab = tab.groupby(["value", "level"], dropna=False, sort=False, as_index=False)["rows"].sum()
     order = {c: i for i, c in enumerate(cats)}
-    tab["_o"] = [order.get(x, len(order)) if isinstance(x, str) else len(order) + 1
-                 for x in tab["level"]]
+    tab["_o"] = [
+        order.get(x, len(order)) if isinstance(x, str) else len(order) + 1 for x in tab["level"]
+    ]
     tab = tab.sort_values(["_o", "value"], kind="stable").drop(columns="_o")
     tab.insert(0, "kind", r.kind)
     tab.insert(0, "source", r.source)
     tab.insert(0, "target", r.target)
     tab["rows"] = tab["rows"].astype("int64")
-    return values, tab.reset_index(drop=True)[
-        ["target", "source", "kind", "value", "level", "rows"]
-    ], bad
+    return (
+        values,
+        tab.reset_index(drop=True)[["target", "source", "kind", "value", "level", "rows"]],
+        bad,
+    )
 
 
 __all__ = ["Codebook", "CodebookReport", "Recode", "parse_number"]
