@@ -240,9 +240,11 @@ def calibrate(
         )
         warnings.warn(msg, UserWarning, stacklevel=2)
         notes.append(msg)
+    used_labels = [lab for lab, u in zip(labels, used, strict=True) if u]
+    # raking and logit keep g > 0 whatever the lower bound
+    feasible = (max(L, 0.0) if name in ("raking", "logit") else L, U)
     if np.isfinite(L) or np.isfinite(U):
-        _check_entries(Xu, w * scale, tu, [lab for lab, u in zip(labels, used, strict=True) if u],
-                       (L, U))
+        _check_entries(Xu, w * scale, tu, used_labels, feasible)
     res = newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter)
     if not res.converged:
         damped = newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter, damped=True)
@@ -257,8 +259,7 @@ def calibrate(
     converged = res.converged
     if not converged and trim is None:
         if np.isfinite(L) or np.isfinite(U):
-            _check_lp(Xu, w * scale, tu, [lab for lab, u in zip(labels, used, strict=True) if u],
-                      (L, U), tol)
+            _check_lp(Xu, w * scale, tu, used_labels, feasible, tol)
         where, level, _ = d.worst(w * g)
         msg = (
             f"calibrate ({name}) did not converge in {res.iterations} Newton steps: worst margin "
