@@ -40,14 +40,14 @@ demo: venv
 
 # The R reference (R survey) for the comparison tests: installed with apt-get when missing.
 r-reference:
-	@if command -v Rscript >/dev/null 2>&1 && Rscript -e 'quit(status = !requireNamespace("survey", quietly = TRUE))' >/dev/null 2>&1; then \
+	@if command -v Rscript >/dev/null 2>&1 && Rscript -e 'quit(status = !(requireNamespace("survey", quietly = TRUE) && requireNamespace("MASS", quietly = TRUE)))' >/dev/null 2>&1; then \
 	  echo "R survey: present"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	  echo "installing R and r-cran-survey with apt-get"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends r-base-core r-cran-survey >/dev/null; \
+	  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends r-base-core r-cran-survey r-cran-mass >/dev/null; \
 	else \
-	  echo "error: R survey is missing. As root run: apt-get update && apt-get install -y --no-install-recommends r-base-core r-cran-survey" >&2; exit 2; \
+	  echo "error: R survey is missing. As root run: apt-get update && apt-get install -y --no-install-recommends r-base-core r-cran-survey r-cran-mass" >&2; exit 2; \
 	fi
 
 test: venv-dev r-reference
