@@ -16,7 +16,7 @@ Model and priors (logit scale; categorical: one copy per non-reference category,
 The varying intercepts are **sum-to-zero** (``pm.ZeroSumNormal``): the intercept is then the
 grand mean and not confounded with the group effects, which is what makes large cell tables
 sample quickly. ``centered="auto"`` picks, per group term, the centred form when the smallest
-per-level count is at least ``center_min`` (default 100 rows: the data then pin each level and
+per-level count (over levels with data) is at least ``center_min`` (default 100 rows: the data then pin each level and
 the non-centred funnel is the harder geometry), else the non-centred one; ``True``/``False`` or
 ``{term: bool}`` override it. The sample's weights are **not** used (MRP is model-based: the
 frame does the weighting).

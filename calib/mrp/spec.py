@@ -167,6 +167,7 @@ def build_spec(
         levels = joint_labels([lv[v] for v in vs])
         idx, _ = cells.joint_index(vs)
         per_level = np.bincount(idx, weights=cells.count, minlength=len(levels))
+        per_level = per_level[per_level > 0]  # levels without data are prior-only
         if isinstance(centered, Mapping):
             c = bool(centered.get(name, per_level.min() >= center_min))
         elif centered == "auto":

@@ -1,0 +1,172 @@
+"""calib.mrp: recovery of known cell probabilities, the gate, poststratify, categorical family,
+persona-type effects, frame extension and update. Small fits (nutpie, 2 chains)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calib import mrp, simulate
+from calib.datasets import census_targets, poststrat_frame
+from calib.errors import DataError, DiagnosticsError
+from calib.mrp.poststrat import linear_predictor
+
+STATES = ["AL", "CA", "NY", "TX", "WY"]
+LOOSE = {"max_rhat": 1.05, "min_ess_bulk": 100, "min_ess_tail": 100}
+SMALL = dict(draws=300, tune=300, chains=2, sampler="nutpie", seed=3, thresholds=LOOSE)
+
+
+@pytest.fixture(scope="module")
+def world():
+    frame = poststrat_frame()
+    frame = frame[frame["state"].isin(STATES)].reset_index(drop=True)
+    frame["state"] = frame["state"].astype(str)
+    pop = simulate.population(frame=frame)
+    rows, _ = simulate.sample(pop, 6000, skew={"age6": {"18-29": 3.0}}, seed=11)
+    f = mrp.fit(rows, "y", group_effects=["state", "age6", "race4", "educ5", "sex"],
+                centered=True, **SMALL)
+    return pop, rows, f
+
+
+def test_recovers_known_cell_probabilities(world):
+    pop, _, f = world
+    cells = pop.cells
+    p_hat = 1 / (1 + np.exp(-linear_predictor(f, cells))).mean(axis=0)
+    n = cells["n"].to_numpy(float)
+    rmse = float(np.sqrt(np.average((p_hat - cells["p"]) ** 2, weights=n)))
+    assert rmse < 0.03
+    est = mrp.poststratify(f, cells, by="state")
+    truth = pop.truth_state.set_index("state")["estimate"]
+    t = est.table[est.table["by"] == "state"].set_index("domain")
+    z = (t["estimate"] - truth.reindex(t.index)) / t["se"]
+    assert (z.abs() < 4).all(), z
+    assert (t["estimate"] - truth.reindex(t.index)).abs().max() < 0.04
+
+
+def test_poststratify_columns_draws_and_unseen_level(world):
+    pop, _, f = world
+    frame = pop.cells.copy()
+    extra = frame[frame["state"] == "WY"].assign(state="VT")  # VT: not in the data
+    frame = pd.concat([frame, extra], ignore_index=True)
+    est = mrp.poststratify(f, frame, by="state", level=0.9)
+    cols = ["outcome", "level", "by", "domain", "estimate", "se", "ci_low", "ci_high", "n",
+            "n_sample", "q05", "q50", "q95"]
+    assert list(est.table.columns) == cols
+    tab = est.table.set_index("domain")
+    assert tab.loc["VT", "n_sample"] == 0 and tab.loc["WY", "n_sample"] > 0
+    assert tab.loc["VT", "se"] > 2 * tab.loc["WY", "se"]  # prior-predictive state effect
+    assert tab.loc["Total", "n"] == pytest.approx(frame["n"].sum())
+    assert (est.table["ci_low"] <= est.table["estimate"]).all()
+    d = est.draws
+    assert set(d.columns) >= {"domain", "draw", "estimate"}
+    assert d["draw"].nunique() == 600
+    m = d[d["domain"] == "CA"]["estimate"].mean()
+    assert m == pytest.approx(tab.loc["CA", "estimate"], rel=1e-12)
+    with pytest.raises(DataError, match="educ5"):
+        mrp.poststratify(f, frame.drop(columns="educ5"))
+    with pytest.raises(DataError, match="count"):
+        mrp.poststratify(f, frame, count="pop")
+
+
+def test_summary_and_effects(world):
+    _, _, f = world
+    s = f.summary()
+    assert {"mean", "sd", "ci_low", "ci_high", "r_hat", "ess_bulk"} <= set(s.columns)
+    e = f.effects("race4")
+    # simulate: Black -1.8, White +0.55 on the logit scale
+    assert e.set_index("level").loc["Black", "ci_high"] < 0 < e.set_index("level").loc[
+        "White", "ci_low"]
+
+
+def test_gate_raises_on_a_bad_fit_naming_parameters():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"g": rng.choice(list("abcdef"), 300), "h": rng.choice(list("xyz"), 300)})
+    df["y"] = rng.integers(0, 2, 300)
+    with pytest.raises(DiagnosticsError) as err:
+        mrp.fit(df, "y", group_effects=["g", "h"], draws=20, tune=20, chains=2, seed=1,
+                sampler="pymc", centered=False)
+    msg = str(err.value)
+    assert "ESS" in msg and ("sd_g" in msg or "z_g" in msg or "Intercept" in msg)
+    assert err.value.exit_code == 3
+
+
+def test_categorical_family():
+    frame = poststrat_frame()
+    frame = frame[frame["state"].isin(["CA", "TX"])].reset_index(drop=True)
+    pop = simulate.population(frame=frame.assign(state=frame["state"].astype(str)),
+                              outcome="categorical")
+    rows, _ = simulate.sample(pop, 4000, seed=5)
+    f = mrp.fit(rows, "y", group_effects=["race4", "educ5"], family="categorical", **SMALL)
+    assert f.spec.outcome_levels == ("Democrat", "Independent", "Republican")
+    est = mrp.poststratify(f, pop.cells, by=None)
+    tab = est.table.set_index("level")
+    assert tab["estimate"].sum() == pytest.approx(1.0, abs=1e-9)
+    truth = pop.truth_overall.set_index("level")["estimate"]
+    assert (tab["estimate"] - truth).abs().max() < 0.03
+
+
+def test_persona_type_effect_recovered_with_sign():
+    pop = simulate.population()
+    rows, _ = simulate.sample(pop, 4000, seed=9)
+    rng = np.random.default_rng(9)
+    types = np.array(["meta", "objective", "subjective", "descriptive"])
+    rows["persona_type"] = rng.choice(types, len(rows))
+    shift = pd.Series({"meta": 0.0, "objective": 0.0, "subjective": -0.4, "descriptive": -1.0})
+    p = pop.prob()[:, 1]  # re-draw answers with the type's shift on each row's cell probability
+    key = pop.cells.set_index(["state", "race4", "sex", "age6", "educ5"]).index
+    cell = key.get_indexer(pd.MultiIndex.from_frame(rows[["state", "race4", "sex", "age6",
+                                                          "educ5"]].astype(str)))
+    eta = np.log(p[cell] / (1 - p[cell])) + shift[rows["persona_type"]].to_numpy()
+    rows["y"] = (rng.random(len(rows)) < 1 / (1 + np.exp(-eta))).astype(int)
+    f = mrp.fit(rows, "y", group_effects=["race4", "educ5", "persona_type"], **SMALL)
+    e = f.effects("persona_type", reference="meta").set_index("level")
+    assert e.loc["descriptive", "ci_high"] < 0
+    assert e.loc["descriptive", "mean"] < e.loc["subjective", "mean"]
+    frame = pop.cells
+    as_meta = mrp.poststratify(f, frame, by=None, set={"persona_type": "meta"}).table
+    as_desc = mrp.poststratify(f, frame, by=None, set={"persona_type": "descriptive"}).table
+    assert as_meta["estimate"].iloc[0] > as_desc["estimate"].iloc[0] + 0.1
+    truth = pop.truth_overall["estimate"].iloc[0]
+    assert abs(as_meta["estimate"].iloc[0] - truth) < 0.04
+    with pytest.raises(DataError, match="persona_type"):
+        mrp.poststratify(f, frame, by=None, set={"persona_type": "narrative"})
+
+
+def test_update_frame_meets_every_new_margin():
+    frame = poststrat_frame()
+    frame = frame[frame["state"].isin(["TX", "VT"])].copy()
+    frame["state"] = frame["state"].astype(str)
+    with pytest.warns(UserWarning, match="universes"):
+        t = census_targets(["sex", "race4"], by="state", universe="acs2023", states=["TX", "VT"])
+    new = mrp.update_frame(frame, t)
+    total = frame["n"].sum()
+    assert new["n"].sum() == pytest.approx(total, rel=1e-9)
+    for m in t:
+        got = new.groupby(list(m.variables), observed=True)["n"].sum()
+        for lv, share in zip(m.levels, m.values, strict=True):
+            assert got[lv] == pytest.approx(share * total, rel=1e-7)
+    # associations kept: within TX Female, the age distribution is unchanged
+    def age_dist(f):
+        s = f[(f.state == "TX") & (f.sex == "Female")].groupby("age6", observed=True)["n"].sum()
+        return s / s.sum()
+    assert not np.allclose(new["n"], frame["n"])
+    assert age_dist(new).to_numpy() == pytest.approx(age_dist(frame).to_numpy(), abs=0.02)
+
+
+def test_extend_frame_reproduces_reference_shares():
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"sex": rng.choice(["Female", "Male"], 4000)})
+    p_dem = np.where(ref["sex"] == "Female", 0.6, 0.4)
+    ref["pid"] = np.where(rng.random(4000) < p_dem, "Democrat", "Republican")
+    frame = pd.DataFrame({"sex": ["Female", "Male"], "age6": ["18-29", "18-29"],
+                          "n": [1000.0, 500.0]})
+    ext = mrp.extend_frame(frame, ref, "pid", by=["sex"], prior_sd=10.0)
+    emp = pd.crosstab(ref["sex"], ref["pid"], normalize="index")
+    got = ext.pivot_table(index="sex", columns="pid", values="n", observed=True)
+    got = got.div(got.sum(axis=1), axis=0)
+    assert np.allclose(got.loc[emp.index, emp.columns], emp, atol=0.005)
+    assert ext.groupby("sex")["n"].sum().to_dict() == pytest.approx({"Female": 1000.0,
+                                                                     "Male": 500.0})
+    with pytest.raises(DataError, match="educ5"):
+        mrp.extend_frame(frame, ref, "pid", by=["educ5"])
