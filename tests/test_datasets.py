@@ -333,7 +333,7 @@ def test_unmapped_value_raises_with_counts():
     raw = read_table("opinion/gss_2018_2024_subsample.parquet")
     raw["race_eth"] = raw["racecen1"]
     raw.loc[raw.index[:3], "sex"] = "intersex"
-    with pytest.raises(UnmappedLevelError, match="intersex"):
+    with pytest.raises(UnmappedLevelError, match=r"intersex.*3 rows"):
         harmonize("gss", raw)
 
 
