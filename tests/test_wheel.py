@@ -34,7 +34,7 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 def test_wheel_ships_data(tmp_path):
     dist, target, work = tmp_path / "dist", tmp_path / "site", tmp_path / "elsewhere"
     work.mkdir()
-    _run([sys.executable, "-m", "build", "--wheel", "-o", str(dist), str(ROOT)], cwd=work)
+    _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "-o", str(dist), str(ROOT)], cwd=work)
     wheels = list(dist.glob("calib-*.whl"))
     assert len(wheels) == 1, wheels
     _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
