@@ -119,3 +119,10 @@ def test_turnout_propensity_recovers_known_model_and_state_totals():
     # within a state the voter mix follows the propensities
     al = out[out["state"] == "AL"]
     np.testing.assert_allclose(al["voters"] / al["voters"].sum(), p / p.sum(), rtol=1e-9)
+
+
+def test_future_year_uses_apportionment():
+    est = _certified(2024)
+    f = forecast(est, 2028, national_sd=0.0, draws=200, seed=0)
+    assert f.states["electoral_votes"].sum() == 538
+    assert set(f.ev_draws) == {226}

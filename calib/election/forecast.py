@@ -233,14 +233,13 @@ def forecast(
     -------
     Forecast
     """
-    from ..datasets import election_results
+    from ..datasets import electoral_votes
 
     if not 0 < level < 1:
         raise DataError(f"level={level}: give a probability between 0 and 1")
     est = read_state_estimates(state_estimates)
     rng = np.random.default_rng(seed)
-    certified = election_results(year)
-    ev = certified.set_index("state_po")["electoral_votes"].reindex(list(STATES))
+    ev = electoral_votes(year).reindex(list(STATES))
     if ev.isna().any() or int(ev.sum()) != 538:
         raise DataError(f"electoral votes for {year} do not sum to 538; check the shipped data")
     unknown = sorted(set(est["state"]) - set(STATES))
