@@ -91,19 +91,22 @@ def test_gate_raises_on_a_bad_fit_naming_parameters():
     assert err.value.exit_code == 3
 
 
+@pytest.mark.slow  # ~40 s on a shared 2-core machine (compiling the softmax model)
 def test_categorical_family():
     frame = poststrat_frame()
     frame = frame[frame["state"].isin(["CA", "TX"])].reset_index(drop=True)
     pop = simulate.population(frame=frame.assign(state=frame["state"].astype(str)),
                               outcome="categorical")
-    rows, _ = simulate.sample(pop, 4000, seed=5)
-    f = mrp.fit(rows, "y", group_effects=["race4", "educ5"], family="categorical", **SMALL)
+    rows, _ = simulate.sample(pop, 3000, seed=5)
+    f = mrp.fit(rows, "y", group_effects=["race4"], fixed_effects=["sex"], family="categorical",
+                **SMALL)
     assert f.spec.outcome_levels == ("Democrat", "Independent", "Republican")
     est = mrp.poststratify(f, pop.cells, by=None)
     tab = est.table.set_index("level")
     assert tab["estimate"].sum() == pytest.approx(1.0, abs=1e-9)
     truth = pop.truth_overall.set_index("level")["estimate"]
     assert (tab["estimate"] - truth).abs().max() < 0.03
+    assert set(f.effects("sex")["category"]) == {"Independent", "Republican"}
 
 
 def test_persona_type_effect_recovered_with_sign():
