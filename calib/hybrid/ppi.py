@@ -1,0 +1,433 @@
+"""PPI++ (prediction-powered inference with power tuning) for means and proportions.
+
+The **persona set** is the large arm: the LLM's answers ``f_j`` for personas weighted to
+census targets (weights ``w_j``, e.g. a raked :class:`calib.Sample`). The **human sample** is
+the rectifier: real answers ``Y_i`` with design weights ``v_i`` paired with a prediction
+``Yhat_i`` for the same person - either the LLM's answer for that human's own attributes
+(``prediction="llm"``) or the weighted persona mean of the human's cell
+(``prediction="cell"``). The estimator (Angelopoulos, Duchi & Zrnic 2023, arXiv 2311.01453)::
+
+    theta(lam) = lam * mean_w(f) + mean_v(Y - lam * Yhat)
+
+with Hajek (weighted) means. Its variance is the sum of the two independent arms'
+linearized variances::
+
+    V(lam) = lam^2 * sum_j w'_j^2 (f_j - mean_w f)^2 / N^2
+           + sum_i v'_i^2 (r_i - mean_v r)^2 / n^2,        r_i = Y_i - lam * Yhat_i
+
+(``w'``, ``v'`` weights scaled to mean 1; no ``n/(n-1)`` factor, the ppi_py convention,
+an O(1/n) difference from R's ``svymean``). ``lam`` is tuned as in ppi_py:
+``lam = C / (s2 * (k_P + k_H))`` with ``C`` the linearized covariance of ``Y`` and ``Yhat``
+over the human arm, ``s2`` the pooled variance of the weighted prediction scores of both arms
+and ``k = sum w'^2 / n^2`` (1/n without weights), clipped to [0, 1]; without weights this is
+exactly ``ppi_py.ppi_mean_ci(..., lam=None)``. ``lam=0`` gives the human-only estimate,
+``lam=1`` plain PPI.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> y = rng.random(200) < 0.4
+>>> human = pd.DataFrame({"y": y.astype(int), "llm": (y | (rng.random(200) < 0.2)).astype(int)})
+>>> personas = pd.DataFrame({"llm": (rng.random(5000) < 0.52).astype(int)})
+>>> est = ppi_mean(personas, human, "llm", "y")
+>>> est[["estimate", "n_human"]].round(3).values.tolist()
+[[0.354, 200.0]]
+>>> bool(est["n_effective_human"].iloc[0] > 200)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from ..cells import format_level
+from ..errors import DataError
+
+#: Label of the all-population row.
+TOTAL = "Total"
+
+#: Output columns (those of ``calib estimate`` plus the hybrid ones).
+COLUMNS: tuple[str, ...] = (
+    "outcome", "level", "by", "domain", "estimate", "se", "ci_low", "ci_high", "n", "ess", "deff",
+    "n_human", "n_effective_human", "lambda",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Arms:
+    """The two arms of a PPI estimate as arrays (rows with a missing value already refused)."""
+
+    f: np.ndarray  # persona answers (large arm)
+    w: np.ndarray  # persona weights
+    y: np.ndarray  # human answers
+    yhat: np.ndarray  # predictions for the humans
+    v: np.ndarray  # human design weights
+
+
+@dataclass(frozen=True)
+class PPIFit:
+    """One PPI++ estimate: point, variance pieces and the tuned ``lam``."""
+
+    estimate: float
+    var: float
+    lam: float
+    var_human_only: float  # linearized variance of the weighted human mean of Y
+    s2_y: float  # per-unit variance of Y in the human arm (SRS scale)
+    n_persona: int
+    n_human: int
+    ess_persona: float
+
+
+def _frame_weights(obj: Any, weight: Any, what: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows and weights of a Sample or a DataFrame (+ column name / array / None)."""
+    if hasattr(obj, "frame") and hasattr(obj, "weight_array"):
+        if weight is not None:
+            raise DataError(f"{what}: a calib.Sample carries its weights; do not also pass a weight")
+        return obj.frame, np.asarray(obj.weight_array, dtype=float)
+    if not isinstance(obj, pd.DataFrame):
+        raise DataError(f"{what} must be a calib.Sample or a pandas DataFrame, got "
+                        f"{type(obj).__name__}")
+    if len(obj) == 0:
+        raise DataError(f"{what} has no rows")
+    if weight is None:
+        return obj, np.ones(len(obj))
+    if isinstance(weight, str):
+        if weight not in obj.columns:
+            raise DataError(f"{what}: weight column {weight!r} is not in the data "
+                            f"({list(obj.columns)}); pass the right name or weight=None")
+        w = pd.to_numeric(obj[weight], errors="coerce").to_numpy(dtype=float)
+    else:
+        w = np.asarray(weight, dtype=float)
+        if w.shape != (len(obj),):
+            raise DataError(f"{what}: weight has {w.size} values for {len(obj)} rows")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise DataError(f"{what}: {int(bad.sum())} missing, infinite or negative weights "
+                        f"(first rows {list(obj.index[bad][:5])}); fix or drop those rows")
+    if not (w > 0).any():
+        raise DataError(f"{what}: all weights are zero")
+    return obj, w
+
+
+def _numeric(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:
+    if col not in frame.columns:
+        raise DataError(f"{what}: column {col!r} is not in the data ({list(frame.columns)}); "
+                        "name the answer column")
+    s = frame[col]
+    x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise DataError(f"{what}: column {col!r} has {int(bad.sum())} missing or non-numeric "
+                        f"values (first rows {list(frame.index[bad][:5])}, e.g. "
+                        f"{s[bad].iloc[0]!r}); drop those rows or recode the answer to numbers")
+    return x
+
+
+def cell_predictions(
+    personas: pd.DataFrame, w: np.ndarray, f: np.ndarray, human: pd.DataFrame,
+    cells: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted persona mean of ``f`` in each persona's and each human's cell.
+
+    Raises :class:`DataError` naming the human cells no persona covers.
+
+    >>> p = pd.DataFrame({"g": ["a", "a", "b"]})
+    >>> h = pd.DataFrame({"g": ["b", "a"]})
+    >>> cell_predictions(p, np.ones(3), np.array([1.0, 0.0, 1.0]), h, ["g"])[1].tolist()
+    [1.0, 0.5]
+    """
+    cells = list(cells)
+    for c in cells:
+        for fr, what in ((personas, "personas"), (human, "human")):
+            if c not in fr.columns:
+                raise DataError(f"cell variable {c!r} is not a column of the {what}; pass cells= "
+                                "variables both data sets share")
+    pk = personas[cells].astype(str).agg("|".join, axis=1) if cells else pd.Series("", personas.index)
+    hk = human[cells].astype(str).agg("|".join, axis=1) if cells else pd.Series("", human.index)
+    num = pd.Series(w * f).groupby(pk.to_numpy()).sum()
+    den = pd.Series(w).groupby(pk.to_numpy()).sum()
+    mean = num / den
+    missing = sorted(set(hk) - set(mean.index[den.to_numpy() > 0]))
+    if missing:
+        raise DataError(f"prediction='cell': {len(missing)} human cells of {cells} have no "
+                        f"persona with positive weight (e.g. {missing[:3]}); use fewer cell "
+                        "variables (cells=[...]) or prediction='llm'")
+    return mean.reindex(pk.to_numpy()).to_numpy(), mean.reindex(hk.to_numpy()).to_numpy()
+
+
+def _scaled(w: np.ndarray) -> np.ndarray:
+    return w / w.sum() * len(w)
+
+
+def tune_lambda(arms: Arms) -> float:
+    """Power-tuning ``lam`` (ppi_py's plug-in minimiser, with design weights), in [0, 1]."""
+    n, big_n = len(arms.y), len(arms.f)
+    v, w = _scaled(arms.v), _scaled(arms.w)
+    theta1 = np.mean(w * arms.f) + np.mean(v * (arms.y - arms.yhat))
+    g = v * (arms.y - np.mean(v * arms.y))
+    gh = v * (arms.yhat - np.mean(v * arms.yhat))
+    cov = np.sum((g - g.mean()) * (gh - gh.mean())) / n
+    pooled = np.concatenate([v * (arms.yhat - theta1), w * (arms.f - theta1)])
+    s2 = np.var(pooled, ddof=1)
+    k_h, k_p = np.sum(v**2) / n**2, np.sum(w**2) / big_n**2
+    if s2 <= 0:
+        return 0.0
+    lam = (cov / n) / (s2 * (k_h + k_p))
+    return float(np.clip(lam, 0.0, 1.0))
+
+
+def _lin_var(x: np.ndarray, w: np.ndarray) -> float:
+    """Linearized variance of the Hajek mean of ``x`` (ppi_py scale: no n/(n-1) factor)."""
+    ws = _scaled(w)
+    m = np.sum(ws * x) / len(x)
+    return float(np.sum((ws * (x - m)) ** 2) / len(x) ** 2)
+
+
+def fit_arms(arms: Arms, lam: float | None = None) -> PPIFit:
+    """PPI++ estimate from two arms; ``lam=None`` tunes it (see :func:`tune_lambda`).
+
+    >>> a = Arms(np.array([0.0, 1.0, 1.0, 0.0]), np.ones(4), np.array([1.0, 0.0]),
+    ...          np.array([1.0, 0.0]), np.ones(2))
+    >>> round(fit_arms(a, lam=1.0).estimate, 6)
+    0.5
+    """
+    n, big_n = len(arms.y), len(arms.f)
+    if n < 2:
+        raise DataError(f"the human arm has {n} respondent(s); PPI needs at least 2")
+    if big_n < 2:
+        raise DataError(f"the persona arm has {big_n} persona(s); PPI needs at least 2")
+    if lam is None:
+        lam = tune_lambda(arms)
+    lam = float(lam)
+    mp = np.sum(arms.w * arms.f) / arms.w.sum()
+    r = arms.y - lam * arms.yhat
+    est = lam * mp + np.sum(arms.v * r) / arms.v.sum()
+    var = lam**2 * _lin_var(arms.f, arms.w) + _lin_var(r, arms.v)
+    ess_p = arms.w.sum() ** 2 / np.sum(arms.w**2)
+    return PPIFit(float(est), float(var), lam, _lin_var(arms.y, arms.v),
+                  float(np.var(arms.y)), big_n, n, float(ess_p))
+
+
+def fit_row(fit: PPIFit, outcome: str, level: Any, by: Any, domain: str, conf: float) -> dict:
+    """One output row (the columns of :data:`COLUMNS`)."""
+    se = float(np.sqrt(max(fit.var, 0.0)))
+    z = norm.ppf(0.5 + conf / 2)
+    ess = fit.s2_y / fit.var if fit.var > 0 else float(fit.n_human)
+    return {
+        "outcome": outcome, "level": level, "by": by, "domain": domain,
+        "estimate": fit.estimate, "se": se, "ci_low": fit.estimate - z * se,
+        "ci_high": fit.estimate + z * se, "n": fit.n_persona + fit.n_human,
+        "ess": float(ess), "deff": float(fit.n_human / ess) if ess > 0 else 1.0,
+        "n_human": float(fit.n_human),
+        "n_effective_human": float(fit.n_human * fit.var_human_only / fit.var)
+        if fit.var > 0 else float(fit.n_human),
+        "lambda": fit.lam,
+    }  # fmt: skip
+
+
+def build_arms(
+    personas: Any, human: Any, outcome: str, human_outcome: str, *,
+    persona_weight: Any = None, human_weight: Any = None, prediction: str = "llm",
+    cells: Sequence[str] | None = None, transform: Any = None,
+) -> tuple[Arms, pd.DataFrame, pd.DataFrame]:
+    """Validate inputs and build the :class:`Arms` (plus the two row frames)."""
+    pframe, w = _frame_weights(personas, persona_weight, "personas")
+    hframe, v = _frame_weights(human, human_weight, "human")
+    tf = transform or (lambda fr, col, what: _numeric(fr, col, what))
+    f = tf(pframe, outcome, "personas")
+    y = tf(hframe, human_outcome, "human")
+    if prediction == "llm":
+        if outcome not in hframe.columns:
+            raise DataError(f"prediction='llm' needs the LLM's answer for each human in column "
+                            f"{outcome!r} of the human data; add it or use prediction='cell'")
+        yhat = tf(hframe, outcome, "human (LLM answer)")
+    elif prediction == "cell":
+        if cells is None:
+            raise DataError("prediction='cell' needs cells=[variables] defining the persona cells")
+        _, yhat = cell_predictions(pframe, w, f, hframe, cells)
+    else:
+        raise DataError(f"prediction={prediction!r}: use 'llm' (the LLM answer for each human) "
+                        "or 'cell' (the weighted persona mean of the human's cell)")
+    return Arms(f, w, y, yhat, v), pframe, hframe
+
+
+def _domains(pframe: pd.DataFrame, hframe: pd.DataFrame, by: str) -> list[str]:
+    for fr, what in ((pframe, "personas"), (hframe, "human")):
+        if by not in fr.columns:
+            raise DataError(f"by={by!r} is not a column of the {what}; pass a shared column")
+    col = hframe[by]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        levels = [format_level(c) for c in col.cat.categories]
+        present = set(col.astype(str))
+        return [lv for lv in levels if lv in present]
+    return sorted(set(col.map(format_level).astype(str)))
+
+
+def _subset(arms: Arms, pm: np.ndarray, hm: np.ndarray) -> Arms:
+    return Arms(arms.f[pm], arms.w[pm], arms.y[hm], arms.yhat[hm], arms.v[hm])
+
+
+def ppi_mean(
+    personas: Any,
+    human: Any,
+    outcome: str,
+    human_outcome: str,
+    *,
+    persona_weight: Any = None,
+    human_weight: Any = None,
+    prediction: str = "llm",
+    cells: Sequence[str] | None = None,
+    by: str | None = None,
+    lam: float | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """PPI++ estimate of the population mean of a numeric answer (0/1 gives a proportion).
+
+    Parameters
+    ----------
+    personas : :class:`calib.Sample` (its current weights are used) or DataFrame of personas
+        with the LLM answer column ``outcome``.
+    human : DataFrame (or Sample) of human respondents with the real answer ``human_outcome``
+        and, for ``prediction="llm"``, the LLM's answer for that respondent in ``outcome``.
+    persona_weight, human_weight : weight column, array or None (ones) for DataFrames.
+    prediction : ``"llm"`` or ``"cell"`` (weighted persona mean of the human's ``cells``).
+    cells : cell variables for ``prediction="cell"``.
+    by : domain column: one PPI per domain (personas and humans of that domain) plus the
+        ``Total`` row (for a stratified total use :func:`calib.hybrid.ppi_stratified`).
+    lam : fixed power-tuning parameter; None tunes it (per domain).
+    level : confidence level of the normal interval.
+
+    Returns
+    -------
+    DataFrame with :data:`COLUMNS`: ``n`` = persona + human rows, ``ess`` = the number of
+    simple-random humans with the same variance (``s2_Y / V``), ``deff = n_human / ess``,
+    ``n_effective_human`` = humans *under the same design* a human-only weighted mean would
+    need (``n_human * V_human_only / V``), ``lambda`` the tuned weight.
+
+    Examples
+    --------
+    >>> h = pd.DataFrame({"y": [1, 0, 1, 0], "llm": [1, 0, 1, 1]})
+    >>> p = pd.DataFrame({"llm": [1, 1, 0, 1, 0, 1]})
+    >>> float(ppi_mean(p, h, "llm", "y", lam=0.0)["estimate"].iloc[0])
+    0.5
+    """
+    _check_level(level)
+    arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome,
+                                      persona_weight=persona_weight, human_weight=human_weight,
+                                      prediction=prediction, cells=cells)
+    return _table(arms, pframe, hframe, outcome, pd.NA, by, lam, level)
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise DataError(f"level={level!r}: the confidence level must be in (0, 1), e.g. 0.95")
+
+
+def _table(arms: Arms, pframe: pd.DataFrame, hframe: pd.DataFrame, outcome: str, lv: Any,
+           by: str | None, lam: float | None, level: float) -> pd.DataFrame:
+    rows = []
+    if by is not None:
+        pcol = pframe[by].map(format_level).astype(str).to_numpy()
+        hcol = hframe[by].map(format_level).astype(str).to_numpy()
+        for d in _domains(pframe, hframe, by):
+            pm, hm = pcol == d, hcol == d
+            if pm.sum() < 2 or hm.sum() < 2:
+                raise DataError(f"by={by!r}, domain {d!r}: {int(pm.sum())} personas and "
+                                f"{int(hm.sum())} humans; PPI needs at least 2 of each. Use a "
+                                "coarser by= (e.g. region) or collect more respondents there")
+            rows.append(fit_row(fit_arms(_subset(arms, pm, hm), lam), outcome, lv, by, d, level))
+    rows.append(fit_row(fit_arms(arms, lam), outcome, lv, pd.NA, TOTAL, level))
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def ppi_proportion(
+    personas: Any,
+    human: Any,
+    outcome: str,
+    human_outcome: str,
+    *,
+    levels: Sequence[str] | None = None,
+    persona_weight: Any = None,
+    human_weight: Any = None,
+    prediction: str = "llm",
+    cells: Sequence[str] | None = None,
+    by: str | None = None,
+    lam: float | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """PPI++ estimates of the share of each level of a categorical answer.
+
+    One PPI per level on the indicators ``1[answer == level]`` (``lam`` tuned per level),
+    rows in the order of ``levels`` (default: the categories of the human answer, else sorted).
+    An LLM answer outside the levels is an error.
+
+    Examples
+    --------
+    >>> h = pd.DataFrame({"y": ["a", "b", "a", "b"], "llm": ["a", "a", "a", "b"]})
+    >>> p = pd.DataFrame({"llm": ["a", "b", "a", "a", "b", "a"]})
+    >>> t = ppi_proportion(p, h, "llm", "y", lam=0.0)
+    >>> t[["level", "estimate"]].values.tolist()
+    [['a', 0.5], ['b', 0.5]]
+    """
+    _check_level(level)
+    pframe, _ = _frame_weights(personas, persona_weight, "personas")
+    hframe, _ = _frame_weights(human, human_weight, "human")
+    if human_outcome not in hframe.columns:
+        raise DataError(f"human: column {human_outcome!r} is not in the data; name the answer")
+    if levels is None:
+        col = hframe[human_outcome]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            levels = [format_level(c) for c in col.cat.categories]
+        else:
+            levels = sorted(set(col.dropna().map(format_level)))
+    levels = [format_level(x) for x in levels]
+
+    def check(fr: pd.DataFrame, col: str, what: str) -> None:
+        if col not in fr.columns:
+            raise DataError(f"{what}: column {col!r} is not in the data ({list(fr.columns)})")
+        s = fr[col]
+        bad = s.isna() | ~s.map(format_level).isin(levels)
+        if bad.any():
+            raise DataError(f"{what}: column {col!r} has {int(bad.sum())} values outside the "
+                            f"levels {levels} (e.g. {s[bad].iloc[0]!r}); recode them or pass "
+                            "levels=[...]")
+
+    out = []
+    for lv in levels:
+        def tf(fr, col, what, lv=lv):
+            check(fr, col, what)
+            return (fr[col].map(format_level) == lv).to_numpy(dtype=float)
+
+        arms, pf, hf = build_arms(personas, human, outcome, human_outcome,
+                                  persona_weight=persona_weight, human_weight=human_weight,
+                                  prediction=prediction, cells=cells, transform=tf)
+        out.append(_table(arms, pf, hf, outcome, lv, by, lam, level))
+    return pd.concat(out, ignore_index=True)
+
+
+def ppi(personas: Any, human: Any, outcome: str, human_outcome: str, **options: Any
+        ) -> pd.DataFrame:
+    """:func:`ppi_mean` for numeric human answers, :func:`ppi_proportion` otherwise.
+
+    >>> h = pd.DataFrame({"y": [1, 0, 1, 0], "llm": [1, 0, 1, 1]})
+    >>> ppi(pd.DataFrame({"llm": [1, 0, 1]}), h, "llm", "y", lam=0.0)["level"].isna().all()
+    np.True_
+    """
+    hframe = human.frame if hasattr(human, "weight_array") else human
+    if human_outcome in getattr(hframe, "columns", []):
+        col = hframe[human_outcome]
+        if pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype):
+            options.pop("levels", None)
+            return ppi_mean(personas, human, outcome, human_outcome, **options)
+    return ppi_proportion(personas, human, outcome, human_outcome, **options)
+
+
+__all__ = ["ppi", "ppi_mean", "ppi_proportion", "cell_predictions", "fit_arms", "tune_lambda",
+           "Arms", "PPIFit", "COLUMNS", "TOTAL"]
