@@ -305,4 +305,16 @@ def sample(
     return rows, population
 
 
-__all__ = ["Population", "population", "sample", "BINARY_COEFFICIENTS", "CATEGORICAL_LEVELS"]
+# persona election studies with known truth (issue 6) live in their own module
+from .election_study import ElectionStudy, election_study, truth_frame  # noqa: E402
+
+__all__ = [
+    "Population",
+    "population",
+    "sample",
+    "BINARY_COEFFICIENTS",
+    "CATEGORICAL_LEVELS",
+    "ElectionStudy",
+    "election_study",
+    "truth_frame",
+]
