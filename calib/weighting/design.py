@@ -26,8 +26,9 @@ class CellDesign:
     ----------
     cells : cell table over the categorical target variables (and numeric auxiliaries'
         distinct values); ``cells.weight`` = sum of the input weights per cell.
-    row_cell : cell of every kept row.
-    keep : boolean mask of kept rows of the sample's frame.
+    row_cell : cell of every kept row (``None`` for a design built from a cell table alone,
+        see :func:`from_cells`).
+    keep : boolean mask of kept rows of the sample's frame (``None`` from :func:`from_cells`).
     targets : the targets resolved to totals.
     index : per categorical margin, the entry index of every cell.
     numeric : per numeric auxiliary, its value in every cell.
@@ -35,8 +36,8 @@ class CellDesign:
     """
 
     cells: CellTable
-    row_cell: np.ndarray
-    keep: np.ndarray
+    row_cell: np.ndarray | None
+    keep: np.ndarray | None
     targets: Targets
     index: tuple[np.ndarray, ...]
     numeric: tuple[np.ndarray, ...]
@@ -154,7 +155,69 @@ def build(
     return CellDesign(cells, row_cell, keep, resolved, index, numeric, dropped)
 
 
-def _margin_index(cells: CellTable, m: Margin, row_cell: np.ndarray) -> np.ndarray:
+def from_cells(
+    cells: CellTable,
+    targets: Targets,
+    *,
+    population: float | None = None,
+    dropped: dict | None = None,
+) -> CellDesign:
+    """Index a prebuilt cell table against targets, with no rows (out-of-core samples).
+
+    The cell table must be built over the targets' categorical variables with the targets'
+    levels (as :func:`build` encodes them), plus one key per numeric auxiliary whose per-cell
+    sum is ``cells.sums["__num__<name>"]``. ``row_cell`` and ``keep`` of the result are None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib.cells import collapse, encode
+    >>> from calib.targets import Targets
+    >>> t = Targets.from_frame(pd.DataFrame({"variable": "x", "level": ["a", "b"],
+    ...                                      "total": [3.0, 1.0]}))
+    >>> cells, _ = collapse(encode(pd.DataFrame({"x": ["a", "b", "a"]}), ["x"],
+    ...                            levels=t.levels()))
+    >>> from_cells(cells, t).index[0].tolist()
+    [0, 1]
+    """
+    if not isinstance(targets, Targets):
+        raise TargetError(f"expected a calib.Targets, got {type(targets).__name__}")
+    if len(targets) == 0:
+        raise TargetError("targets have no margins")
+    need = targets.categorical_variables + tuple(
+        v for v in targets.numeric_variables if v not in targets.categorical_variables
+    )
+    absent = [v for v in need if v not in cells.variables]
+    if absent:
+        raise DataError(
+            f"the cell table has no key for target variables {absent} (keys: "
+            f"{list(cells.variables)}); build the cells over every target variable"
+        )
+    for v, lv in targets.levels().items():
+        if tuple(cells.levels[v]) != tuple(str(x) for x in lv):
+            raise DataError(
+                f"variable {v!r}: cell levels {list(cells.levels[v])} differ from the target "
+                f"levels {list(lv)}; build the cells with levels=targets.levels()"
+            )
+    pop = population if population is not None else targets.population
+    if pop is None:
+        pop = float(cells.weight.sum())
+    resolved = targets.resolve(pop)
+    index = tuple(_margin_index(cells, m, None) for m in resolved if not m.numeric)
+    numeric = []
+    for m in resolved:
+        if m.numeric:
+            key = f"__num__{m.variables[0]}"
+            if key not in cells.sums:
+                raise DataError(
+                    f"numeric auxiliary {m.variables[0]!r}: the cell table has no sum {key!r}; "
+                    "collect it when building the cells"
+                )
+            numeric.append(cells.sums[key] / cells.count)
+    return CellDesign(cells, None, None, resolved, index, tuple(numeric), dict(dropped or {}))
+
+
+def _margin_index(cells: CellTable, m: Margin, row_cell: np.ndarray | None) -> np.ndarray:
     flat, shape = cells.joint_index(m.variables)
     lookup = np.full(int(np.prod(shape)), -1, dtype=np.int64)
     pos = []
@@ -169,7 +232,7 @@ def _margin_index(cells: CellTable, m: Margin, row_cell: np.ndarray) -> np.ndarr
     idx = lookup[flat]
     if (idx < 0).any():
         bad = np.unique(flat[idx < 0])
-        rows = np.bincount(row_cell, minlength=cells.n_cells)
+        rows = cells.count
         listing = []
         for b in bad[:20]:
             parts = np.unravel_index(b, shape)
