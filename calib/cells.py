@@ -127,6 +127,10 @@ def _sorted_levels(uniques: pd.Index | np.ndarray) -> list:
         return sorted(vals, key=format_level)
 
 
+def _is_token(text: str) -> bool:
+    return text.strip().lower() in MISSING_TOKENS
+
+
 def encode_column(
     values: pd.Series,
     name: str,
@@ -137,54 +141,77 @@ def encode_column(
 
     Codes of missing rows are ``-1`` unless ``missing="level"``. With ``levels`` given, a value
     outside them raises :class:`~calib.errors.DataError` naming the values and their counts.
+
+    The rows are touched once or twice: the distinct values are found (pandas categorical codes
+    are used as they are; other columns are factorized) and every per-value decision (level,
+    missing token, unknown value) is made on the distinct values, then applied to the rows with
+    one table lookup.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> codes, lv, miss = encode_column(pd.Series(["b", "NA", "a"]), "x", missing="drop")
+    >>> codes.tolist(), lv, miss.tolist()
+    ([1, -1, 0], ('a', 'b'), [False, True, False])
     """
-    miss = missing_mask(values)
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
+        values.dtype
+    )
     if isinstance(values.dtype, pd.CategoricalDtype):
-        cats = [format_level(c) for c in values.cat.categories]
-        raw_codes = values.cat.codes.to_numpy().astype(np.int64)
-        uniq_text = cats
+        raw = np.asarray(values.array.codes)
+        uniq_text = [format_level(c) for c in values.cat.categories]
+        token = np.array([_is_token(t) for t in uniq_text], dtype=bool)
+        natural = [t for t, k in zip(uniq_text, token, strict=True) if not k]
     else:
-        raw_codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
-        raw_codes = raw_codes.astype(np.int64)
-        order = _sorted_levels(uniques)
-        pos = {v: i for i, v in enumerate(order)}
-        remap = np.array([pos[u] for u in uniques], dtype=np.int64)
-        raw_codes = np.where(raw_codes >= 0, remap[np.maximum(raw_codes, 0)], -1)
-        uniq_text = [format_level(u) for u in order]
-    # drop missing-token levels from the level list
-    present = np.bincount(raw_codes[~miss & (raw_codes >= 0)], minlength=len(uniq_text)) > 0
-    if levels is None:
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            tokens = np.array([c.strip().lower() in MISSING_TOKENS for c in uniq_text], bool)
-            keep_lv = ~tokens
+        raw, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
+        uniq_text = [format_level(u) for u in uniques]
+        if numeric:
+            token = np.zeros(len(uniq_text), dtype=bool)
         else:
-            keep_lv = present
-        out_levels = [t for t, k in zip(uniq_text, keep_lv, strict=True) if k]
+            token = np.array([_is_token(str(u)) for u in uniques], dtype=bool)
+        order = _sorted_levels([u for u, k in zip(uniques, token, strict=True) if not k])
+        natural = [format_level(u) for u in order]
+    k = len(uniq_text)
+    if levels is None:
+        out_levels = natural
     else:
         out_levels = [str(x) for x in levels]
         if len(set(out_levels)) != len(out_levels):
             raise DataError(f"variable {name!r}: duplicate levels given: {out_levels}")
     index = {t: i for i, t in enumerate(out_levels)}
-    if len(index) < len(out_levels):
+    if len(index) < len(out_levels) or (levels is None and len(set(natural)) < len(natural)):
         raise DataError(
             f"variable {name!r}: two values format to the same level text; recode the column "
             "to distinct labels first"
         )
-    mapping = np.array([index.get(t, -2) for t in uniq_text] + [-1], dtype=np.int64)
-    codes = mapping[np.where(raw_codes >= 0, raw_codes, len(uniq_text))]
-    codes[miss] = -1
-    unknown = codes == -2
-    if unknown.any():
-        u, c = np.unique(raw_codes[unknown], return_counts=True)
-        listing = ", ".join(f"{uniq_text[i]!r} ({n} rows)" for i, n in zip(u, c, strict=True))
-        raise DataError(
-            f"variable {name!r}: values not among the expected levels {out_levels}: {listing}. "
-            "Recode them with a Codebook or add the levels to the targets."
-        )
-    if missing == "level" and miss.any():
+    # per distinct value: its code, -1 for missing, -2 for a value outside the levels; the
+    # extra last entry is for NA (raw code -1 picks it)
+    table = np.array([index.get(t, -2) for t in uniq_text] + [-1], dtype=np.int64)
+    table[:k][token] = -1
+    na_rows = bool(raw.size) and int(raw.min()) < 0
+    if (table[:k] == -2).any():
+        unknown = (table[:k] == -2)[raw] & (raw >= 0)
+        if unknown.any():
+            u, c = np.unique(raw[unknown], return_counts=True)
+            listing = ", ".join(f"{uniq_text[i]!r} ({n} rows)" for i, n in zip(u, c, strict=True))
+            raise DataError(
+                f"variable {name!r}: values not among the expected levels {out_levels}: "
+                f"{listing}. Recode them with a Codebook or add the levels to the targets."
+            )
+    if token.any():
+        miss = np.append(token, True)[raw]
+    elif na_rows:
+        miss = raw < 0
+    else:
+        miss = np.zeros(raw.shape[0], dtype=bool)
+    if missing == "level" and (token.any() or na_rows) and miss.any():
         if MISSING_LEVEL not in index:
             out_levels.append(MISSING_LEVEL)
-        codes[miss] = out_levels.index(MISSING_LEVEL)
+        table[table < 0] = out_levels.index(MISSING_LEVEL)
+    if np.array_equal(table[:k], np.arange(k)) and not na_rows:
+        codes = raw.astype(np.int64)  # codes already in level order: no lookup
+    else:
+        codes = table[raw]
     return codes, tuple(out_levels), miss
 
 
