@@ -329,10 +329,15 @@ class CellTable:
 def _flat_index(codes: Sequence[np.ndarray], shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
     size = int(np.prod(shape, dtype=object)) if shape else 1
     if size < 2**62:
-        flat = np.ravel_multi_index(tuple(codes), shape) if shape else np.zeros(
-            len(codes[0]) if codes else 0, dtype=np.int64
-        )
-        return flat.astype(np.int64, copy=False), size
+        if not shape:
+            return np.zeros(len(codes[0]) if codes else 0, dtype=np.int64), size
+        # C-order flat index by Horner's rule, in place (codes are in range by construction;
+        # ravel_multi_index would check bounds and convert every array first)
+        flat = np.array(codes[0], dtype=np.int64, copy=True)
+        for c, k in zip(codes[1:], shape[1:], strict=True):
+            flat *= k
+            flat += c
+        return flat, size
     # too many combinations for one int64: fall back to row-wise unique
     stacked = np.column_stack(codes)
     _, inv = np.unique(stacked, axis=0, return_inverse=True)
@@ -384,7 +389,10 @@ def collapse(
             first[row_cell[::-1]] = np.arange(n)[::-1]
             keys = np.column_stack([c[first] for c in codes])
     m = occupied.size
-    wsum = np.bincount(row_cell, weights=w, minlength=m)
+    if n and w[0] > 0 and (w == w[0]).all():
+        wsum = count * w[0]  # equal weights (e.g. none given): no second pass over the rows
+    else:
+        wsum = np.bincount(row_cell, weights=w, minlength=m)
     extra = {
         name: np.bincount(row_cell, weights=np.asarray(arr, dtype=float), minlength=m)
         for name, arr in (sums or {}).items()

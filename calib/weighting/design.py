@@ -53,20 +53,32 @@ class CellDesign:
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray, tuple[tuple[str, str], ...]]:
         """Dense auxiliary matrix on cells ``X`` (indicators, then numeric), totals, labels."""
-        cols, totals, labels = [], [], []
+        return (self.auxiliary(), *self.totals_labels())
+
+    def auxiliary(self) -> np.ndarray:
+        """Dense auxiliary matrix on cells: indicators of every margin entry, then numeric."""
         m = self.cells.n_cells
-        for mg, idx in zip(self.categorical, self.index, strict=True):
-            block = np.zeros((m, mg.values.size))
-            block[np.arange(m), idx] = 1.0
-            cols.append(block)
+        sizes = [mg.values.size for mg in self.categorical]
+        X = np.zeros((m, sum(sizes) + len(self.numeric)))
+        rows = np.arange(m)
+        off = 0
+        for size, idx in zip(sizes, self.index, strict=True):
+            X[rows, off + idx] = 1.0
+            off += size
+        for j, val in enumerate(self.numeric):
+            X[:, off + j] = val
+        return X
+
+    def totals_labels(self) -> tuple[np.ndarray, tuple[tuple[str, str], ...]]:
+        """Population totals and ``(margin, level)`` labels of the columns of :meth:`auxiliary`."""
+        totals, labels = [], []
+        for mg in self.categorical:
             totals.append(mg.values)
             labels.extend((mg.name, lab) for lab in mg.level_labels())
-        for mg, val in zip(self.numeric_margins, self.numeric, strict=True):
-            cols.append(val[:, None])
+        for mg in self.numeric_margins:
             totals.append(mg.values)
             labels.append((mg.name, ""))
-        X = np.hstack(cols) if cols else np.zeros((m, 0))
-        return X, np.concatenate(totals) if totals else np.zeros(0), tuple(labels)
+        return np.concatenate(totals) if totals else np.zeros(0), tuple(labels)
 
     def margin_errors(self, cell_weight: np.ndarray) -> list[tuple[str, str, float, float]]:
         """``(margin, level, achieved, target)`` for every categorical entry."""
@@ -140,7 +152,9 @@ def build(
         num_values[v] = arr
     all_vars = cat_vars + num_vars
     encoded = Encoded(all_vars, tuple(codes), levels, keep, dropped)
-    w = np.asarray(weights, dtype=float)[keep]
+    w = np.asarray(weights, dtype=float)
+    if not keep.all():
+        w = w[keep]
     cells, row_cell = collapse(
         encoded, w, sums={f"__num__{v}": a for v, a in num_values.items()}
     )

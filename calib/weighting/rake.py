@@ -81,7 +81,7 @@ def rake(
             "rake takes categorical margins only; numeric auxiliaries "
             f"{[m.name for m in d.numeric_margins]} need calibrate(...)"
         )
-    base_rows = sample.weight_array[d.keep]
+    base_rows = sample.weight_array if d.keep.all() else sample.weight_array[d.keep]
     cells = d.cells
     cap_cells = None
     if cap is not None:
@@ -109,11 +109,11 @@ def rake(
             raise ConvergenceError(msg)
         warnings.warn(msg, UserWarning, stacklevel=2)
         notes = (msg,)
-    X, t, labels = d.matrix()
+    t, labels = d.totals_labels()
     cal = Calibration(
         cells=cells,
         row_cell=d.row_cell,
-        X=X,
+        X=d.auxiliary,  # built on first access: estimation needs it, raking does not
         totals=t,
         labels=labels,
         g=g,

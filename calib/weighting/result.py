@@ -15,6 +15,27 @@ from ..cells import CellTable
 from ..targets import Targets
 
 
+class _LazyMatrix:
+    """Data descriptor for ``Calibration.X``: holds an array, or a zero-argument callable that
+    builds it on first access (the dense matrix is only built when estimation asks for it)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = "_lazy_" + name
+
+    def __get__(self, obj: object, objtype: type | None = None) -> object:
+        if obj is None:
+            # asked on the class (the dataclass looks for a default): there is none
+            raise AttributeError(self._slot)
+        value = obj.__dict__[self._slot]
+        if callable(value):
+            value = value()
+            obj.__dict__[self._slot] = value
+        return value
+
+    def __set__(self, obj: object, value: object) -> None:
+        obj.__dict__[self._slot] = value
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Calibration metadata of one weighting step, on cells.
@@ -24,7 +45,8 @@ class Calibration:
     cells : the cell table the step solved on (``cells.weight`` = input weights per cell).
     row_cell : cell of every row of the sample *after* the step.
     X : (n_cells, p) auxiliary matrix on cells (indicator columns of every margin entry,
-        then numeric auxiliaries), the model matrix of the calibration regression.
+        then numeric auxiliaries), the model matrix of the calibration regression. May be
+        given as a zero-argument callable returning it: it is then built on first access.
     totals : (p,) population totals of the columns of ``X``.
     labels : one ``(margin name, level text)`` per column of ``X``.
     g : (n_cells,) adjustment factor per cell (output weight / input weight).
@@ -35,7 +57,7 @@ class Calibration:
 
     cells: CellTable
     row_cell: np.ndarray
-    X: np.ndarray
+    X: np.ndarray = _LazyMatrix()  # type: ignore[assignment]  # no default: see _LazyMatrix
     totals: np.ndarray
     labels: tuple[tuple[str, str], ...]
     g: np.ndarray
