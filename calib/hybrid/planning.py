@@ -35,8 +35,17 @@ from scipy.stats import norm
 
 from ..cells import format_level
 from ..errors import DataError, InfeasibleError
-from .ppi import TOTAL, Arms, _check_level, _domains, _lin_var, _scaled, _subset, build_arms
-from .ppi import tune_lambda
+from .ppi import (
+    TOTAL,
+    Arms,
+    _check_level,
+    _domains,
+    _lin_var,
+    _scaled,
+    _subset,
+    build_arms,
+    tune_lambda,
+)
 from .stratified import stratum_shares
 
 

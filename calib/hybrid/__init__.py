@@ -1,0 +1,30 @@
+"""Response-bias correction with a small human sample (persona answers + human benchmark).
+
+* :func:`ppi_mean`, :func:`ppi_proportion`, :func:`ppi` - PPI++ with power tuning and design
+  weights in both arms; :func:`ppi_stratified` - per-stratum PPI++ combined with population
+  shares; the effective human sample size the personas are worth.
+* :func:`partisan` - calibrate personas to political margins (party ID, recalled vote) on top
+  of demographics; :func:`recalled_vote_targets` from certified results.
+* :func:`joint_mrp` - one multilevel model of persona and human answers with a source bias
+  term, poststratified at the human level.
+* :func:`plan_human_sample` - how many humans a target interval width needs.
+
+See ``docs/methods/hybrid.md``.
+
+Examples
+--------
+>>> from calib import hybrid
+>>> "ppi_mean" in hybrid.__all__
+True
+"""
+
+from __future__ import annotations
+
+from .joint_mrp import joint_mrp
+from .partisan import partisan, recalled_vote_targets
+from .planning import plan_human_sample
+from .ppi import COLUMNS, ppi, ppi_mean, ppi_proportion
+from .stratified import ppi_stratified
+
+__all__ = ["ppi", "ppi_mean", "ppi_proportion", "ppi_stratified", "partisan",
+           "recalled_vote_targets", "joint_mrp", "plan_human_sample", "COLUMNS"]

@@ -1,0 +1,174 @@
+"""Joint MRP: one multilevel model of persona and human answers with a source bias term.
+
+Persona rows (the LLM's answers) and human rows (real answers) are stacked with a ``source``
+column (``"human"`` / ``"persona"``) and fitted on cells with :func:`calib.mrp.fit`::
+
+    logit P(y = 1 | cell, source) = Intercept + sum_g b_g[cell]          (shared demography)
+                                    + c[bias(cell, source)]              (source bias)
+
+    bias(cell, source) = "human" for human rows, "persona:<bias_by level>" for persona rows
+
+``b_g`` and ``c`` are sum-to-zero varying intercepts (``pm.ZeroSumNormal``). The bias of the
+LLM in group ``r`` of ``bias_by`` (e.g. region) is ``c[persona:r] - c[human]``: its mean over
+``r`` is the source-level intercept and the spread around it the partially pooled source x
+region term (one scale ``sd_c`` pools them). The persona answers inform the demographic
+structure ``b_g``; the bias term absorbs how the LLM differs from people in the same cell.
+(A fixed ``source`` effect *plus* a ``source:region`` term is not identified under sum-to-zero
+constraints - its chains do not mix - hence this parametrization.) The estimate is the **human-level** prediction
+poststratified over the population frame (:func:`calib.mrp.poststratify` with
+``set={"bias": "human"}``: the bias switched off). Human design weights are not used
+(MRP is model-based; the human sample's nonresponse must run through the cell variables).
+
+Examples
+--------
+>>> import inspect
+>>> "bias_by" in inspect.signature(joint_mrp).parameters
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..cells import format_level
+from ..errors import DataError
+from .ppi import COLUMNS, _frame_weights, _lin_var, _numeric
+
+#: Default cell variables (those of :func:`calib.election_study.election_study`).
+DEFAULT_CELLS: tuple[str, ...] = ("state", "race4", "sex", "age6", "educ5")
+
+
+def stack_sources(personas: Any, human: Any, outcome: str, human_outcome: str,
+                  variables: Sequence[str]) -> pd.DataFrame:
+    """Persona and human rows in one frame: ``variables``, ``y`` and ``source``."""
+    pframe, _ = _frame_weights(personas, None if hasattr(personas, "weight_array") else None,
+                               "personas")
+    hframe, _ = _frame_weights(human, None, "human")
+    parts = []
+    for fr, col, src in ((pframe, outcome, "persona"), (hframe, human_outcome, "human")):
+        miss = [v for v in variables if v not in fr.columns]
+        if miss:
+            raise DataError(f"joint_mrp: the {src} data lack cell variables {miss}; pass cells= "
+                            "variables both data sets share")
+        y = _numeric(fr, col, src)
+        if not np.isin(y, (0.0, 1.0)).all():
+            raise DataError(f"joint_mrp: {src} answer {col!r} must be 0/1 (binomial model); "
+                            "recode it (e.g. vote_dem = 1 for the Democrat)")
+        d = pd.DataFrame({v: fr[v].map(format_level).astype(str).to_numpy() for v in variables})
+        d["y"] = y.astype(int)
+        d["source"] = src
+        parts.append(d)
+    return pd.concat(parts, ignore_index=True)
+
+
+def fit_joint(
+    personas: Any,
+    human: Any,
+    outcome: str,
+    human_outcome: str,
+    *,
+    cells: Sequence[str] = DEFAULT_CELLS,
+    bias_by: str | None = "region",
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 2,
+    seed: int | None = None,
+    gate: str = "raise",
+    thresholds: Mapping[str, float] | None = None,
+    sampler: str = "nutpie",
+) -> Any:
+    """Fit the joint persona + human model (an :class:`calib.mrp.MRPFit`)."""
+    from ..mrp import fit
+
+    variables = list(dict.fromkeys([*cells, *([bias_by] if bias_by else [])]))
+    data = stack_sources(personas, human, outcome, human_outcome, variables)
+    if bias_by:
+        data["bias"] = np.where(data["source"] == "human", "human",
+                                "persona:" + data[bias_by].astype(str))
+    else:
+        data["bias"] = data["source"]
+    data = data[[*cells, "bias", "y"]]
+    return fit(data, "y", group_effects=[*cells, "bias"], draws=draws, tune=tune,
+               chains=chains, sampler=sampler, seed=seed, gate=gate, thresholds=thresholds)
+
+
+def joint_mrp(
+    personas: Any,
+    human: Any,
+    outcome: str,
+    human_outcome: str,
+    frame: pd.DataFrame,
+    *,
+    by: str | None = "state",
+    count: str = "n",
+    human_weight: Any = None,
+    level: float = 0.95,
+    **fit_options: Any,
+) -> pd.DataFrame:
+    """Joint MRP estimate at the human level, poststratified over ``frame``.
+
+    Parameters
+    ----------
+    personas, human : persona rows with the LLM answer ``outcome`` (0/1) and human rows with
+        the real answer ``human_outcome`` (0/1), sharing the cell variables.
+    frame : population cells with every cell variable and ``count`` (e.g. the CVAP frame).
+    by : domain column of the frame (plus the ``Total`` row).
+    human_weight : only used for ``n_effective_human`` (the design-based human-only variance
+        the posterior variance is compared with).
+    fit_options : :func:`fit_joint` options (``cells``, ``bias_by``, ``draws``, ``seed``,
+        ``gate`` ...).
+
+    Returns
+    -------
+    DataFrame with :data:`calib.hybrid.COLUMNS`: posterior mean and sd, central interval,
+    ``n`` = rows used, ``ess`` = ``p(1-p)/sd^2`` (simple-random humans with that variance),
+    ``deff = n_human / ess``, ``n_effective_human`` (NA where fewer than 2 humans) and
+    ``lambda`` NA (no tuning weight in MRP). ``attrs["fit"]`` holds the MRPFit.
+    """
+    fit = fit_joint(personas, human, outcome, human_outcome, **fit_options)
+    est = fit.poststratify(frame, by=by, count=count, level=level, set={"bias": "human"})
+    hframe, v = _frame_weights(human, human_weight, "human")
+    y = _numeric(hframe, human_outcome, "human")
+    n_p = len(personas.frame if hasattr(personas, "weight_array") else personas)
+    rows = []
+    for _, r in est.table.iterrows():
+        dom = r["domain"]
+        if by is not None and not pd.isna(r["by"]):
+            m = (hframe[by].map(format_level).astype(str) == dom).to_numpy()
+        else:
+            m = np.ones(len(hframe), bool)
+        nh = int(m.sum())
+        var = float(r["se"]) ** 2
+        p = float(r["estimate"])
+        ess = p * (1 - p) / var if var > 0 else float("inf")
+        neff = nh * _lin_var(y[m], v[m]) / var if nh >= 2 and var > 0 else pd.NA
+        rows.append({"outcome": outcome, "level": pd.NA, "by": r["by"], "domain": dom,
+                     "estimate": p, "se": float(r["se"]), "ci_low": float(r["ci_low"]),
+                     "ci_high": float(r["ci_high"]), "n": n_p + len(hframe), "ess": ess,
+                     "deff": nh / ess if ess > 0 else pd.NA, "n_human": float(nh),
+                     "n_effective_human": neff, "lambda": pd.NA})
+    out = pd.DataFrame(rows, columns=list(COLUMNS))
+    out.attrs["fit"] = fit
+    return out
+
+
+def source_bias(fit: Any, level: float = 0.95) -> pd.DataFrame:
+    """Posterior of the persona-minus-human bias (logit scale): overall and per group."""
+    t = fit.spec.term("bias")
+    c = fit.draws("b_bias")
+    labels = list(t.levels)
+    h = c[:, labels.index("human")]
+    per = [(lab.split(":", 1)[-1], c[:, labels.index(lab)] - h) for lab in labels
+           if lab != "human"]
+    rows = [("overall", np.mean([d for _, d in per], axis=0)), *per]
+    a = (1 - level) / 2
+    return pd.DataFrame([{"group": g, "mean": float(d.mean()), "sd": float(d.std(ddof=1)),
+                          "ci_low": float(np.quantile(d, a)), "ci_high": float(np.quantile(d, 1 - a))}
+                         for g, d in rows])
+
+
+__all__ = ["joint_mrp", "fit_joint", "stack_sources", "source_bias", "DEFAULT_CELLS"]
