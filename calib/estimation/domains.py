@@ -1,0 +1,152 @@
+"""Estimands: an outcome (numeric, or one column per level of a categorical outcome) within
+domains, as columns of row matrices so that any weight vector (or replicate weight matrix)
+gives every estimate with one product.
+
+Rows with a missing outcome leave that outcome's estimates (counted, never silently); rows
+with a missing domain value belong to no domain. Domain estimates follow R ``svyby``: the
+influence values are zero outside the domain, and the whole sample's design and calibration
+are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..cells import format_level, missing_mask
+from ..errors import DataError
+
+STATS = ("mean", "total", "proportion")
+
+
+@dataclass(frozen=True)
+class Estimands:
+    """Row matrices of the estimands.
+
+    Attributes
+    ----------
+    labels : DataFrame with columns outcome, level, by, domain (one row per estimand).
+    Y : (n, E) ``y`` inside the domain and with the outcome observed, else 0.
+    D : (n, E) 1 inside the domain and with the outcome observed, else 0.
+    stat : ``"mean"`` (ratio ``sum w y / sum w``) or ``"total"``.
+    missing : rows with a missing outcome; missing_by : rows with a missing domain value.
+    """
+
+    labels: pd.DataFrame
+    Y: np.ndarray
+    D: np.ndarray
+    stat: str
+    missing: int
+    missing_by: int
+
+    def point(self, w: np.ndarray) -> np.ndarray:
+        """Estimates for weights ``w`` (n,) or replicate weights (R, n) -> (E,) or (R, E).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> e = build(pd.DataFrame({"y": [1.0, 0.0, 1.0]}), "y", None, "mean")
+        >>> e.point(np.array([1.0, 1.0, 2.0])).tolist()
+        [0.75]
+        """
+        T = w @ self.Y
+        if self.stat == "total":
+            return T
+        N = w @ self.D
+        out = np.full_like(T, np.nan)
+        np.divide(T, N, out=out, where=N > 0)
+        return out
+
+    def influence(self, w: np.ndarray) -> np.ndarray:
+        """Influence values ``w z`` (n, E): ``w y`` for totals, ``w (y - ybar)/N`` for means."""
+        if self.stat == "total":
+            return w[:, None] * self.Y
+        N = w @ self.D
+        theta = self.point(w)
+        return w[:, None] * (self.Y - self.D * theta[None, :]) / N[None, :]
+
+
+def build(
+    frame: pd.DataFrame, outcome: str, by: str | None, stat: str
+) -> Estimands:
+    """Estimand matrices for ``outcome`` (by ``by``) with statistic ``stat``.
+
+    Numeric (and boolean) outcomes give one estimand per domain with level ``""``; text or
+    categorical outcomes give one per level (the share, or weighted count for ``total``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"v": ["a", "b", "a", None], "g": ["x", "x", "y", "y"]})
+    >>> e = build(df, "v", "g", "proportion")
+    >>> e.labels[["level", "domain"]].values.tolist(), e.missing
+    ([['a', 'x'], ['a', 'y'], ['b', 'x'], ['b', 'y']], 1)
+    """
+    if stat not in STATS:
+        raise DataError(f"stat={stat!r}: choose one of {STATS}")
+    if outcome not in frame.columns:
+        raise DataError(f"outcome {outcome!r} is not a column of the sample; columns: "
+                        f"{list(frame.columns)[:20]}")
+    col = frame[outcome]
+    miss = missing_mask(col)
+    n = len(frame)
+    if by is not None:
+        if by not in frame.columns:
+            raise DataError(f"by={by!r} is not a column of the sample")
+        if by == outcome:
+            raise DataError(f"by={by!r} is the outcome itself; choose another domain variable")
+        bcol = frame[by]
+        bmiss = missing_mask(bcol)
+        dom_codes, dom_levels = _levels(bcol, bmiss)
+    else:
+        bmiss = np.zeros(n, dtype=bool)
+        dom_codes, dom_levels = np.zeros(n, dtype=np.int64), [""]
+    numeric = pd.api.types.is_bool_dtype(col) or (
+        pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype)
+    )
+    ok = ~miss & ~bmiss
+    if numeric:
+        y = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        y = np.where(miss, 0.0, y)
+        if not np.isfinite(y).all():
+            raise DataError(f"outcome {outcome!r} has infinite values; fix or drop those rows")
+        if stat == "proportion":
+            bad = ~np.isin(y[~miss], (0.0, 1.0))
+            if bad.any():
+                raise DataError(
+                    f"stat='proportion' needs a 0/1 outcome; {outcome!r} has values like "
+                    f"{sorted(set(y[~miss][bad].tolist()))[:5]}; use stat='mean' or recode it"
+                )
+        ycols, levels = [y], [""]
+    else:
+        codes, levels = _levels(col, miss)
+        ycols = [(codes == j).astype(float) for j in range(len(levels))]
+    Ys, Ds, rows = [], [], []
+    for lev, y in zip(levels, ycols, strict=True):
+        for k, dom in enumerate(dom_levels):
+            d = (ok & (dom_codes == k)).astype(float)
+            Ys.append(y * d)
+            Ds.append(d)
+            rows.append((outcome, lev, by or "", dom))
+    labels = pd.DataFrame(rows, columns=["outcome", "level", "by", "domain"])
+    eff = "total" if stat == "total" else "mean"
+    return Estimands(labels, np.column_stack(Ys), np.column_stack(Ds), eff,
+                     int(miss.sum()), int((bmiss & ~miss).sum()))
+
+
+def _levels(col: pd.Series, miss: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = [format_level(c) for c in col.cat.categories]
+        present = set(format_level(v) for v in col[~miss])
+        levels = [c for c in cats if c in present]
+    else:
+        levels = sorted({format_level(v) for v in col[~miss].to_numpy(dtype=object)})
+    lookup = {lv: i for i, lv in enumerate(levels)}
+    vals = col.to_numpy(dtype=object)
+    codes = np.array([-1 if m else lookup[format_level(v)] for v, m in zip(vals, miss,
+                                                                           strict=True)],
+                     dtype=np.int64)
+    return codes, levels

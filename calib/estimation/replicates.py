@@ -1,0 +1,302 @@
+"""Replicate weights (bootstrap, jackknife), each replicate recalibrated on cells.
+
+* ``bootstrap``: Rao & Wu (1988) rescaling bootstrap: in each stratum draw ``n_h - 1`` of its
+  ``n_h`` PSUs with replacement; a PSU drawn ``m`` times gets factor ``m n_h / (n_h - 1)``
+  (R ``as.svrepdesign(type="bootstrap")``). Variance ``sum_r (theta_r - mean)^2 / (R - 1)``.
+* ``jackknife``: JK1 without strata (drop one PSU, the others times ``n/(n-1)``, variance
+  factor ``(n-1)/n``); JKn with strata (factor ``(n_h-1)/n_h`` for replicates of stratum h).
+
+Replicates are recalibrated with the sample's own weighting steps (method, options and
+targets from ``sample.history``): a replicate changes only the cell totals (one bincount per
+replicate), and the solver runs on cells for a chunk of replicates at once (raking: vectorized
+IPF warm-started at ``replicate cell weight * g_full``; poststratification: closed form;
+calibration: Newton per replicate on cells).
+
+With ``targets_se=True`` (bootstrap only) each replicate also perturbs the target totals of
+margins that carry a standard error: every entry gets ``N(0, se)`` noise, then each
+categorical margin is rescaled to the unperturbed population total, so all margins stay
+consistent (the population count is taken as known; the shares are uncertain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..sample import Sample
+from ..weighting import distance as _distance
+from ..weighting.calibrate import newton
+from ..weighting.ipf import ipf
+from .design import PSUDesign, psu_design
+from .linearization import CalStep, calibration_chain
+
+METHODS = ("bootstrap", "jackknife")
+#: Row-by-replicate entries held in memory at once.
+CHUNK_ENTRIES = 4_000_000
+
+
+@dataclass(frozen=True)
+class ReplicatePlan:
+    """How replicates are drawn and combined.
+
+    Attributes
+    ----------
+    method : ``bootstrap``, ``JK1`` or ``JKn``.
+    n_rep : number of replicates.
+    scale, rscales : variance = ``scale * sum_r rscales_r (theta_r - center)^2``.
+    """
+
+    method: str
+    n_rep: int
+    scale: float
+    rscales: np.ndarray
+    design: PSUDesign
+    seed: int | None
+
+    def psu_factors(self, start: int, stop: int) -> np.ndarray:
+        """(stop-start, n_psu) PSU factors of replicates ``start..stop-1`` (reproducible)."""
+        d = self.design
+        out = np.ones((stop - start, d.n_psus))
+        if self.method == "bootstrap":
+            seqs = np.random.SeedSequence(self.seed).spawn(self.n_rep)[start:stop]
+            h = d.stratum_of_psu
+            nh = d.n_psu
+            order = np.argsort(h, kind="stable")  # PSUs grouped by stratum
+            offset = np.concatenate([[0], np.cumsum(nh)[:-1]])
+            draws_h = np.repeat(np.arange(nh.size), np.maximum(nh - 1, 0))
+            mult = np.where(nh > 1, nh / np.maximum(nh - 1, 1), 1.0)
+            for r, ss in enumerate(seqs):
+                rng = np.random.default_rng(ss)
+                pos = offset[draws_h] + np.floor(rng.random(draws_h.size) *
+                                                 nh[draws_h]).astype(np.int64)
+                cnt = np.bincount(pos, minlength=d.n_psus).astype(float)
+                f = np.ones(d.n_psus)
+                f[order] = cnt
+                lone = nh[h] == 1
+                out[r] = np.where(lone, 1.0, f * mult[h])
+            return out
+        h = d.stratum_of_psu
+        nh = d.n_psu[h].astype(float)
+        for r, j in enumerate(range(start, stop)):
+            hs = h[j]
+            if d.n_psu[hs] == 1:  # a lonely stratum: its replicate equals the full sample
+                continue
+            inside = h == hs
+            out[r, inside] = nh[inside] / (nh[inside] - 1.0)
+            out[r, j] = 0.0
+        return out
+
+
+def plan(
+    sample: Sample, method: str, replicates: int = 200, seed: int | None = None,
+    lonely: str = "error",
+) -> ReplicatePlan:
+    """The replicate plan for ``sample``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib import Sample
+    >>> p = plan(Sample(pd.DataFrame({"y": [1, 2, 3, 4]})), "jackknife")
+    >>> p.method, p.n_rep, p.scale
+    ('JK1', 4, 0.75)
+    """
+    if method not in METHODS:
+        raise DataError(f"replicate method {method!r}: choose one of {METHODS}")
+    d = psu_design(sample, lonely=lonely)
+    if method == "bootstrap":
+        if not isinstance(replicates, int | np.integer) or replicates < 2:
+            raise DataError(f"replicates={replicates!r}: the bootstrap needs an integer >= 2")
+        return ReplicatePlan("bootstrap", int(replicates), 1.0 / (replicates - 1),
+                             np.ones(int(replicates)), d, seed)
+    if d.n_psus < 2:
+        raise DataError("the jackknife needs at least two PSUs")
+    if sample.strata is None:
+        return ReplicatePlan("JK1", d.n_psus, (d.n_psus - 1) / d.n_psus, np.ones(d.n_psus),
+                             d, seed)
+    nh = d.n_psu[d.stratum_of_psu].astype(float)
+    rs = np.where(nh > 1, (nh - 1) / np.maximum(nh, 1), 0.0)
+    return ReplicatePlan("JKn", d.n_psus, 1.0, rs, d, seed)
+
+
+def chunks(n_rows: int, n_rep: int) -> Iterator[tuple[int, int]]:
+    k = max(1, min(n_rep, CHUNK_ENTRIES // max(n_rows, 1)))
+    for a in range(0, n_rep, k):
+        yield a, min(a + k, n_rep)
+
+
+def replicate_rows(
+    sample: Sample, p: ReplicatePlan, start: int, stop: int, targets_se: bool = False
+) -> np.ndarray:
+    """(k, n) recalibrated replicate weights of replicates ``start..stop-1``."""
+    chain, exact = calibration_chain(sample)
+    others = [s.method for s in sample.history if s.calibration is None]
+    if others:
+        raise DataError(
+            f"replicate weights: weighting step(s) {others} cannot be replayed on replicates "
+            "(only rake, poststratify and calibrate can); use variance='linearization'"
+        )
+    base = sample.base_weights.to_numpy(dtype=float)
+    W = base[None, :] * p.psu_factors(start, stop)[:, p.design.psu]
+    rng = None
+    if targets_se:
+        rng = np.random.default_rng(np.random.SeedSequence(
+            (p.seed if p.seed is not None else 0, 7919, start)))
+    for cs in chain:
+        W = W * _recalibrate(cs, W, start, rng)[:, cs.cal.row_cell]
+    return W
+
+
+def _margin_sizes(cs: CalStep) -> list[int]:
+    return [int(idx.max()) + 1 if idx.size else 0 for idx in cs.cal.margin_index]
+
+
+def _perturbed_totals(cs: CalStep, k: int, rng: np.random.Generator | None) -> np.ndarray:
+    """(k, p) totals per replicate: the step's totals, perturbed by their se when asked."""
+    cal = cs.cal
+    T = np.broadcast_to(cal.totals, (k, cal.totals.size)).copy()
+    if rng is None or cs.step.targets is None:
+        return T
+    tg = cs.step.targets
+    cats = [mg for mg in tg if not mg.numeric]
+    nums = [mg for mg in tg if mg.numeric]
+    col = 0
+    for mg in cats + nums:
+        size = mg.values.size
+        if mg.se is not None:
+            noisy = T[:, col:col + size] + rng.standard_normal((k, size)) * mg.se[None, :]
+            if not mg.numeric:
+                noisy = np.maximum(noisy, 1e-9 * max(mg.total, 1.0))
+                noisy *= mg.values.sum() / noisy.sum(axis=1, keepdims=True)
+            T[:, col:col + size] = noisy
+        col += size
+    return T
+
+
+def _recalibrate(cs: CalStep, W: np.ndarray, start: int, rng) -> np.ndarray:
+    """(k, m) g factors of the replicates' cells for one calibration step."""
+    cal = cs.cal
+    k = W.shape[0]
+    m = cal.X.shape[0]
+    rc = cal.row_cell
+    flat = (np.arange(k)[:, None] * m + rc[None, :]).ravel()
+    Wc = np.bincount(flat, weights=W.ravel(), minlength=k * m).reshape(k, m)
+    T = _perturbed_totals(cs, k, rng)
+    sizes = _margin_sizes(cs)
+    _check_support(cs, Wc, sizes, start)
+    method = cs.step.method
+    g = np.ones((k, m))
+    if method == "rake":
+        totals, col = [], 0
+        for s in sizes:
+            totals.append(T[:, col:col + s])
+            col += s
+        opts = cs.step.options
+        if opts.get("cap") is not None:
+            raise DataError("replicates of a rake with cap= are not supported; use "
+                            "variance='linearization' or rake without cap")
+        warm = Wc * cal.g[None, :]
+        res = ipf(warm, cal.margin_index, totals, tol=float(opts.get("tol", 1e-10)),
+                  max_iter=int(opts.get("max_iter", 1000)) * 5)
+        if not res.converged:
+            raise DataError(
+                f"replicate raking did not converge (max relative margin error "
+                f"{res.max_error:.3g}); a replicate is too thin for the margins: use fewer "
+                "levels or variance='linearization'")
+        np.divide(res.weight, Wc, out=g, where=Wc > 0)
+    elif method == "poststratify":
+        idx = cal.margin_index[0]
+        for r in range(k):
+            got = np.bincount(idx, weights=Wc[r], minlength=sizes[0])
+            np.divide(T[r, idx], got[idx], out=g[r], where=got[idx] > 0)
+    elif method == "calibrate":
+        opts = cs.step.options
+        if opts.get("trim") is not None:
+            raise DataError("replicates of calibrate(trim=...) are not supported; use "
+                            "variance='linearization'")
+        dist = _distance.get(str(opts["distance"]).replace("truncated", "linear"))
+        L, U = opts["bounds"]
+        used = ~((cal.totals == 0) & ~cal.X.any(axis=0))
+        Xu = cal.X[:, used]
+        for r in range(k):
+            res = newton(Xu, Wc[r], T[r, used], dist, (L, U), tol=float(opts["tol"]),
+                         max_iter=int(opts["max_iter"]))
+            if not res.converged:
+                res = newton(Xu, Wc[r], T[r, used], dist, (L, U), tol=float(opts["tol"]),
+                             max_iter=int(opts["max_iter"]), damped=True)
+            if not res.converged:
+                raise DataError(
+                    f"replicate {start + r + 1}: calibrate ({dist.name}, bounds {(L, U)}) did "
+                    f"not converge on the replicate (misfit {res.max_error:.3g}); widen the "
+                    "bounds or use variance='linearization'")
+            g[r] = res.g
+    else:
+        raise DataError(f"replicates cannot replay weighting step {method!r}")
+    return g
+
+
+def _check_support(cs: CalStep, Wc: np.ndarray, sizes: list[int], start: int) -> None:
+    col = 0
+    for idx, s in zip(cs.cal.margin_index, sizes, strict=True):
+        for r in range(Wc.shape[0]):
+            got = np.bincount(idx, weights=Wc[r], minlength=s)
+            t = cs.cal.totals[col:col + s]
+            empty = np.flatnonzero((got <= 0) & (t > 0))
+            if empty.size:
+                name, level = cs.cal.labels[col + int(empty[0])]
+                raise DataError(
+                    f"replicate {start + r + 1} has no weight in margin {name!r} level "
+                    f"{level!r}, so it cannot be recalibrated; collapse that level into a "
+                    "neighbour, or use variance='jackknife' or 'linearization'")
+        col += s
+
+
+def replicate_weights(
+    sample: Sample,
+    method: str = "bootstrap",
+    replicates: int = 200,
+    seed: int | None = None,
+    *,
+    lonely: str = "error",
+    targets_se: bool = False,
+) -> pd.DataFrame:
+    """Recalibrated replicate weights, rows x replicates.
+
+    Parameters
+    ----------
+    sample : a (weighted) Sample; every calibration step is replayed on every replicate.
+    method : ``"bootstrap"`` (Rao-Wu rescaling) or ``"jackknife"`` (JK1, JKn with strata).
+    replicates : bootstrap replicates (the jackknife has one per PSU).
+    seed : bootstrap seed (reproducible).
+    lonely : single-PSU strata (see :func:`calib.estimation.design.psu_design`).
+    targets_se : perturb targets that carry a standard error (bootstrap only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rep_1 .. rep_R`` aligned to the sample's rows; ``attrs`` hold ``type``, ``scale``
+        and ``rscales`` (R ``svrepdesign`` arguments) and ``mse=False``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib import Sample
+    >>> rw = replicate_weights(Sample(pd.DataFrame({"y": [1, 2, 3]})), "jackknife")
+    >>> rw.round(3).values.tolist(), rw.attrs["type"], rw.attrs["scale"]
+    ([[0.0, 1.5, 1.5], [1.5, 0.0, 1.5], [1.5, 1.5, 0.0]], 'JK1', 0.6666666666666666)
+    """
+    p = plan(sample, method, replicates, seed, lonely)
+    if targets_se and p.method != "bootstrap":
+        raise DataError("targets_se=True needs method='bootstrap' (the jackknife would shrink "
+                        "the target noise by its (n-1)/n factor)")
+    out = np.empty((sample.n, p.n_rep))
+    for a, b in chunks(sample.n, p.n_rep):
+        out[:, a:b] = replicate_rows(sample, p, a, b, targets_se).T
+    df = pd.DataFrame(out, index=sample.frame.index,
+                      columns=[f"rep_{i + 1}" for i in range(p.n_rep)])
+    df.attrs.update(type=p.method, scale=p.scale, rscales=p.rscales.tolist(), mse=False)
+    return df
