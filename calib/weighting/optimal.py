@@ -135,6 +135,15 @@ def optimal(
             f"{labels[j][0]!r} level {labels[j][1]!r} off by {rel[j]:.3g} (relative). "
             "Loosen the bounds, set tolerance=, or try another solver"
         )
+    if np.any(g < 0):
+        j = int(np.argmin(g))
+        key = ", ".join(
+            f"{v}={d.cells.levels[v][d.cells.keys[j, i]]}" for i, v in enumerate(d.cells.variables)
+        )
+        raise InfeasibleError(
+            f"optimal ({divergence}): the unbounded solution has negative weights (cell {key}, "
+            f"g={g[j]:.3g}); set bounds=(0, U) or larger, or use divergence='kl'"
+        )
     max_error = float(rel[hard].max()) if hard.any() else 0.0
     t_all, t_labels = d.totals_labels()
     cal = Calibration(
