@@ -11,7 +11,12 @@ from calib import Sample
 from calib.election_study import election_study
 from calib.errors import DataError
 from calib.hybrid import (
-    COLUMNS, partisan, plan_human_sample, ppi_mean, ppi_proportion, ppi_stratified,
+    COLUMNS,
+    partisan,
+    plan_human_sample,
+    ppi_mean,
+    ppi_proportion,
+    ppi_stratified,
     recalled_vote_targets,
 )  # fmt: skip
 from calib.targets import Targets, margin
