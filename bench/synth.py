@@ -52,12 +52,13 @@ def make_sample(
         levels = list(LEVELS[v])
         k = len(levels)
         pop = _skewed(rng, k, 0.0)
-        samp = _skewed(rng, k, 1.0) * 0.5 + pop * 0.5
+        samp = _skewed(rng, k, 1.0) * 0.4 + pop * 0.6
         samp /= samp.sum()
         codes = rng.choice(k, size=n, p=samp).astype(np.int8)
         col = pd.Categorical.from_codes(codes, categories=levels)
-        data[v] = col if categorical else pd.array(np.asarray(levels, dtype=object)[codes],
-                                                  dtype="str")
+        data[v] = (
+            col if categorical else pd.array(np.asarray(levels, dtype=object)[codes], dtype="str")
+        )
         shares[v] = dict(zip(levels, pop.tolist(), strict=True))
     return pd.DataFrame(data), shares
 
