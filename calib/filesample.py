@@ -36,6 +36,7 @@ class FileSample:
     base_weight : column of base weights, or None (ones).
     engine : ``"duckdb"`` or ``"dask"``.
     client : a ``distributed.Client`` for the Dask engine (None: local scheduler).
+    memory_limit : DuckDB memory limit (e.g. ``"1GB"``; None: DuckDB's default, 80% of RAM).
     cells, combos, g : after weighting, the cell table, the raw-value combinations and the
         factor per cell (a row's weight is its base weight times ``g`` of its cell).
     history : the weighting steps (at most one).
@@ -59,6 +60,7 @@ class FileSample:
     base_weight: str | None = None
     engine: str = "duckdb"
     client: Any = None
+    memory_limit: str | None = None
     cells: CellTable | None = None
     combos: Any = None
     g: np.ndarray | None = None
@@ -73,6 +75,7 @@ class FileSample:
         engine: str = "duckdb",
         scheduler: str | None = None,
         client: Any = None,
+        memory_limit: str | None = None,
     ) -> FileSample:
         """Point at Parquet/CSV files (paths, globs or a directory of Parquet files).
 
@@ -92,7 +95,7 @@ class FileSample:
             from distributed import Client
 
             client = Client(scheduler)
-        return cls(tuple(expand(paths)), weight, engine, client)
+        return cls(tuple(expand(paths)), weight, engine, client, memory_limit)
 
     @property
     def n(self) -> int:
@@ -117,9 +120,9 @@ class FileSample:
             from .engines.dask_cells import dask_cells
 
             return dask_cells(self.files, list(variables), client=self.client, **kw)
-        from .engines.duckdb_cells import duckdb_cells
+        from .engines.duckdb_cells import connect, duckdb_cells
 
-        return duckdb_cells(self.files, list(variables), **kw)
+        return duckdb_cells(self.files, list(variables), con=connect(self.memory_limit), **kw)
 
     def weight(self, method: str, targets: Targets, **options: Any) -> FileSample:
         """Weight by ``method`` (rake, poststratify, calibrate) on cells built out of core."""
@@ -172,8 +175,8 @@ class FileSample:
                   weight_column=weight_column, overwrite=overwrite)
         if self.engine == "dask":
             return dask_write(self.files, self.combos, self.g, out, client=self.client, **kw)
-        return duckdb_write(self.files, self.combos, self.g, out, memory_limit=memory_limit,
-                            **kw)
+        return duckdb_write(self.files, self.combos, self.g, out,
+                            memory_limit=memory_limit or self.memory_limit, **kw)
 
     def estimate(self, outcome: str, *, by: str | None = None, level: float = 0.95
                  ) -> pd.DataFrame:

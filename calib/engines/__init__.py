@@ -100,6 +100,7 @@ def weight_files(
     overwrite: bool = False,
     scheduler: str | None = None,
     client: Any = None,
+    memory_limit: str | None = None,
     **method_options: Any,
 ) -> WeightedFiles:
     """Weight persona files to targets and write them back with a weight column.
@@ -118,6 +119,7 @@ def weight_files(
         replaced).
     base_weight : column of base weights (ones if None).
     scheduler, client : Dask cluster address (``"tcp://host:8786"``) or ``distributed.Client``.
+    memory_limit : DuckDB memory limit (e.g. ``"1GB"``); DuckDB spills beyond it.
     method_options : passed to the method (``tol``, ``max_iter``, ``missing``, ``distance``...).
 
     Returns
@@ -158,7 +160,7 @@ def weight_files(
     from ..filesample import FileSample
 
     fs = FileSample.from_files(files, weight=base_weight, engine=choice.engine,
-                               scheduler=scheduler, client=client)
+                               scheduler=scheduler, client=client, memory_limit=memory_limit)
     fs = fs.weight(method, targets, **method_options)
     wr = fs.write(out, weight_column=weight_column, overwrite=overwrite)
     return WeightedFiles(wr.out, wr.rows, wr.dropped, choice, fs.history[-1], fs)

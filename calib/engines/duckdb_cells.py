@@ -8,6 +8,8 @@ DuckDB spills to disk when the aggregate does not fit its memory limit.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 
 import duckdb
@@ -34,8 +36,14 @@ def literal(text: str) -> str:
 
 
 def connect(memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-process DuckDB connection (optionally with a memory limit, e.g. ``"1GB"``)."""
+    """An in-process DuckDB connection (optionally with a memory limit, e.g. ``"1GB"``).
+
+    DuckDB spills what does not fit the limit (the write-back's sort) to a folder under the
+    system temp directory.
+    """
     con = duckdb.connect()
+    spill = os.path.join(tempfile.gettempdir(), f"calib_duckdb_{os.getpid()}")
+    con.execute(f"SET temp_directory={literal(spill)}")
     if memory_limit:
         con.execute(f"SET memory_limit={literal(memory_limit)}")
     if threads:
