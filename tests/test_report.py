@@ -14,7 +14,7 @@ from calib.datasets import election_results
 from calib.election import forecast
 from calib.election_study import election_study
 from calib.errors import DataError
-from calib.report import ReportData, render, render_html
+from calib.report import ReportData, from_forecast, render, render_html
 from calib.report.tilegrid import GRID_COLS, GRID_ROWS, TILES
 from calib.variables import STATES
 
@@ -146,6 +146,19 @@ def test_summary_figures_are_computed_from_inputs() -> None:
     ga = re.search(r'<g class="tile" data-state="GA">.*?</g>', html).group(0)
     assert 'stroke-width="3"' in tx and "wrong call" in tx and 'stroke-width="3"' not in ga
     assert "certified winner\n(TX, PA)" in html
+
+
+def test_from_forecast_joins_certified_results() -> None:
+    est = pd.DataFrame({"state": list(STATES), "estimate": 0.5, "se": 0.03})
+    fc = forecast(est, 2020, seed=2, draws=300, national_sd=0.0)
+    d = from_forecast(fc, title="2020", methods=pd.DataFrame({"method": ["m"], "rmse": [0.1]}))
+    assert d.ev_actual == 306  # Biden's certified 2020 electoral votes
+    pa = d.states.set_index("state").at["PA", "certified"]
+    assert abs(pa - 3458229 / (3458229 + 3377674)) < 1e-4  # PA certified two-party share
+    assert "no national swing" in d.ev_variance and d.title == "2020"
+    assert d.present() == ["states", "ev", "methods", "provenance"]
+    with pytest.raises(DataError, match="unknown report parts"):
+        from_forecast(fc, colour="red")
 
 
 def test_absent_parts_are_omitted_with_a_note() -> None:

@@ -16,6 +16,8 @@ True
 """
 
 from .data import ReportData
+from .parts import ev_variance_text, from_forecast
 from .render import default_provenance, render, render_html
 
-__all__ = ["ReportData", "render", "render_html", "default_provenance"]
+__all__ = ["ReportData", "render", "render_html", "from_forecast", "ev_variance_text",
+           "default_provenance"]

@@ -139,6 +139,7 @@ def _context(d: ReportData) -> dict:
         ctx["fig_weights"] = figures.weights_png(wb, wa)
         ctx["w_after"] = figures.weight_stats(wa)
         ctx["w_before"] = figures.weight_stats(wb) if wb is not None else None
+        ctx["before_equal"] = wb is not None and bool(np.ptp(wb[wb > 0]) <= 1e-12 * wb.max())
     if "margins" in present:
         m = d.margins
         ctx["fig_love"] = figures.love_png(m)

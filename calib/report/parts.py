@@ -1,0 +1,85 @@
+"""Build report parts from calib objects (a :class:`~calib.election.Forecast`, weights).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from calib.election import forecast
+>>> from calib.variables import STATES
+>>> fc = forecast(pd.DataFrame({"state": STATES, "estimate": 0.52, "se": 0.02}), 2024,
+...               seed=1, draws=500)
+>>> d = from_forecast(fc, title="Flat 52%")
+>>> len(d.states), d.ev_actual, d.ev_draws.size
+(51, 226, 500)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..election import Forecast
+from ..errors import DataError
+from ..variables import STATES
+from .data import ReportData
+
+
+def ev_variance_text(options: dict) -> str:
+    """Caption sentence: which variance a :func:`calib.election.forecast` EV distribution has."""
+    sd = float(options.get("national_sd", 0.0) or 0.0)
+    base = ("each state's estimate variance (sampling / weighting / posterior, as given to the "
+            "forecast)")
+    if sd > 0:
+        return (f"{base} plus one national swing with sd {sd:.3f} on the two-party share, shared "
+                "by all states (a stand-in for shared non-sampling error: response bias, "
+                "turnout, late swing). Not included: other non-sampling error.")
+    return (f"{base} only: no national swing (national_sd=0), so state errors are independent "
+            "and the spread is likely too narrow.")
+
+
+def from_forecast(forecast: Forecast, *, certified: bool = True, **parts: object) -> ReportData:
+    """A :class:`ReportData` with the state map and EV histogram of ``forecast`` filled in.
+
+    Parameters
+    ----------
+    forecast : a :class:`calib.election.Forecast`.
+    certified : join the certified results of ``forecast.year`` (shipped data) as the
+        map's ``certified`` column and the actual electoral votes (state winners at large);
+        a year without shipped results raises DataError (pass ``certified=False``; the map
+        then needs ``states`` given in ``parts``).
+    **parts : any other :class:`ReportData` field (``title``, ``weights_after``, ``methods``,
+        ...); ``states``/``ev_actual`` given here win over the derived ones.
+
+    Returns
+    -------
+    ReportData
+    """
+    if not isinstance(forecast, Forecast):
+        raise DataError(f"from_forecast needs a calib.election.Forecast, got "
+                        f"{type(forecast).__name__}")
+    st = forecast.states[forecast.states["state"].isin(STATES)][["state", "estimate"]]
+    derived: dict[str, object] = {
+        "ev_draws": np.asarray(forecast.ev_draws, dtype=int),
+        "ev_variance": ev_variance_text(dict(forecast.options)),
+        "provenance": {"forecast year": forecast.year, "forecast options": forecast.options},
+    }
+    if certified:
+        from ..datasets import election_results
+
+        res = election_results(forecast.year)
+        share = res.set_index("state_po")["dem_two_party_share"]
+        st = st.assign(certified=st["state"].map(share).to_numpy(dtype=float))
+        derived["ev_actual"] = int(res.loc[res["dem_votes"] > res["rep_votes"],
+                                           "electoral_votes"].sum())
+        derived["states"] = st.reset_index(drop=True)
+    known = set(ReportData.__dataclass_fields__)
+    unknown = sorted(set(parts) - known)
+    if unknown:
+        raise DataError(f"unknown report parts {unknown}; use fields of ReportData: "
+                        f"{sorted(known)}")
+    if "provenance" in parts and parts["provenance"] is not None:
+        derived["provenance"] = {**derived["provenance"], **dict(parts.pop("provenance"))}
+    return replace(ReportData(), **{**derived, **parts})
+
+
+__all__ = ["from_forecast", "ev_variance_text"]
