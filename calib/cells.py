@@ -193,6 +193,10 @@ def encode_column(
         unknown = (table[:k] == -2)[raw] & (raw >= 0)
         if unknown.any():
             u, c = np.unique(raw[unknown], return_counts=True)
+            if not isinstance(values.dtype, pd.CategoricalDtype):  # list in sorted value order
+                rank = {v: i for i, v in enumerate(_sorted_levels(uniques[u]))}
+                pairs = sorted(zip(u, c, strict=True), key=lambda p: rank[uniques[p[0]]])
+                u, c = [p[0] for p in pairs], [p[1] for p in pairs]
             listing = ", ".join(f"{uniq_text[i]!r} ({n} rows)" for i, n in zip(u, c, strict=True))
             raise DataError(
                 f"variable {name!r}: values not among the expected levels {out_levels}: "
