@@ -59,6 +59,7 @@ def _child(name: str, n: int, out: Path, max_reps: int, budget: float) -> None:
     rec["rss_setup_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     times = []
     spent = 0.0
+    (out / "started").write_text(str(time.time()))  # the parent's clock for a timeout
     while len(times) < max_reps and (not times or spent + times[-1] < budget):
         t0 = time.perf_counter()
         try:
@@ -115,7 +116,10 @@ def _python_contender(name: str, n: int, tmp: Path, timeout: float) -> dict:
     code, wall, rss, killed = _spawn(cmd, timeout)
     rec = {"name": name, "n": n, "peak_rss_mb": rss, "wall_total": wall}
     if killed:
-        rec["error"] = f"timed out after {timeout:.0f} s"
+        started = out / "started"
+        ran = time.time() - float(started.read_text()) if started.exists() else 0.0
+        rec["error"] = f"killed at the {timeout:.0f} s timeout (setup included)"
+        rec["timed_out"] = ran
         return rec
     path = out / "record.json"
     if not path.exists():
@@ -154,7 +158,7 @@ def _r_contender(method: str, n: int, tmp: Path, timeout: float) -> dict:
     code, wall, rss, killed = _spawn(cmd, timeout)
     rec.update(peak_rss_mb=rss, wall_total=wall)
     if killed:
-        rec["error"] = f"timed out after {timeout:.0f} s"
+        rec["error"] = f"killed at the {timeout:.0f} s timeout (R start and CSV included)"
     elif code or not (out / "timing.csv").exists():
         rec["error"] = f"Rscript exited with status {code}"
     else:
@@ -218,7 +222,10 @@ def format_table(rows: list[dict], *, base: str = "calib rake") -> str:
     for r in rows:
         note = r.get("skipped") or r.get("error") or ""
         if "time" not in r:
-            lines.append(f"| {r['name']} | {r['n']:,} | – | – | – | – | – | {note} |")
+            tmin = r.get("timed_out")
+            t_txt = f"> {tmin:.0f}" if tmin else "–"
+            ratio = f"> {tmin / t_base:.0f}" if tmin and t_base else "–"
+            lines.append(f"| {r['name']} | {r['n']:,} | {t_txt} | {ratio} | – | – | – | {note} |")
             continue
         ref_t = t_logit if "logit" in r["name"] and "calib" not in r["name"] else t_base
         ratio = f"{r['time'] / ref_t:.1f}" if ref_t else "–"
