@@ -43,10 +43,10 @@ def max_rel_error(
     """Largest relative margin error ``|achieved - target| / target`` over every entry."""
     err = 0.0
     for idx, t in zip(index, totals, strict=True):
-        cur = _margin_sums(w, idx, t.size)
+        cur = _margin_sums(w, idx, t.shape[-1])
         pos = t > 0
-        if pos.any():
-            e = np.abs(cur[..., pos] - t[pos]) / t[pos]
+        if pos.any():  # t is (L,) or, one row per replicate, (R, L)
+            e = np.where(pos, np.abs(cur - t) / np.where(pos, t, 1.0), 0.0)
             err = max(err, float(e.max()))
     return err
 
