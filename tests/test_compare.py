@@ -1,0 +1,71 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from calib.compare import compare, compare_repeated, frame_targets
+from calib.election_study import election_study
+
+
+@pytest.fixture(scope="module")
+def study():
+    return election_study(
+        2024, per_state=400, human_n=0, seed=11, response_shift={"meta": 0.0, "descriptive": 2.0},
+        persona_types=("meta", "descriptive"),
+    )
+
+
+def test_frame_targets_are_frame_sums(study):
+    t = frame_targets(study.frame, ["age6"], "state")
+    m = t["age6:state"]
+    tx = dict(zip(m.level_labels(), m.values, strict=True))
+    f = study.frame
+    assert tx["18-29:TX"] == f.loc[(f["state"] == "TX") & (f["age6"] == "18-29"), "n"].sum()
+
+
+def test_weighting_removes_composition_bias_not_response_bias(study):
+    bench = study.truth_state.set_index("state")["dem_two_party_share"]
+    p = study.personas
+    meta = compare(p[p["persona_type"] == "meta"], "vote_dem", benchmark=bench,
+                   frame=study.frame, methods=("raw", "rake"), seed=0).summary.set_index("method")
+    # no response bias: raking fixes the composition skew
+    assert meta.at["rake", "rmse"] < 0.6 * meta.at["raw", "rmse"]
+    assert abs(meta.at["rake", "national"] - meta.at["rake", "national_truth"]) < 0.01
+    assert meta.at["rake", "coverage"] > 0.8
+    desc = compare(p[p["persona_type"] == "descriptive"], "vote_dem", benchmark=bench,
+                   frame=study.frame, methods=("raw", "rake"), seed=0).summary.set_index("method")
+    # response bias: raking cannot remove it
+    assert desc.at["rake", "bias"] > 0.2 and desc.at["rake", "coverage"] < 0.1
+
+
+def test_failures_are_reported_not_hidden(study):
+    bench = study.truth_state.set_index("state")["dem_two_party_share"]
+    p = study.personas[study.personas["persona_type"] == "meta"]
+    c = compare(p, "vote_dem", benchmark=bench, frame=study.frame,
+                methods=("raw", "calibrate-logit"), options={"calibrate-logit": {"bounds": (0.9, 1.1)}})
+    s = c.summary.set_index("method")
+    assert s.at["raw", "status"] == "ok"
+    assert s.at["calibrate-logit", "status"].startswith("failed:")
+
+
+def test_repeated_mode_reports_coverage_with_mcse():
+    def make(seed):
+        st = election_study(2024, per_state=60, human_n=0, seed=seed,
+                            response_shift={"meta": 0.0}, persona_types=("meta",))
+        return {"personas": st.personas, "benchmark": st.truth_state.set_index("state")["dem_two_party_share"],
+                "frame": st.frame}
+
+    out = compare_repeated(make, 2, methods=("raw",), outcome="vote_dem")
+    row = out.set_index("method").loc["raw"]
+    assert row["reps"] == 2 and row["intervals"] == 100
+    assert row["coverage_mcse"] == pytest.approx(np.sqrt(row["coverage"] * (1 - row["coverage"]) / 100))
+    assert isinstance(out, pd.DataFrame)
+
+
+def test_ppi_rectifier_removes_response_bias():
+    st = election_study(2024, per_state=300, human_n=1500, seed=5, persona_types=("descriptive",))
+    bench = st.truth_state.set_index("state")["dem_two_party_share"]
+    h = st.human.rename(columns={"vote_dem": "human_vote"}).assign(vote_dem=st.human["llm_vote_dem"])
+    s = compare(st.personas, "vote_dem", benchmark=bench, frame=st.frame, methods=("rake", "ppi"),
+                human=h, human_outcome="human_vote", seed=0).summary.set_index("method")
+    assert s.at["ppi", "rmse"] < 0.25 * s.at["rake", "rmse"]
+    assert abs(s.at["ppi", "national"] - s.at["ppi", "national_truth"]) < 0.03
