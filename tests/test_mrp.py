@@ -173,3 +173,89 @@ def test_extend_frame_reproduces_reference_shares():
                                                                      "Male": 500.0})
     with pytest.raises(DataError, match="educ5"):
         mrp.extend_frame(frame, ref, "pid", by=["educ5"])
+
+
+def test_second_fit_of_same_structure_reuses_compiled_model(world):
+    pop, _, f = world
+    rows, _ = simulate.sample(pop, 3000, seed=12)  # fewer rows -> fewer cells, same terms
+    g = mrp.fit(rows, "y", group_effects=["state", "age6", "race4", "educ5", "sex"],
+                centered=True, gate="warn", **SMALL)  # the gate is not what this checks
+    assert not f.options["cached"] or f.options["compile_s"] < 1
+    assert g.options["cached"] and g.options["compile_s"] < 1
+    assert g.cells.n_cells != f.cells.n_cells
+    assert g.options["rows"] == 3000
+    # the new data really went in: the Intercept tracks the new sample's cells
+    est = mrp.poststratify(g, pop.cells, by=None).table["estimate"].iloc[0]
+    assert abs(est - pop.truth_overall["estimate"].iloc[0]) < 0.04
+
+
+def test_poststratify_chunked_over_draws_gives_same_result(world):
+    pop, _, f = world
+    a = mrp.poststratify(f, pop.cells, by="state")
+    b = mrp.poststratify(f, pop.cells, by="state", chunk_elements=len(pop.cells) * 2 * 7)
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=False, rtol=1e-12)
+    assert np.allclose(a.draws["estimate"], b.draws["estimate"], rtol=1e-12, atol=0)
+
+
+def test_summary_matches_diagnostics_by_name(world):
+    _, _, f = world
+    s = f.summary()
+    shuffled = mrp.MRPFit(f.idata, f.cells, f.spec, f.diagnostics.iloc[::-1], f.options)
+    s2 = shuffled.summary()
+    pd.testing.assert_frame_equal(s, s2)
+    assert s.loc["sd_state", "r_hat"] == pytest.approx(f.diagnostics.loc["sd_state", "r_hat"])
+    assert s.loc["b_race4[Black]", "ess_bulk"] == pytest.approx(
+        f.diagnostics.loc["b_race4[Black]", "ess_bulk"])
+    partial = mrp.MRPFit(f.idata, f.cells, f.spec, f.diagnostics.iloc[1:], f.options)
+    with pytest.raises(DataError, match="diagnostics"):
+        partial.summary()
+
+
+def test_fit_and_poststratify_feed_the_election_forecast(world):
+    from calib.election import forecast
+
+    pop, _, f = world
+    est = mrp.poststratify(f, pop.cells, by="state")
+    fc = forecast(est.draws, 2016, republican=True, fill_missing="previous", national_sd=0.0,
+                  draws=4000, seed=1)
+    st = fc.states.set_index("state")
+    mrp_rep = est.table[est.table["by"] == "state"].set_index("domain")
+    for s in STATES:
+        assert not st.loc[s, "filled"]
+        # y = 1 is the Republican vote: the forecast's Democratic share is 1 - the MRP share
+        assert st.loc[s, "estimate"] == pytest.approx(1 - mrp_rep.loc[s, "estimate"],
+                                                      abs=4 * mrp_rep.loc[s, "se"] / 60)
+    assert st["filled"].sum() == 51 - len(STATES)
+    assert 0 <= fc.ev_draws.min() and fc.ev_draws.max() <= 538
+
+
+def test_auto_centring_ignores_empty_levels():
+    rng = np.random.default_rng(4)
+    n = 900
+    df = pd.DataFrame({"g": pd.Categorical(rng.choice(list("abc"), n),
+                                           categories=["a", "b", "c", "z"]),
+                       "h": rng.choice(["x", "y"], n, p=[0.95, 0.05])})
+    df["y"] = rng.integers(0, 2, n)
+    from calib.cells import collapse, encode
+    from calib.mrp.spec import build_spec
+
+    cells, _ = collapse(encode(df, ["g", "h"]))
+    spec = build_spec(cells, "y", "binomial", ("0", "1"), ["g", "h"], [], [], None, None,
+                      "auto", 100)
+    assert "z" in spec.term("g").levels  # the empty level is kept (prior only) ...
+    assert spec.term("g").centered  # ... but does not make the term non-centred
+    assert not spec.term("h").centered  # 'y' has ~45 rows < 100
+
+
+def test_extend_frame_reports_dropped_rows():
+    ref = pd.DataFrame({"sex": ["Female", "Male", None, "Female", "Male", "Male"],
+                        "pid": ["Democrat", "Republican", "Democrat", None, "Democrat", None]})
+    frame = pd.DataFrame({"sex": ["Female", "Male"], "n": [10.0, 10.0]})
+    with pytest.warns(UserWarning, match="dropped 3 of 6"):
+        ext = mrp.extend_frame(frame, ref, "pid", by=["sex"], missing="drop")
+    assert ext.attrs["dropped"] == {"sex": 1, "pid": 2, "rows": 3}
+    assert ext.attrs["reference_rows"] == 3
+    with pytest.raises(DataError, match="missing"):
+        mrp.extend_frame(frame, ref, "pid", by=["sex"])
+    full = mrp.extend_frame(frame, ref.dropna(), "pid", by=["sex"])
+    assert full.attrs["dropped"] == {}

@@ -112,7 +112,11 @@ def check(
 
 
 def posterior_table(fit: Any, level: float = 0.95) -> pd.DataFrame:
-    """Mean, sd, central interval and the gate's diagnostics per parameter."""
+    """Mean, sd, central interval and the gate's diagnostics per parameter.
+
+    The diagnostics rows are matched to the parameters by name (ArviZ's ``name[level, ...]``
+    labels), so their order does not matter.
+    """
     post = _posterior(fit.idata)
     a = (1 - level) / 2
     rows = []
@@ -130,10 +134,12 @@ def posterior_table(fit: Any, level: float = 0.95) -> pd.DataFrame:
             rows.append({"parameter": f"{name}{lab}", "mean": flat[:, j].mean(),
                          "sd": flat[:, j].std(ddof=1), "ci_low": q[0, j], "ci_high": q[1, j]})
     out = pd.DataFrame(rows).set_index("parameter")
-    diag = fit.diagnostics
-    if len(diag) == len(out):
-        out[["r_hat", "ess_bulk", "ess_tail"]] = diag[["r_hat", "ess_bulk", "ess_tail"]].to_numpy()
-    return out
+    diag = fit.diagnostics[["r_hat", "ess_bulk", "ess_tail"]]
+    absent = out.index.difference(diag.index)
+    if len(absent):  # matched by name, never by position
+        raise DataError(f"no diagnostics for parameters {list(absent)[:8]}; the fit's "
+                        "diagnostics table does not match its posterior - refit the model")
+    return out.join(diag)
 
 
 __all__ = ["THRESHOLDS", "check", "diagnostics_table", "divergences", "posterior_table"]

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -103,7 +104,9 @@ def extend_frame(
     weight : reference survey weight column (default unweighted).
     prior_sd : sd of the Normal prior of each main effect (smaller = more pooling).
     missing : reference rows with a missing ``variable`` or ``by`` value: ``"error"`` or
-        ``"drop"`` (dropped rows are not reported back; count them first if needed).
+        ``"drop"``: the dropped rows are reported with a ``UserWarning`` and in
+        ``result.attrs["dropped"]`` (``{"rows": total, column: missing in it, ...}``, empty
+        when none); ``result.attrs["reference_rows"]`` is the rows used.
 
     Returns
     -------
@@ -122,13 +125,25 @@ def extend_frame(
             raise DataError(f"the reference survey lacks column {c!r}; recode it first")
     if prior_sd <= 0:
         raise DataError(f"prior_sd={prior_sd}: must be > 0")
+    if missing not in ("error", "drop"):
+        raise DataError(f"missing={missing!r}: use 'error' or 'drop'")
     ref = reference
+    dropped: dict[str, int] = {}
     if missing == "drop":
         from ..cells import missing_mask
 
         bad = np.zeros(len(ref), dtype=bool)
         for c in [*by, variable]:
-            bad |= missing_mask(ref[c])
+            mc = missing_mask(ref[c])
+            if mc.any():
+                dropped[c] = int(mc.sum())
+            bad |= mc
+        if bad.any():
+            dropped["rows"] = int(bad.sum())
+            warnings.warn(f"extend_frame dropped {int(bad.sum())} of {len(ref)} reference rows "
+                          f"with a missing value (per column: "
+                          f"{ {k: v for k, v in dropped.items() if k != 'rows'} }); "
+                          "the count is in result.attrs['dropped']", UserWarning, stacklevel=2)
         ref = ref.loc[~bad]
     ycodes, ylev, ymiss = encode_column(ref[variable], variable, None, "error")
     if ymiss.any():
@@ -162,6 +177,8 @@ def extend_frame(
     out.insert(len(by), variable, pd.Categorical(np.tile(np.array(ylev, dtype=object),
                                                          len(frame)), categories=list(ylev)))
     out[count] = frame[count].to_numpy(float).repeat(K) * P.ravel()
+    out.attrs["dropped"] = dropped
+    out.attrs["reference_rows"] = int(len(ref))
     return out
 
 

@@ -39,7 +39,9 @@ True
 
 from __future__ import annotations
 
+import os
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,19 +78,46 @@ def _coords(spec: ModelSpec) -> dict[str, list[str]]:
     return coords
 
 
+def model_data(spec: ModelSpec, cells: CellTable, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The data of the PyMC model on a cell table: per term ``x_<term>``, ``n`` and ``y``.
+
+    These are ``pm.Data`` containers, so a cached compiled model of the same structure is fed
+    new cells without recompiling (:func:`compiled_model`).
+    """
+    _, arrays = encode_for_spec(spec, cells.to_frame())
+    out: dict[str, np.ndarray] = {}
+    for t in spec.terms:
+        x = arrays[t.name]
+        out[f"x_{t.name}"] = (np.ascontiguousarray(x, dtype=np.int64)
+                              if t.kind in ("group", "domain_group", "fixed")
+                              else np.ascontiguousarray(x, dtype=float))
+    out["n"] = cells.count.astype(np.int64)
+    if spec.family == "categorical":
+        out["y"] = np.ascontiguousarray(counts, dtype=np.int64)
+    else:
+        out["y"] = np.ascontiguousarray(counts[:, 1], dtype=np.int64)
+    return out
+
+
 def build_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray):
-    """The PyMC model on the cell table. ``counts`` is (m, K) outcome counts per cell."""
+    """The PyMC model on the cell table. ``counts`` is (m, K) outcome counts per cell.
+
+    The cell arrays are ``pm.Data`` (see :func:`model_data`); the likelihood is binomial
+    (multinomial for ``family="categorical"``) on the cell counts, written as its kernel
+    ``sum(y * eta - n * log(1 + exp(eta)))`` (``sum(y * log_softmax(eta))``) in a
+    ``pm.Potential``: the same posterior, without the constant coefficients.
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
-    _, arrays = encode_for_spec(spec, cells.to_frame())
+    data = model_data(spec, cells, counts)
     cat = spec.family == "categorical"
     lead: tuple[str, ...] = ("category",) if cat else ()
     with pm.Model(coords=_coords(spec)) as model:
         a = pm.Normal("Intercept", 0.0, 2.5, dims=lead or None)
         eta = a[None, :] if cat else a
         for t in spec.terms:
-            x = arrays[t.name]
+            x = pm.Data(f"x_{t.name}", data[f"x_{t.name}"])
             if t.kind in ("group", "domain_group"):
                 sd = pm.HalfNormal(f"sd_{t.name}", 1.0, dims=lead or None)
                 sdb = sd[:, None] if cat else sd
@@ -107,34 +136,100 @@ def build_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray):
             else:  # numeric slopes
                 b = pm.Normal(f"b_{t.name}", 0.0, 2.5, dims=lead or None)
                 eta = eta + (x[:, None] * b[None, :] if cat else x * b)
-        n = cells.count.astype(np.int64)
+        n = pm.Data("n", data["n"])
+        y = pm.Data("y", data["y"])
+        # the likelihood kernel (constants dropped: the binomial / multinomial coefficients
+        # and PyMC's parameter checks would be recomputed at every gradient evaluation)
         if cat:
-            full = pt.concatenate([pt.zeros((cells.n_cells, 1)), eta], axis=1)
-            pm.Multinomial("y", n=n, p=pt.special.softmax(full, axis=1),
-                           observed=counts.astype(np.int64))
+            full = pt.concatenate([pt.zeros((eta.shape[0], 1)), eta], axis=1)
+            pm.Potential("loglik", pt.sum(y * pt.special.log_softmax(full, axis=1)))
         else:
-            pm.Binomial("y", n=n, logit_p=eta, observed=counts[:, 1].astype(np.int64))
+            pm.Potential("loglik", pt.sum(y * eta - n * pt.softplus(eta)))
     return model
 
 
-def _sample(model, sampler: str, draws: int, tune: int, chains: int, seed: int | None,
-            target_accept: float, cores: int | None):
+#: Compiled models kept between fits (LRU, at most :data:`CACHE_SIZE`), keyed by
+#: :func:`structure_key`: a second fit with the same terms, levels and parametrization is fed
+#: its cells through ``pm.Data`` and does not recompile.
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+CACHE_SIZE = 8
+
+
+def structure_key(spec: ModelSpec, sampler: str) -> tuple:
+    """What fixes the compiled model: sampler, family, outcome levels, terms and their levels."""
+    return (sampler, spec.family, spec.outcome_levels,
+            tuple((t.name, t.kind, t.levels, t.centered) for t in spec.terms))
+
+
+def clear_cache() -> None:
+    """Forget every compiled model (the next fit compiles again)."""
+    _CACHE.clear()
+
+
+def compiled_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray, sampler: str,
+                   cache: bool = True) -> tuple[Any, Any, bool]:
+    """``(pymc_model, nutpie_compiled_or_None, cache_hit)`` for these cells.
+
+    A cache hit reuses the compiled model and swaps in this fit's cell data (nutpie:
+    ``CompiledModel.with_data``; PyMC: ``pm.set_data`` on the cached model).
+    """
     import pymc as pm
 
+    key = structure_key(spec, sampler)
+    hit = cache and key in _CACHE
+    if hit:
+        model, compiled = _CACHE[key]
+        _CACHE.move_to_end(key)
+        data = model_data(spec, cells, counts)
+        if compiled is not None:
+            compiled = compiled.with_data(**data)
+        else:
+            with model:
+                pm.set_data(data)
+        return model, compiled, True
+    model = build_model(spec, cells, counts)
+    compiled = None
     if sampler == "nutpie":
         import nutpie
 
         compiled = nutpie.compile_pymc_model(model)
+    if cache:
+        _CACHE[key] = (model, compiled)
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return model, compiled, False
+
+
+def _cores(chains: int, cores: int | None) -> int:
+    """Chains run in parallel on the CPUs this process may use (PyMC's own default halves
+    ``os.cpu_count()`` and ran the chains one after another on a 2-CPU machine)."""
+    if cores is not None:
+        return max(1, int(cores))
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        ncpu = os.cpu_count() or 1
+    return max(1, min(chains, ncpu))
+
+
+def _sample(model, compiled, sampler: str, draws: int, tune: int, chains: int,
+            seed: int | None, target_accept: float, cores: int | None,
+            options: Mapping[str, Any] | None = None):
+    import pymc as pm
+
+    extra = dict(options or {})
+    if sampler == "nutpie":
+        import nutpie
+
         return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
                              seed=0 if seed is None else int(seed), progress_bar=False,
-                             target_accept=target_accept,
-                             cores=cores or min(chains, 2))
-    if sampler != "pymc":
-        raise DataError(f"sampler={sampler!r}: use 'pymc' or 'nutpie'")
-    with model:
+                             target_accept=target_accept, cores=_cores(chains, cores),
+                             **extra)
+    with model:  # nuts_sampler="pymc": PyMC's own NUTS (else PyMC 6 hands off to nutpie)
         return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
                          nuts_sampler="pymc", progressbar=False, target_accept=target_accept,
-                         cores=cores, compute_convergence_checks=False)
+                         cores=_cores(chains, cores), compute_convergence_checks=False,
+                         **extra)
 
 
 @dataclass(frozen=True)
@@ -241,6 +336,8 @@ def fit(
     target_accept: float = 0.9,
     cores: int | None = None,
     center_min: float = CENTER_MIN,
+    cache: bool = True,
+    sampler_options: Mapping[str, Any] | None = None,
 ) -> MRPFit:
     """Fit a multilevel (MRP) model of ``outcome`` on the sample's cells.
 
@@ -259,7 +356,9 @@ def fit(
     interactions : ``"a:b"`` varying intercepts over joint levels.
     family : ``"binomial"`` or ``"categorical"`` (multinomial counts, softmax).
     draws, tune, chains, seed : sampler settings.
-    sampler : ``"pymc"`` (PyMC NUTS) or ``"nutpie"``.
+    sampler : ``"nutpie"`` (nutpie's NUTS on the PyMC model, numba-compiled; the fast one)
+        or ``"pymc"`` (PyMC's own NUTS, ``nuts_sampler="pymc"``: PyMC 6 would otherwise hand
+        off to nutpie when it is installed).
     gate : ``"raise"`` (default) raises :class:`~calib.errors.DiagnosticsError` when the fit
         fails the diagnostics gate; ``"warn"`` warns; thresholds in ``thresholds``
         (``max_rhat`` 1.01, ``min_ess_bulk`` 400, ``min_ess_tail`` 400, ``max_divergences`` 0).
@@ -267,6 +366,13 @@ def fit(
     success : for binomial, the outcome level counted as 1.
     missing : rows with a missing outcome or model variable: ``"error"`` or ``"drop"``
         (the count is in ``fit.options["dropped"]``).
+    cores : chains run in parallel on this many processes/threads (default: one per chain,
+        at most the CPUs this process may use).
+    cache : reuse a compiled model of the same structure (:func:`structure_key`) from an
+        earlier fit in this process, feeding it the new cells (``fit.options["cached"]``,
+        ``compile_s``, ``sample_s``).
+    sampler_options : extra keyword arguments of ``nutpie.sample`` (e.g.
+        ``{"adaptation": "low_rank"}``) or ``pm.sample``.
 
     Returns
     -------
@@ -280,6 +386,8 @@ def fit(
         raise DataError(f"gate={gate!r}: use 'raise' or 'warn'")
     if missing not in ("error", "drop"):
         raise DataError(f"missing={missing!r}: use 'error' or 'drop'")
+    if sampler not in ("pymc", "nutpie"):
+        raise DataError(f"sampler={sampler!r}: use 'pymc' (PyMC's NUTS) or 'nutpie'")
     df = _frame_of(sample)
     if outcome not in df.columns:
         raise DataError(f"outcome {outcome!r} is not a column ({list(df.columns)})")
@@ -308,12 +416,16 @@ def fit(
     counts = np.column_stack([cells.sums[f"y={lv}"] for lv in levels])
     spec = build_spec(cells, outcome, family, levels, list(group_effects), list(fixed_effects),
                       list(interactions), domain_predictors, domain_key, centered, center_min)
-    model = build_model(spec, cells, counts)
     t0 = time.perf_counter()
-    idata = _sample(model, sampler, draws, tune, chains, seed, target_accept, cores)
+    model, compiled, hit = compiled_model(spec, cells, counts, sampler, cache)
+    t1 = time.perf_counter()
+    idata = _sample(model, compiled, sampler, draws, tune, chains, seed, target_accept, cores,
+                    sampler_options)
     wall = time.perf_counter() - t0
     opts = {"draws": draws, "tune": tune, "chains": chains, "sampler": sampler, "seed": seed,
-            "target_accept": target_accept, "wall_s": wall, "dropped": dropped,
+            "target_accept": target_accept, "wall_s": wall, "compile_s": t1 - t0,
+            "sample_s": wall - (t1 - t0), "cached": hit,
+            "cores": _cores(chains, cores), "dropped": dropped,
             "centered": {t.name: t.centered for t in spec.terms if t.kind == "group"},
             "rows": int(cells.count.sum())}
     diag, divergences = check(idata, gate=gate, thresholds=thresholds)
@@ -321,4 +433,5 @@ def fit(
     return MRPFit(idata, cells, spec, diag, opts)
 
 
-__all__ = ["fit", "MRPFit", "build_model", "CENTER_MIN", "Term"]
+__all__ = ["fit", "MRPFit", "build_model", "model_data", "compiled_model", "structure_key",
+           "clear_cache", "CENTER_MIN", "Term"]

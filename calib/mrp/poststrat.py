@@ -81,17 +81,14 @@ def _unseen_draws(t, b: np.ndarray, sd: np.ndarray, labels: pd.Series, idx: np.n
     return np.concatenate([b, new], axis=-1), out_idx
 
 
-def linear_predictor(fit: Any, frame: pd.DataFrame, seed: int | None = 0) -> np.ndarray:
-    """Posterior draws of the linear predictor on the frame's cells.
-
-    Returns (S, C) for binomial, (S, K-1, C) for categorical (non-reference categories).
-    """
+def _predictor_parts(fit: Any, frame: pd.DataFrame, seed: int | None) -> list:
+    """Per term ``(kind, draws, x)``: effect draws (prior-predictive draws appended for unseen
+    levels) and the frame's index/values, so the predictor can be built for any slice of
+    draws without holding all draws x cells at once."""
     spec = fit.spec
     _, arrays = encode_for_spec(spec, frame)
     rng = np.random.default_rng(seed)
-    cat = spec.family == "categorical"
-    a = fit.draws("Intercept")
-    eta = a[..., None] + np.zeros(len(frame))
+    parts: list = [("intercept", fit.draws("Intercept"), None)]
     for t in spec.terms:
         x = arrays[t.name]
         b = fit.draws(f"b_{t.name}")
@@ -103,13 +100,32 @@ def linear_predictor(fit: Any, frame: pd.DataFrame, seed: int | None = 0) -> np.
             else:
                 labels = frame[t.key].map(format_level).astype(str)
             b, x = _unseen_draws(t, b, sd, labels.reset_index(drop=True), x, rng)
-            eta = eta + b[..., x]
+            parts.append(("index", b, x))
         elif t.kind == "fixed":
-            bb = np.concatenate([np.zeros((*b.shape[:-1], 1)), b], axis=-1)
-            eta = eta + bb[..., x]
+            parts.append(("index", np.concatenate([np.zeros((*b.shape[:-1], 1)), b], axis=-1),
+                          x))
         else:
-            eta = eta + b[..., None] * x
-    if cat and eta.ndim != 3:
+            parts.append(("slope", b, x))
+    return parts
+
+
+def _eta(parts: list, n_cells: int, sl: slice) -> np.ndarray:
+    """The linear predictor for the draws ``sl``: (s, C) or (s, K-1, C)."""
+    eta = parts[0][1][sl][..., None] + np.zeros(n_cells)
+    for kind, b, x in parts[1:]:
+        eta += b[sl][..., x] if kind == "index" else b[sl][..., None] * x
+    return eta
+
+
+def linear_predictor(fit: Any, frame: pd.DataFrame, seed: int | None = 0) -> np.ndarray:
+    """Posterior draws of the linear predictor on the frame's cells (all draws at once).
+
+    Returns (S, C) for binomial, (S, K-1, C) for categorical (non-reference categories).
+    :func:`poststratify` builds the same predictor in chunks of draws.
+    """
+    parts = _predictor_parts(fit, frame, seed)
+    eta = _eta(parts, len(frame), slice(None))
+    if fit.spec.family == "categorical" and eta.ndim != 3:
         raise AssertionError("categorical predictor must be (S, K-1, C)")
     return eta
 
@@ -133,6 +149,7 @@ def poststratify(
     level: float = 0.95,
     set: Mapping[str, str] | None = None,  # noqa: A002 - the issue's name
     seed: int | None = 0,
+    chunk_elements: int = 2_000_000,
 ) -> MRPEstimate:
     """Poststratify an MRP fit on a frame of cells with counts.
 
@@ -147,6 +164,9 @@ def poststratify(
         ``{"persona_type": "meta"}`` - predictions as if every persona were of that type
         (the level must be one the model has seen).
     seed : seed of the prior-predictive draws for unseen levels.
+    chunk_elements : the predictor is built for as many draws at a time as keep
+        ``draws x cells x outcome levels`` under this (default 2M floats = 16 MB per array;
+        4000 draws x 12,000 cells would be 384 MB at once). Results do not depend on it.
 
     Returns
     -------
@@ -188,13 +208,14 @@ def poststratify(
         if (dom_n <= 0).any():
             raise DataError(f"domains {list(np.asarray(domains)[dom_n <= 0])} have zero frame "
                             "count; drop them from the frame")
-    eta = linear_predictor(fit, frame, seed)
-    S = eta.shape[0]
+    parts = _predictor_parts(fit, frame, seed)
+    S = parts[0][1].shape[0]
     nat = np.empty((S, len(keep_k)))
     dom = np.empty((S, len(keep_k), D)) if by is not None else None
-    step = max(1, int(2e7 // max(len(frame) * len(levels), 1)))
+    step = max(1, int(chunk_elements // max(len(frame) * len(levels), 1)))
     for s0 in range(0, S, step):
-        p = _probabilities(eta[s0:s0 + step], fam)[:, keep_k, :]
+        eta = _eta(parts, len(frame), slice(s0, s0 + step))
+        p = _probabilities(eta, fam)[:, keep_k, :]
         nat[s0:s0 + step] = p @ n / n.sum()
         if dom is not None:
             dom[s0:s0 + step] = (p @ A) / dom_n
