@@ -1,0 +1,109 @@
+"""The ``calib`` command line.
+
+Conventions every command follows: CSV or Parquet by extension (read and write); ``--json``
+for machine-readable output; exit codes 0 ok, 2 bad input (:class:`calib.CalibError` and
+usage errors), 3 failed diagnostics or non-convergence
+(:class:`~calib.errors.ConvergenceError`, :class:`~calib.errors.DiagnosticsError`); errors
+print as one line (a traceback only with ``calib --debug ...``); an existing output file is
+never replaced without ``--overwrite``. Heavy libraries (PyMC, cvxpy, matplotlib) are imported
+inside the commands that need them, so ``calib --help`` is fast. Commands live in
+:mod:`calib.commands`, one module each.
+
+Examples
+--------
+>>> main(["--version"])
+calib 0.1.0
+0
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from . import __version__
+from .commands import register_all
+from .errors import CalibError
+
+app = typer.Typer(
+    name="calib",
+    help="Weight, calibrate and model LLM persona sets as a biased survey sample.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"calib {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(  # noqa: B008 - typer idiom
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+    debug: bool = typer.Option(  # noqa: B008
+        False, "--debug", help="show the full traceback on errors"
+    ),
+) -> None:
+    """calib: composition-bias correction (weighting, calibration) and estimation with honest
+    uncertainty for LLM persona sets. Exit codes: 0 ok, 2 bad input, 3 failed diagnostics or
+    non-convergence."""
+    _state["debug"] = debug
+
+
+register_all(app)
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return f"error: {text or type(err).__name__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (and exits with it when run as ``calib``).
+
+    Parameters
+    ----------
+    argv : arguments without the program name (default ``sys.argv[1:]``).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    _state["debug"] = "--debug" in args[:1] or _state["debug"]
+    try:
+        rv = app(args=args, prog_name="calib", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        code = 1
+    except click.ClickException as exc:  # usage errors: exit 2
+        exc.show()
+        code = exc.exit_code
+    except CalibError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(_one_line(exc), err=True)
+        code = exc.exit_code
+    except (KeyboardInterrupt, BrokenPipeError):
+        code = 130
+    except Exception as exc:  # a bug, not bad input: one line, the traceback with --debug
+        if _state["debug"]:
+            raise
+        typer.echo(f"internal {_one_line(exc)} ({type(exc).__name__}; rerun with "
+                   "calib --debug ... for the traceback and please report it)", err=True)
+        code = 1
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+__all__ = ["app", "main"]

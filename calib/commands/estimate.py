@@ -1,0 +1,156 @@
+"""``calib estimate``: weighted estimates with standard errors and intervals, by domain.
+
+``calib estimate INPUT --outcome COL [--by COL] [--weight COL | --targets TARGETS --method M
+(every weighting option of calib weight)] [--cluster COL] [--strata COL]
+[--variance linearization|bootstrap|jackknife] [--replicates R] [--seed N] [--level 0.95]
+--out OUTPUT.csv``
+
+The output has the columns of :func:`calib.estimation.estimate`: ``outcome, level, by, domain,
+estimate, se, ci_low, ci_high, n, ess, deff``. An outcome whose values are all numbers is
+numeric (a mean; a 0/1 outcome gives a proportion); any other outcome is categorical (one
+row per level: shares). With ``--targets`` the sample is weighted first and the standard
+errors account for the calibration (residuals, or recalibrated replicates).
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "in.csv").write_text("y,w\\n1,1\\n0,1\\n1,2\\n")
+>>> from calib.commands._weighting import WeightingOptions
+>>> t = run(d / "in.csv", "y", WeightingOptions(), weight="w", out=d / "e.csv")
+>>> round(float(t["estimate"].iloc[0]), 4)
+0.75
+"""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from ..errors import DataError
+from ._io import (
+    check_out,
+    dumps,
+    frame_records,
+    looks_numeric,
+    read_frame,
+    require_columns,
+    to_numeric,
+    write_frame,
+)
+from ._weighting import WeightingOptions, apply, base_sample, weighting_options
+
+VARIANCES = ("linearization", "bootstrap", "jackknife")
+
+
+def run(
+    input: Path,  # noqa: A002
+    outcome: str,
+    weighting: WeightingOptions,
+    *,
+    out: Path,
+    by: str | None = None,
+    weight: str | None = None,
+    cluster: str | None = None,
+    strata: str | None = None,
+    variance: str = "linearization",
+    replicates: int | None = None,
+    seed: int | None = None,
+    level: float = 0.95,
+    overwrite: bool = False,
+    as_json: bool = False,
+    echo: Any = None,
+    engine: str = "memory",
+    scheduler: str | None = None,
+) -> pd.DataFrame:
+    """Implement ``calib estimate``; writes ``out`` and returns the estimate table."""
+    if engine != "memory" or scheduler is not None or not Path(input).is_file():
+        from ..engines.cli import estimate_command
+
+        done = estimate_command(input, outcome, weighting, out=out, by=by, weight=weight,
+                                level=level, overwrite=overwrite, engine=engine,
+                                scheduler=scheduler, variance=variance, cluster=cluster,
+                                strata=strata, as_json=as_json, echo=echo)
+        if done is not None:
+            return done
+    out = check_out(out, overwrite)
+    if variance not in VARIANCES:
+        raise DataError(f"--variance {variance!r}: use one of {'|'.join(VARIANCES)}")
+    if replicates is not None and variance == "linearization":
+        raise DataError("--replicates applies to --variance bootstrap; drop it or change "
+                        "--variance")
+    if not 0 < level < 1:
+        raise DataError(f"--level {level}: a confidence level strictly between 0 and 1")
+    if weight is not None and weighting.given:
+        raise DataError("give either --weight COL (weights already computed) or --targets/"
+                        "--method (weight here), not both")
+    if weight is not None and weighting.base_weight is not None:
+        raise DataError("--base-weight goes with --targets/--method; with --weight drop it")
+    frame = read_frame(input)
+    require_columns(frame, [outcome, by], "INPUT (--outcome/--by)")
+    if looks_numeric(frame[outcome]):
+        frame = frame.copy()
+        frame[outcome] = to_numeric(frame, outcome, f"--outcome {outcome}")
+    if weighting.given:
+        sample = apply(frame, weighting, strata=strata, cluster=cluster)
+    else:
+        sample = base_sample(frame, weighting, weight=weight, strata=strata, cluster=cluster)
+    opts: dict[str, Any] = {"by": by, "variance": variance, "level": level}
+    if seed is not None:
+        opts["seed"] = seed
+    if replicates is not None:
+        opts["replicates"] = replicates
+    table = sample.estimate(outcome, **opts)
+    write_frame(table, out)
+    if echo is not None:
+        if as_json:
+            echo(dumps({"out": str(out), "variance": table.attrs.get("variance", variance),
+                        "estimates": frame_records(table)}))
+        else:
+            comp = table.attrs.get("variance_components")
+            echo(f"{outcome}: {len(table)} estimates ({variance}"
+                 + (f"; {comp}" if comp else "") + f"); wrote {out}")
+            echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Register ``estimate`` on the ``calib`` app."""
+
+    @app.command("estimate")
+    @weighting_options
+    def estimate(
+        input: Annotated[Path, typer.Argument(  # noqa: A002
+            help="sample file (CSV or Parquet), or a quoted glob / folder of Parquet files")],
+        outcome: Annotated[str, typer.Option("--outcome", help="outcome column")],
+        out: Annotated[Path, typer.Option("--out", help="output table (CSV or Parquet)")],
+        weighting: WeightingOptions,
+        by: Annotated[str | None, typer.Option("--by", help="domain column")] = None,
+        weight: Annotated[str | None, typer.Option(
+            "--weight", help="column of final weights (instead of --targets/--method)")] = None,
+        cluster: Annotated[str | None, typer.Option("--cluster", help="PSU column")] = None,
+        strata: Annotated[str | None, typer.Option("--strata", help="strata column")] = None,
+        variance: Annotated[str, typer.Option(
+            "--variance", help="linearization|bootstrap|jackknife")] = "linearization",
+        replicates: Annotated[int | None, typer.Option(
+            "--replicates", help="bootstrap replicates (default 200)")] = None,
+        seed: Annotated[int | None, typer.Option("--seed", help="random seed")] = None,
+        level: Annotated[float, typer.Option("--level", help="confidence level")] = 0.95,
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="replace an existing --out")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        engine: Annotated[str, typer.Option(
+            "--engine", help="auto|memory|duckdb|dask (auto: memory when the input fits in "
+            "a quarter of the free RAM, else duckdb; the choice is printed)")] = "auto",
+        scheduler: Annotated[str | None, typer.Option(
+            "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")] = None,
+    ) -> None:
+        """Weighted estimates of --outcome (by --by) with SEs and confidence intervals."""
+        run(input, outcome, weighting, out=out, by=by, weight=weight, cluster=cluster,
+            strata=strata, variance=variance, replicates=replicates, seed=seed, level=level,
+            overwrite=overwrite, as_json=as_json, echo=typer.echo, engine=engine,
+            scheduler=scheduler)
+
+
+__all__ = ["run", "register", "VARIANCES"]
