@@ -66,6 +66,7 @@ def test_ppi_rectifier_removes_response_bias():
     bench = st.truth_state.set_index("state")["dem_two_party_share"]
     h = st.human.rename(columns={"vote_dem": "human_vote"}).assign(vote_dem=st.human["llm_vote_dem"])
     s = compare(st.personas, "vote_dem", benchmark=bench, frame=st.frame, methods=("rake", "ppi"),
-                human=h, human_outcome="human_vote", seed=0).summary.set_index("method")
+                variables=("age6", "sex", "educ5"), human=h, human_outcome="human_vote",
+                seed=0).summary.set_index("method")
     assert s.at["ppi", "rmse"] < 0.25 * s.at["rake", "rmse"]
     assert abs(s.at["ppi", "national"] - s.at["ppi", "national_truth"]) < 0.03
