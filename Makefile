@@ -12,7 +12,7 @@ FIND_PYTHON = for c in "$(PYTHON)" python3.13 python3.12 python3 \
 	    command -v "$$c" 2>/dev/null || echo "$$c"; exit 0; fi; \
 	done; exit 1
 
-.PHONY: demo test test-slow bench lint venv venv-dev r-reference clean help
+.PHONY: demo test test-slow bench lint venv venv-dev r-reference browser clean help
 
 help:
 	@echo "make demo       create .venv, install calib, run the main job on shipped data"
@@ -50,7 +50,19 @@ r-reference:
 	  echo "error: R survey is missing. As root run: apt-get update && apt-get install -y --no-install-recommends r-base-core r-cran-survey r-cran-mass" >&2; exit 2; \
 	fi
 
-test: venv-dev r-reference
+# Headless Chromium for the report test (Debian's chromium package).
+browser:
+	@if command -v chromium >/dev/null 2>&1; then \
+	  echo "chromium: present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium with apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; \
+	else \
+	  echo "error: chromium is missing. As root run: apt-get update && apt-get install -y --no-install-recommends chromium" >&2; exit 2; \
+	fi
+
+test: venv-dev r-reference browser
 	$(PY) -m pytest -q
 
 test-slow: venv-dev r-reference
