@@ -285,3 +285,13 @@ def test_one_million_rows_rake_equal_memory(tmp_path):
     got = pd.read_parquet(r.out)
     np.testing.assert_array_equal(got["id"].to_numpy(), frame["id"].to_numpy())
     np.testing.assert_allclose(got["weight"].to_numpy(), mem, rtol=1e-12, atol=0)
+
+
+def test_calibrate_numeric_auxiliary_equal_memory(files, tmp_path):
+    d, frame = files
+    rows = [("sex", "Female", 0.51e6), ("sex", "Male", 0.49e6), ("region", "", 2.6e6)]
+    t = Targets.from_frame(pd.DataFrame(rows, columns=["variable", "level", "total"]))
+    mem = Sample(frame, weight="w").calibrate(t).weights.to_numpy()
+    r = weight_files(d, t, "calibrate", out=tmp_path / "num.parquet", engine="duckdb",
+                     base_weight="w")
+    np.testing.assert_allclose(pd.read_parquet(r.out)["weight"], mem, rtol=1e-12, atol=0)

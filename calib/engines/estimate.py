@@ -77,7 +77,8 @@ def estimate_files(
     Returns
     -------
     DataFrame with the domain column (if ``by``), ``estimate``, ``se``, ``ci_low``,
-    ``ci_high``, ``n`` (rows) and ``weight`` (sum of weights).
+    ``ci_high``, ``n`` (rows), ``weight`` (sum of weights) and ``ess`` (Kish effective
+    sample size of the domain).
 
     Examples
     --------
@@ -179,7 +180,8 @@ def estimate_files(
             raise DataError(f"estimate of {outcome!r}: too few rows ({n}) for a variance")
         se = float(np.sqrt(max(var, 0.0)))
         row = {"estimate": ybar, "se": se, "ci_low": ybar - z_ * se, "ci_high": ybar + z_ * se,
-               "n": int(fine.count[sel].sum()), "weight": N}
+               "n": int(fine.count[sel].sum()), "weight": N,
+               "ess": N**2 / float((gf[sel] ** 2 * D2[sel]).sum())}
         if by is not None:
             row = {by: lab, **row}
         rows.append(row)
