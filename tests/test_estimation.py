@@ -1,0 +1,161 @@
+"""estimate(): strata, lonely PSUs, JKn against R survey; missing values, errors, replicate
+weights, target uncertainty."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from rsurvey import run_r
+
+from calib import Sample, Targets
+from calib.errors import DataError
+from calib.estimation import COLUMNS, estimate, replicate_weights
+
+STRAT_SCRIPT = r"""
+data(api)
+ps <- as.data.frame(xtabs(~sch.wide, apipop)); pa <- as.data.frame(xtabs(~awards, apipop))
+d <- svydesign(id=~1, strata=~stype, weights=~pw, data=apistrat)
+rk <- function(d) rake(d, list(~sch.wide, ~awards), list(ps, pa),
+                       control=list(maxit=1000, epsilon=1e-13))
+out <- function(d, kind) {
+  m <- svymean(~api00, d); b <- svyby(~api00, ~stype, d, svymean)
+  data.frame(kind=kind, domain=c("", as.character(b$stype)),
+             estimate=as.vector(c(coef(m), coef(b))),
+             se=as.vector(c(SE(m), SE(b))))
+}
+res <- rbind(out(rk(d), "lin"), out(rk(as.svrepdesign(d, type="JKn")), "jkn"))
+# lonely PSUs: strata = county, clusters = district, in apiclus2 (some counties have one)
+dat <- apiclus1
+dat$st <- ifelse(dat$dnum == min(dat$dnum), "solo", ifelse(dat$dnum %% 2 == 0, "a", "b"))
+stopifnot(length(unique(dat$dnum[dat$st == "solo"])) == 1)
+for (lp in c("adjust", "certainty", "remove")) {
+  options(survey.lonely.psu=lp)
+  dl <- svydesign(id=~dnum, strata=~st, weights=~pw, data=dat)
+  m <- svymean(~api00, dl)
+  res <- rbind(res, data.frame(kind=lp, domain="", estimate=as.vector(coef(m)),
+                               se=as.vector(SE(m))))
+}
+write.csv(res, "out_res.csv", row.names=FALSE)
+write.csv(dat, "out_dat.csv", row.names=FALSE)
+write.csv(apistrat, "out_apistrat.csv", row.names=FALSE)
+write.csv(rbind(data.frame(variable="sch.wide", level=ps$sch.wide, total=ps$Freq),
+  data.frame(variable="awards", level=pa$awards, total=pa$Freq)), "out_targets.csv",
+  row.names=FALSE)
+"""
+
+
+@pytest.fixture(scope="module")
+def strat():
+    return run_r(STRAT_SCRIPT)
+
+
+def _cmp(mine: pd.DataFrame, ref: pd.DataFrame) -> None:
+    ref = ref.assign(domain=ref["domain"].fillna("").astype(str))
+    m = mine.merge(ref, on="domain")
+    assert len(m) == len(ref) == len(mine)
+    np.testing.assert_allclose(m["estimate_x"], m["estimate_y"], rtol=1e-6)
+    np.testing.assert_allclose(m["se_x"], m["se_y"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lin", "jkn"])
+def test_stratified_raked_matches_r(strat, kind):
+    s = Sample(strat["apistrat"], weight="pw", strata="stype")
+    s = s.rake(Targets.from_frame(strat["targets"]), tol=1e-13)
+    variance = "linearization" if kind == "lin" else "jackknife"
+    mine = pd.concat([estimate(s, "api00", variance=variance),
+                      estimate(s, "api00", by="stype", variance=variance)])
+    ref = strat["res"]
+    _cmp(mine, ref[ref["kind"] == kind])
+
+
+@pytest.mark.parametrize("lonely", ["adjust", "certainty", "remove"])
+def test_lonely_psu_matches_r(strat, lonely):
+    dat = strat["dat"]
+    s = Sample(dat, weight="pw", strata="st", cluster="dnum")
+    ref = strat["res"]
+    _cmp(estimate(s, "api00", lonely=lonely), ref[ref["kind"] == lonely])
+
+
+def test_lonely_psu_is_an_error_by_default(strat):
+    s = Sample(strat["dat"], weight="pw", strata="st", cluster="dnum")
+    with pytest.raises(DataError, match="single PSU.*lonely="):
+        estimate(s, "api00")
+
+
+def _toy(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "sex": rng.choice(["F", "M"], n, p=[0.3, 0.7]),
+        "age": rng.choice(["y", "m", "o"], n, p=[0.5, 0.3, 0.2]),
+        "vote": rng.choice(["D", "R", "O"], n),
+    })
+    df["y"] = rng.normal(size=n) + (df["sex"] == "F")
+    t = Targets.from_frame(pd.DataFrame({
+        "variable": ["sex", "sex", "age", "age", "age"], "level": ["F", "M", "y", "m", "o"],
+        "share": [0.5, 0.5, 0.3, 0.4, 0.3], "se": [0.01, 0.01, 0.02, 0.02, 0.02]}),
+        population=1000.0)
+    return df, t
+
+
+def test_columns_categorical_levels_and_attrs():
+    df, t = _toy()
+    est = Sample(df).rake(t).estimate("vote", by="sex")
+    assert tuple(est.columns) == COLUMNS
+    assert est["level"].tolist() == ["D", "D", "O", "O", "R", "R"]
+    sums = est.groupby("domain")["estimate"].sum()
+    np.testing.assert_allclose(sums, 1.0)
+    assert "weight calibration (rake" in est.attrs["variance_components"]
+    assert (est["n"].groupby(est["level"]).sum() == len(df)).all()
+
+
+def test_missing_outcome_is_counted_and_warned():
+    df, t = _toy()
+    df.loc[:9, "y"] = np.nan
+    with pytest.warns(UserWarning, match="10 rows with a missing value"):
+        est = estimate(Sample(df), "y")
+    assert est.attrs["missing"] == 10 and est["n"].iloc[0] == len(df) - 10
+    np.testing.assert_allclose(est["estimate"].iloc[0], df["y"].mean())
+
+
+def test_unweighted_mean_se_is_the_textbook_one():
+    df, _ = _toy()
+    est = estimate(Sample(df), "y")
+    y = df["y"].to_numpy()
+    assert est["se"].iloc[0] == pytest.approx(y.std(ddof=1) / np.sqrt(y.size), rel=1e-12)
+    assert est["deff"].iloc[0] == pytest.approx(1.0, rel=1e-12)
+    assert est["ci_high"].iloc[0] - est["estimate"].iloc[0] == pytest.approx(
+        1.959963984540054 * est["se"].iloc[0])
+
+
+def test_bootstrap_is_reproducible_and_replicates_meet_targets():
+    df, t = _toy()
+    s = Sample(df).rake(t)
+    a = replicate_weights(s, "bootstrap", replicates=20, seed=3)
+    b = replicate_weights(s, "bootstrap", replicates=20, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    sums = a.groupby(df["sex"]).sum()
+    np.testing.assert_allclose(sums.to_numpy(), 500.0, rtol=1e-8)
+    assert estimate(s, "y", variance="bootstrap", replicates=20, seed=3)["se"].iloc[0] > 0
+
+
+def test_targets_se_widens_bootstrap_interval():
+    df, t = _toy(2000)
+    s = Sample(df).rake(t)
+    plain = estimate(s, "y", variance="bootstrap", replicates=300, seed=1)
+    wide = estimate(s, "y", variance="bootstrap", replicates=300, seed=1, targets_se=True)
+    # y has a F-M gap of 1, the F share an se of 0.01: the mean gains var ~ (1 * 0.01)^2
+    extra = wide["se"].iloc[0] ** 2 - plain["se"].iloc[0] ** 2
+    assert 0.3e-4 < extra < 3e-4
+    assert "target uncertainty" in wide.attrs["variance_components"]
+    with pytest.raises(DataError, match="variance='bootstrap'"):
+        estimate(s, "y", targets_se=True)
+
+
+def test_bad_options_are_errors():
+    df, _ = _toy()
+    s = Sample(df)
+    with pytest.raises(DataError, match="variance="):
+        estimate(s, "y", variance="sandwich")
+    with pytest.raises(DataError, match="not a column"):
+        estimate(s, "nope")
+    with pytest.raises(DataError, match="0/1 outcome"):
+        estimate(s, "y", stat="proportion")
