@@ -75,10 +75,26 @@ def _child(name: str, n: int, out: Path, max_reps: int, budget: float) -> None:
     (out / "record.json").write_text(json.dumps(rec))
 
 
+#: Threads every contender may use (BLAS, OpenMP, polars/rayon); set by :func:`run_size`.
+THREADS = {"n": 1}
+_THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "POLARS_MAX_THREADS",
+    "RAYON_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
 def _spawn(cmd: list[str], timeout: float) -> tuple[int, float, float, bool]:
     """Run ``cmd``; return (status, wall seconds, peak RSS MB of the child, timed out)."""
+    env = dict(os.environ)
+    env.update(dict.fromkeys(_THREAD_VARS, str(THREADS["n"])))
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
     killed = threading.Event()
 
     def _kill() -> None:
@@ -180,14 +196,24 @@ def margin_error(w: np.ndarray, n: int) -> float:
 
 
 def run_size(
-    n: int, names: list[str], *, timeout: float = 600.0, r_methods: tuple[str, ...] = ()
+    n: int,
+    names: list[str],
+    *,
+    timeout: float = 600.0,
+    r_methods: tuple[str, ...] = (),
+    threads: int = 1,
 ) -> list[dict]:
     """Run the named contenders (and R methods ``rake`` / ``logit``) at ``n`` rows.
+
+    ``threads`` caps the threads of every contender (BLAS, OpenMP, polars/rayon): 1 by
+    default, a single-core comparison that a shared machine does not distort (multi-threaded
+    BLAS on a busy 2-core box made calib calibrate 4-10x slower).
 
     Returns one record per contender: ``time`` (s, min over repeats), ``peak_rss_mb``,
     ``margin_error``, ``agreement`` (max relative difference from calib's weights), ``ref``
     (which calib weights), ``skipped`` or ``error`` when it did not run.
     """
+    THREADS["n"] = threads
     rows = []
     with tempfile.TemporaryDirectory(prefix="calib-bench-") as d:
         tmp = Path(d)
@@ -248,11 +274,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1, help="threads per contender")
     a = p.parse_args(argv)
     if a.child:
         _child(a.child, a.n, Path(a.out), a.reps, budget=3.0)
         return
-    rows = run_size(a.n, a.only or list(CONTENDERS), timeout=a.timeout, r_methods=tuple(a.r))
+    rows = run_size(
+        a.n, a.only or list(CONTENDERS), timeout=a.timeout, r_methods=tuple(a.r), threads=a.threads
+    )
     print(format_table(rows))
 
 

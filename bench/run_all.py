@@ -147,6 +147,7 @@ def write_doc(
     load: tuple,
     secs: float,
     quick: bool,
+    threads: int = 1,
 ) -> str:
     """Render docs/performance.md."""
     lines = [
@@ -174,6 +175,9 @@ def write_doc(
         "",
         "## Method",
         "",
+        f"- Threads: every contender is capped at {threads} thread(s) (OPENBLAS/OMP/MKL/"
+        "POLARS/RAYON_NUM_THREADS): a per-core comparison. The cell engine table runs in "
+        "the parent with default threading.",
         "- Every contender runs in its own subprocess: it builds the data, converts it to what "
         "the method takes (untimed: polars for svy, string columns for balance and samplics), "
         "then times the weighting call alone — min over up to 5 repeats while a repeat stays "
@@ -241,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         help="rows for R calibrate(logit) (1M takes ~2 min and 3.5 GB in R)",
     )
     p.add_argument("--timeout", type=float, default=420.0, help="per contender, seconds")
+    p.add_argument("--threads", type=int, default=1, help="threads per contender (BLAS etc.)")
     a = p.parse_args(argv)
     t0 = time.time()
     started = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M")
@@ -249,10 +254,10 @@ def main(argv: list[str] | None = None) -> None:
     print(bench_cells.format_table(cells), flush=True)
     tables: dict[int, list[dict]] = {}
     for n, names, r in build_plan(a.quick, a.r_logit_n, not a.no_10m):
-        rows = bench_weighting.run_size(n, names, timeout=a.timeout, r_methods=r)
+        rows = bench_weighting.run_size(n, names, timeout=a.timeout, r_methods=r, threads=a.threads)
         tables.setdefault(n, []).extend(rows)
         print(f"\n{n:,} rows\n" + bench_weighting.format_table(rows), flush=True)
-    write_doc(cells, tables, started, load, time.time() - t0, a.quick)
+    write_doc(cells, tables, started, load, time.time() - t0, a.quick, a.threads)
     print(f"\nwrote {DOC.relative_to(ROOT)}")
 
 
