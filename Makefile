@@ -4,13 +4,9 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 
 # A working Python >= 3.12: $(PYTHON) first, then python3.13 / python3.12 that actually run
-# (pyenv shims exist for versions that are not active), then pyenv's installs.
-FIND_PYTHON = for c in "$(PYTHON)" python3.13 python3.12 python3 \
-	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
-	  [ -n "$$c" ] || continue; \
-	  if "$$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then \
-	    command -v "$$c" 2>/dev/null || echo "$$c"; exit 0; fi; \
-	done; exit 1
+# (pyenv shims exist for versions that are not active), then pyenv's installs; the search is
+# tools/find_python.sh (tested by tests/test_makefile.py).
+FIND_PYTHON = PYTHON="$(PYTHON)" bash tools/find_python.sh
 
 .PHONY: demo test test-slow bench lint venv venv-dev r-reference browser clean help
 
@@ -21,7 +17,7 @@ help:
 	@echo "make bench      benchmarks side by side with the peers; writes docs/performance.md"
 
 $(VENV)/.stamp-run: pyproject.toml
-	@py=$$($(FIND_PYTHON)) || { echo "error: no working Python >= 3.12 found. Install one (e.g. pyenv install 3.12) or run: make PYTHON=/path/to/python3.12 ..." >&2; exit 2; }; \
+	@py=$$($(FIND_PYTHON)) || exit 2; \
 	echo "using $$py ($$($$py --version))"; \
 	[ -x $(PY) ] || $$py -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null

@@ -21,7 +21,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from . import __version__
@@ -78,16 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _state["debug"] = "--debug" in args[:1] or _state["debug"]
     try:
-        rv = app(args=args, prog_name="calib", standalone_mode=False)
-        code = rv if isinstance(rv, int) else 0
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        code = 1
-    except click.ClickException as exc:  # usage errors: exit 2
-        exc.show()
-        code = exc.exit_code
+        app(args=args, prog_name="calib", standalone_mode=True)
+        code = 0
+    except SystemExit as exc:  # typer: --help, --version, usage errors (2), typer.Exit
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except CalibError as exc:
         if _state["debug"]:
             raise
