@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -184,13 +185,18 @@ def _r_contender(method: str, n: int, tmp: Path, timeout: float) -> dict:
     return rec
 
 
+@functools.lru_cache(maxsize=1)
+def _codes_and_totals(n: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    df, shares = make_sample(n, SEED)
+    codes = [np.asarray(df[v].array.codes) for v in VARIABLES]
+    return codes, [np.asarray(list(shares[v].values())) * n for v in VARIABLES]
+
+
 def margin_error(w: np.ndarray, n: int) -> float:
     """Largest relative margin error of weights ``w`` on the benchmark sample of ``n`` rows."""
-    df, shares = make_sample(n, SEED)
     err = 0.0
-    for v in VARIABLES:
-        t = np.asarray(list(shares[v].values())) * n
-        got = np.bincount(df[v].array.codes, weights=w, minlength=t.size)
+    for c, t in zip(*_codes_and_totals(n), strict=True):
+        got = np.bincount(c, weights=w, minlength=t.size)
         err = max(err, float(np.max(np.abs(got / t - 1))))
     return err
 
