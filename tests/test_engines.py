@@ -13,7 +13,7 @@ from calib.engines.dask_cells import dask_cells
 from calib.engines.duckdb_cells import duckdb_cells
 from calib.filesample import FileSample
 
-N_PER_FILE = 100_000
+N_PER_FILE = 70_000
 N_FILES = 3
 
 
@@ -221,8 +221,8 @@ def _row_level_se(frame, w, d, X_rows, y, dom_mask):
 def test_domain_se_from_cell_sums_equals_row_level(files):
     d, frame = files
     t = _targets(2e6)
-    fs = FileSample.from_files(d, weight="w").rake(t)
-    mem = Sample(frame, weight="w").rake(t)
+    fs = FileSample.from_files(d, weight="w").calibrate(t, distance="raking")
+    mem = Sample(frame, weight="w").calibrate(t, distance="raking")
     cal = mem.history[-1].calibration
     X_rows = cal.X[cal.row_cell]
     w = mem.weights.to_numpy()
@@ -240,6 +240,28 @@ def test_domain_se_from_cell_sums_equals_row_level(files):
     tot = fs.estimate("y")
     ybar, se = _row_level_se(frame, w, base, X_rows, y, np.ones(len(frame), bool))
     assert tot["se"].iloc[0] == pytest.approx(se, rel=1e-8)
+
+
+@pytest.mark.parametrize("method", ["rake", "poststratify"])
+def test_domain_se_equals_in_memory_estimation(files, method):
+    """Same SEs as calib.estimation (R rake's residual sweeps; R postStratify's GREG)."""
+    d, frame = files
+    if method == "rake":
+        t = _targets(2e6)
+    else:
+        cells = frame.groupby(["sex", "region"]).size()
+        t = Targets.from_frame(pd.DataFrame({
+            "variable": "sex:region",
+            "level": [f"{a}:{b}" for a, b in cells.index],
+            "total": np.linspace(1e5, 3e5, len(cells))}))
+    fs = FileSample.from_files(d, weight="w").weight(method, t)
+    mem = Sample(frame, weight="w").weight(method, t)
+    for by in ("educ", "age", None):
+        got = fs.estimate("y", by=by)
+        want = mem.estimate("y", by=by)
+        np.testing.assert_allclose(got["estimate"], want["estimate"], rtol=1e-10)
+        np.testing.assert_allclose(got["se"], want["se"], rtol=1e-8)
+        np.testing.assert_array_equal(got["n"], want["n"])
 
 
 def test_domain_se_matches_r_survey(tmp_path):

@@ -1,6 +1,6 @@
 """Domain means with linearized SEs from per-cell sufficient statistics (out of core).
 
-For a calibration on auxiliaries ``x`` that depend only on the weighting cell (indicators of
+For calibrate and poststratify, on auxiliaries ``x`` that depend only on the weighting cell (indicators of
 margin entries, numeric values that are cell keys), R survey's linearization of a calibrated
 estimator uses the residual of the influence values regressed on ``x`` with the input weights
 ``d``: ``u_i = w_i (z_i - x_c'B)``, ``B = (sum d x x')^- sum d x z``, and, for a one-stage
@@ -11,6 +11,11 @@ d^2 y^2`` (``w = g_c d`` inside a cell), so one GROUP BY with the domain variabl
 key is all the data pass needed:
 
 ``sum_i u_i^2 = sum_c g_c^2 [sum d^2 z^2 - 2 h_c sum d^2 z + h_c^2 sum d^2]``, ``h_c = x_c'B``.
+
+For rake, as R ``rake`` (and :mod:`calib.estimation`): ten sweeps of ``u <- u - (unweighted
+mean of u over each margin level)`` with ``u = z``; on cells that is a shift ``s_c`` per cell
+computed from per-cell unweighted sums of ``z`` (hence also ``sum y`` per cell), and the
+residual is ``w_i (z_i + s_c)``: the formulas above with ``h_c = -s_c``.
 
 References: Deville & Sarndal (1992); Lumley (2010) *Complex Surveys* 7.4; R survey
 ``svyrecvar`` (``greg_calibration`` at stage 0).
@@ -29,6 +34,7 @@ from ..errors import DataError
 from .combos import N_COL, W_COL, cells_from_combos
 
 _PRODUCTS = {
+    "__y": ("{y}",),
     "__dy": ("__w", "{y}"),
     "__d2": ("__w", "__w"),
     "__d2y": ("__w", "__w", "{y}"),
@@ -112,7 +118,7 @@ def estimate_files(
     num = [v for v in wvars if cal is not None and (v, "") in cal.labels]
     levels = {v: cal.cells.levels[v] for v in wvars if v not in num} if cal is not None else {}
     missing = step.options.get("missing", "error") if step is not None else "error"
-    sums = ("__dy", "__d2", "__d2y", "__d2y2")
+    sums = ("__y", "__dy", "__d2", "__d2y", "__d2y2")
     fine, _ = cells_from_combos(raw, gvars, levels=levels, missing=missing, numeric=num,
                                 sums=sums)
     k = len(wvars)
@@ -163,7 +169,13 @@ def estimate_files(
         s_d2z = np.where(sel, (D2Y - ybar * D2) / N, 0.0)
         s_d2z2 = np.where(sel, (D2Y2 - 2 * ybar * D2Y + ybar**2 * D2) / N**2, 0.0)
         S = np.bincount(fc, weights=s_dz, minlength=m_c)
-        if X.shape[1]:
+        if cal is not None and step.method == "rake":
+            # R rake: RAKE_SWEEPS sweeps of u <- u - (unweighted mean of u over each margin
+            # level); on cells a shift per cell, from per-cell unweighted sums of z
+            s_z = np.where(sel, (fine.sums["__y"] - ybar * fine.count) / N, 0.0)
+            U = np.bincount(fc, weights=s_z, minlength=m_c)
+            h = -_rake_shift(U, cal.cells.count.astype(float), cal.margin_index)
+        elif X.shape[1]:
             ok = sqrtD > 0
             A = X[ok] * sqrtD[ok, None]
             b = S[ok] / sqrtD[ok]
@@ -186,6 +198,22 @@ def estimate_files(
             row = {by: lab, **row}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _rake_shift(U: np.ndarray, nc: np.ndarray, margin_index: tuple) -> np.ndarray:
+    """Per-cell shift of R's raking residualization (as :mod:`calib.estimation`)."""
+    from ..estimation.linearization import RAKE_SWEEPS
+
+    shift = np.zeros_like(U)
+    for _ in range(RAKE_SWEEPS):
+        for idx in margin_index:
+            size = int(idx.max()) + 1
+            cnt = np.bincount(idx, weights=nc, minlength=size)
+            tot = np.bincount(idx, weights=U + nc * shift, minlength=size)
+            mean = np.zeros(size)
+            np.divide(tot, cnt, out=mean, where=cnt > 0)
+            shift -= mean[idx]
+    return shift
 
 
 def _group_total(sample: Any, outcome: str) -> pd.DataFrame:
