@@ -317,3 +317,9 @@ def test_calibrate_numeric_auxiliary_equal_memory(files, tmp_path):
     r = weight_files(d, t, "calibrate", out=tmp_path / "num.parquet", engine="duckdb",
                      base_weight="w")
     np.testing.assert_allclose(pd.read_parquet(r.out)["weight"], mem, rtol=1e-12, atol=0)
+
+
+def test_text_outcome_is_an_error(files):
+    d, _ = files
+    with pytest.raises(DataError, match="outcome 'educ' is not numeric"):
+        FileSample.from_files(d, weight="w").estimate("educ", by="sex")

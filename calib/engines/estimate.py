@@ -51,11 +51,19 @@ def _group(sample: Any, variables: list[str], outcome: str) -> pd.DataFrame:
         raw = None if nmiss else group_combos(sample.files, variables, base_weight=sample.base_weight,
                                               products=products, client=sample.client)
     else:
+        import duckdb
+
         from .duckdb_cells import connect, group_combos, quote, relation_sql
 
         con = connect()
-        raw = group_combos(sample.files, variables, base_weight=sample.base_weight,
-                           products=products, con=con)
+        try:
+            raw = group_combos(sample.files, variables, base_weight=sample.base_weight,
+                               products=products, con=con)
+        except duckdb.ConversionException as err:
+            raise DataError(
+                f"outcome {outcome!r} is not numeric ({str(err).splitlines()[0]}); out of core "
+                "the outcome must be numeric (0/1 for a proportion): recode it first"
+            ) from err
         nmiss = int(con.execute(
             f"SELECT COUNT(*) FROM {relation_sql(list(sample.files))} "
             f"WHERE {quote(outcome)} IS NULL OR isnan(CAST({quote(outcome)} AS DOUBLE))"
