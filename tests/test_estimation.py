@@ -159,3 +159,18 @@ def test_bad_options_are_errors():
         estimate(s, "nope")
     with pytest.raises(DataError, match="0/1 outcome"):
         estimate(s, "y", stat="proportion")
+
+
+def test_deff_matches_r_replace():
+    ref = run_r(r"""
+data(api)
+d <- svydesign(id=~dnum, weights=~pw, data=apiclus1)
+write.csv(data.frame(m=deff(svymean(~api00, d, deff="replace")),
+  t=deff(svytotal(~enroll, d, deff="replace"))), "out_deff.csv", row.names=FALSE)
+write.csv(apiclus1, "out_dat.csv", row.names=FALSE)
+""")
+    s = Sample(ref["dat"], weight="pw", cluster="dnum")
+    assert estimate(s, "api00")["deff"].iloc[0] == pytest.approx(ref["deff"]["m"].iloc[0],
+                                                                 rel=1e-6)
+    got = estimate(s, "enroll", stat="total")["deff"].iloc[0]
+    assert got == pytest.approx(ref["deff"]["t"].iloc[0], rel=1e-6)
