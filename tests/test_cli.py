@@ -145,8 +145,8 @@ def test_version_and_help(capsys):
 def test_import_is_light_and_help_fast():
     code = ("import sys, time; t = time.perf_counter(); import calib.cli; "
             "from calib.cli import main; main(['weight', '--help']); "
-            "print('HEAVY', [m for m in %r if m in sys.modules]); "
-            "print('SECONDS', time.perf_counter() - t)" % (HEAVY,))
+            f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules]); "
+            "print('SECONDS', time.perf_counter() - t)")
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     wall = time.perf_counter() - t0
