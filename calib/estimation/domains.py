@@ -138,15 +138,16 @@ def build(
 
 
 def _levels(col: pd.Series, miss: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Level text and code (-1 where missing) of every row, via one factorize pass."""
+    codes_raw, uniques = pd.factorize(col, use_na_sentinel=True)
+    labels = [format_level(u) for u in np.asarray(uniques, dtype=object)]
     if isinstance(col.dtype, pd.CategoricalDtype):
-        cats = [format_level(c) for c in col.cat.categories]
-        present = set(format_level(v) for v in col[~miss])
-        levels = [c for c in cats if c in present]
+        order = [format_level(c) for c in col.cat.categories]
+        levels = [c for c in order if c in set(labels)]
     else:
-        levels = sorted({format_level(v) for v in col[~miss].to_numpy(dtype=object)})
+        levels = sorted(set(labels))
     lookup = {lv: i for i, lv in enumerate(levels)}
-    vals = col.to_numpy(dtype=object)
-    codes = np.array([-1 if m else lookup[format_level(v)] for v, m in zip(vals, miss,
-                                                                           strict=True)],
-                     dtype=np.int64)
+    to_level = np.array([lookup[lb] for lb in labels] + [-1], dtype=np.int64)
+    codes = to_level[codes_raw]  # the sentinel -1 picks the trailing -1
+    codes[miss] = -1
     return codes, levels

@@ -8,10 +8,10 @@ survey does, with strata and clusters, with-replacement approximation), ``"boots
 from __future__ import annotations
 
 import warnings
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from ..errors import DataError
 from ..sample import Sample
@@ -141,7 +141,7 @@ def estimate(
         components = _components_rep(sample, p.method, p.n_rep, targets_se)
         extra = {"replicates": p.n_rep, "replicate_type": p.method}
     se = np.sqrt(var)
-    z = float(norm.ppf(0.5 + level / 2))
+    z = NormalDist().inv_cdf(0.5 + level / 2)
     deff = var / _srs_variance(est, w, theta, n, sw) if variance != "none" else var
     out = est.labels.copy()
     out["estimate"] = theta
