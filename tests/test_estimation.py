@@ -174,3 +174,28 @@ write.csv(apiclus1, "out_dat.csv", row.names=FALSE)
                                                                  rel=1e-6)
     got = estimate(s, "enroll", stat="total")["deff"].iloc[0]
     assert got == pytest.approx(ref["deff"]["t"].iloc[0], rel=1e-6)
+
+
+def test_chained_poststratify_then_rake_matches_r():
+    ref = run_r(r"""
+data(api)
+pt <- as.data.frame(xtabs(~stype, apipop)); ps <- as.data.frame(xtabs(~sch.wide, apipop))
+pa <- as.data.frame(xtabs(~awards, apipop))
+d <- svydesign(id=~dnum, weights=~pw, data=apiclus1)
+d2 <- rake(postStratify(d, ~stype, pt), list(~sch.wide, ~awards), list(ps, pa),
+           control=list(maxit=1000, epsilon=1e-13))
+m <- svymean(~api00, d2); b <- svyby(~api00, ~stype, d2, svymean)
+write.csv(data.frame(domain=c("", as.character(b$stype)), estimate=as.vector(c(coef(m),
+  coef(b))), se=as.vector(c(SE(m), SE(b)))), "out_res.csv", row.names=FALSE)
+write.csv(apiclus1, "out_dat.csv", row.names=FALSE)
+write.csv(rbind(data.frame(variable="stype", level=pt$stype, total=pt$Freq),
+  data.frame(variable="sch.wide", level=ps$sch.wide, total=ps$Freq),
+  data.frame(variable="awards", level=pa$awards, total=pa$Freq)), "out_targets.csv",
+  row.names=FALSE)
+""")
+    tg = ref["targets"]
+    t1 = Targets.from_frame(tg[tg["variable"] == "stype"])
+    t2 = Targets.from_frame(tg[tg["variable"] != "stype"])
+    s = Sample(ref["dat"], weight="pw", cluster="dnum").poststratify(t1).rake(t2, tol=1e-13)
+    mine = pd.concat([estimate(s, "api00"), estimate(s, "api00", by="stype")])
+    _cmp(mine, ref["res"])
