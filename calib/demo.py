@@ -104,7 +104,7 @@ def _estimate(ctx: dict) -> str:
 
     raked, frame = ctx["raked"], ctx["frame"]
     kept = raked.frame
-    opts = {"variance": "linearization", "lonely": "adjust"}
+    opts = {"variance": "linearization"}
     versions = {
         "unweighted": Sample(kept, strata="Stratum", cluster="VarUnit"),
         "raked": raked,
