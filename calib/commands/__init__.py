@@ -15,7 +15,10 @@ from importlib import import_module
 from typing import Any
 
 #: command modules, in the order ``calib --help`` lists them.
-COMMANDS: tuple[str, ...] = ("weight", "estimate", "targets", "hybrid", "demo")
+COMMANDS: tuple[str, ...] = (
+    "weight", "estimate", "mrp", "hybrid", "forecast", "backtest", "simulate", "compare", "run",
+    "targets", "demo",
+)
 
 
 def register_all(app: Any) -> None:
