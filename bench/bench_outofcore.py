@@ -6,10 +6,11 @@ rake to 6 one-way margins and write the weights back to Parquet. Each row record
 the peak RSS of the process (``resource.getrusage`` ``ru_maxrss``; for Dask also of the worker
 processes) and the 1-minute load average (other jobs share the machine).
 
-Run: ``nice .venv/bin/python bench/bench_outofcore.py`` (writes ``bench/out/outofcore.md``).
+Run: ``nice .venv/bin/python bench/bench_outofcore.py`` (writes ``bench/out/outofcore.md``;
+rows accumulate in ``bench/out/outofcore.jsonl`` so sizes can be run separately).
 ``BENCH_SIZES=1000000,10000000`` picks the sizes (default 1M, 10M, 100M: memory and Dask run
 up to 10M, DuckDB at every size); ``BENCH_DIR`` the data folder (default a temp folder,
-deleted afterwards); ``BENCH_MEMORY_LIMIT`` DuckDB's memory limit (default ``1GB``).
+deleted afterwards); ``BENCH_ENGINES=duckdb,dask`` a subset of engines; ``BENCH_MEMORY_LIMIT`` DuckDB's memory limit (default ``1GB``).
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ def main() -> None:
             gen_s = time.perf_counter() - t0
             disk = sum(os.path.getsize(p) for p in paths) / 2**20
             engines = ["memory", "duckdb", "dask"] if n <= 10_000_000 else ["duckdb"]
+            if os.environ.get("BENCH_ENGINES"):
+                engines = [e for e in engines if e in os.environ["BENCH_ENGINES"].split(",")]
             for eng in engines:
                 out = str(base / f"out_{eng}_{n}") + (".parquet" if eng != "dask" else "")
                 res = run_case(paths, eng, out, tjson, mem_limit)
@@ -167,6 +170,13 @@ def main() -> None:
     finally:
         if not os.environ.get("BENCH_DIR"):
             shutil.rmtree(base, ignore_errors=True)
+    # results accumulate over runs (a later run of the same rows x engine replaces it)
+    store = outdir / "outofcore.jsonl"
+    old = [json.loads(x) for x in store.read_text().splitlines()] if store.exists() else []
+    done = {(r["rows"], r["engine"]) for r in rows}
+    rows = sorted([r for r in old if (r["rows"], r["engine"]) not in done] + rows,
+                  key=lambda r: (r["rows"], ["memory", "duckdb", "dask"].index(r["engine"])))
+    store.write_text("".join(json.dumps(r) + "\n" for r in rows))
     lines = [
         "| rows | engine | input (MiB) | rake + write-back (s) | peak RSS (MiB) | "
         "worker peak RSS (MiB) | load (1 min) |",

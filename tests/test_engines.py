@@ -13,7 +13,7 @@ from calib.engines.dask_cells import dask_cells
 from calib.engines.duckdb_cells import duckdb_cells
 from calib.filesample import FileSample
 
-N_PER_FILE = 70_000
+N_PER_FILE = 60_000
 N_FILES = 3
 
 

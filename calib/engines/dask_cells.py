@@ -28,7 +28,7 @@ def read(files: Paths, *, blocksize: str | int | None = None) -> Any:
 
     files = expand(files)
     if file_format(files) == "parquet":
-        return dd.read_parquet(files, split_row_groups="adaptive")
+        return dd.read_parquet(files, split_row_groups=True)
     return dd.read_csv(files, blocksize=blocksize or "64MB")
 
 
