@@ -6,13 +6,14 @@ appending a :class:`DemoStep`. The default job:
 
 1. ``load``: the ANES 2020 respondents (shipped, harmonized), **unweighted** - a stand-in for a
    persona set whose demographic mix is off;
-2. ``targets``: 2020 CVAP census margins for sex, age6, race4, educ5 (citizens 18+);
+2. ``targets``: census margins for sex, age6, race4, educ5 (citizens 18+, the ACS 2014-2018
+   CVAP frame of the MRP Case Studies, 50 states);
 3. ``rake``: raking on cells (rows with a missing weighting variable are dropped and counted);
 4. ``diagnostics``: Kish n_eff, design effect, weight summary, margins, ASMD;
 5. ``estimate``: the 2020 vote (Democrat / Republican / Other / Did not vote, shares of
    citizens 18+) unweighted, raked and with ANES's own design weights, with linearized
    standard errors using the ANES strata and PSUs, next to the certified result (votes cast
-   divided by the CVAP total).
+   in the 50 states divided by the CVAP total; the frame has no DC).
 
 Examples
 --------
@@ -59,7 +60,7 @@ def _targets(ctx: dict) -> str:
     t = census_targets(list(VARIABLES))
     ctx["targets"] = t
     ctx["results"]["population"] = float(t.population)
-    return (f"CVAP 2020 margins {', '.join(VARIABLES)}: population {t.population:,.0f} "
+    return (f"CVAP margins (citizens 18+, ACS 2014-2018, 50 states) {', '.join(VARIABLES)}: population {t.population:,.0f} "
             f"citizens 18+ ({len(t.to_frame())} target cells)")
 
 
@@ -91,6 +92,7 @@ def _certified(population: float) -> dict[str, float]:
     from .datasets import election_results
 
     e = election_results(2020)
+    e = e[e["state_po"] != "DC"]  # the CVAP frame covers the 50 states
     dem, rep = float(e["dem_votes"].sum()), float(e["rep_votes"].sum())
     total = float(e["total_votes"].sum())
     return {"Democrat": dem / population, "Republican": rep / population,
@@ -132,7 +134,7 @@ def _estimate(ctx: dict) -> str:
     text = pd.DataFrame(rows).to_string(index=False)
     return ("2020 vote as shares of citizens 18+, estimate (linearized SE, ANES strata/PSUs; "
             "the raked SE includes the calibration):\n" + text +
-            "\ncertified = votes cast / CVAP total (no SE). Raking fixes the demographic mix; "
+            "\ncertified = 2020 votes cast in the 50 states / CVAP total (no SE). Raking fixes the demographic mix; "
             "the turnout gap left (survey respondents vote more) is response/selection bias "
             "that weighting on demographics cannot remove.")
 

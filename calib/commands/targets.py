@@ -1,6 +1,6 @@
 """``calib targets list|show NAME|export NAME --out FILE``: the shipped census targets.
 
-Names: ``cvap-national`` / ``cvap-state`` (citizens 18+, 2020 CVAP poststratification frame;
+Names: ``cvap-national`` / ``cvap-state`` (citizens 18+, the ACS 2014-2018 CVAP poststratification frame, 50 states;
 totals) and ``acs2023-national`` / ``acs2023-state`` (ACS 2023 1-year; shares within each
 variable's universe). ``--variables`` picks harmonized variables (default: every variable the
 source holds at its finest scheme); ``--states`` restricts to USPS codes.
@@ -24,9 +24,9 @@ from ._io import check_out, dumps, frame_records
 #: name -> (universe, by, default variables, description)
 NAMES: dict[str, tuple[str, str | None, tuple[str, ...], str]] = {
     "cvap-national": ("cvap", None, ("sex", "age6", "race4", "educ5"),
-                      "US citizens 18+ (2020 CVAP frame), one-way margins, totals"),
+                      "US citizens 18+ (ACS 2014-2018 CVAP frame), one-way margins, totals"),
     "cvap-state": ("cvap", "state", ("sex", "age6", "race4", "educ5"),
-                   "US citizens 18+ (2020 CVAP frame), variable:state joint margins, totals"),
+                   "US citizens 18+ (ACS 2014-2018 CVAP frame), variable:state margins, totals"),
     "acs2023-national": ("acs2023", None, ("sex", "race4", "educ5"),
                          "ACS 2023 1-year, one-way margins, shares within each universe"),
     "acs2023-state": ("acs2023", "state", ("sex", "race4", "educ5"),
