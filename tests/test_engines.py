@@ -323,3 +323,16 @@ def test_text_outcome_is_an_error(files):
     d, _ = files
     with pytest.raises(DataError, match="outcome 'educ' is not numeric"):
         FileSample.from_files(d, weight="w").estimate("educ", by="sex")
+
+
+def test_memory_engine_and_auto_choice(missing_files, tmp_path):
+    d, frame = missing_files
+    t = _targets(1e5)
+    r = weight_files(d, t, out=tmp_path / "m.parquet", base_weight="w", missing="drop")
+    assert r.choice.engine == "memory" and "available RAM" in r.choice.reason
+    db = weight_files(d, t, out=tmp_path / "d.parquet", engine="duckdb", base_weight="w",
+                      missing="drop")
+    a, b = pd.read_parquet(r.out), pd.read_parquet(db.out)
+    np.testing.assert_array_equal(a["id"], b["id"])
+    np.testing.assert_allclose(a["weight"], b["weight"], rtol=1e-12, atol=0)
+    assert r.dropped == db.dropped > 0
