@@ -98,7 +98,10 @@ class Encoded:
     Attributes
     ----------
     variables : tuple of column names.
-    codes : one int64 code array per variable (values ``0..len(levels)-1``).
+    codes : one signed integer code array per variable (values ``0..len(levels)-1``, ``-1``
+        never after encoding), of the smallest integer type that holds the levels (``int8``
+        for up to 127 levels): it may be a categorical column's own codes, so treat it as
+        read-only.
     levels : level text per variable, in code order.
     keep : boolean row mask of the rows kept (all True unless ``missing="drop"``).
     dropped : number of rows dropped per variable because of missing values.
@@ -136,10 +139,13 @@ def encode_column(
     name: str,
     levels: Sequence[str] | None = None,
     missing: str = "error",
+    dtype: type | None = np.int64,
 ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
     """Encode one column to codes. Returns ``(codes, levels, missing_mask)``.
 
-    Codes of missing rows are ``-1`` unless ``missing="level"``. With ``levels`` given, a value
+    Codes of missing rows are ``-1`` unless ``missing="level"``. ``dtype`` is the codes'
+    integer type; ``None`` gives the smallest signed type that holds the levels (and reuses a
+    categorical column's codes, read-only, when they already are the level codes). With ``levels`` given, a value
     outside them raises :class:`~calib.errors.DataError` naming the values and their counts.
 
     The rows are touched once or twice: the distinct values are found (pandas categorical codes
@@ -212,10 +218,13 @@ def encode_column(
         if MISSING_LEVEL not in index:
             out_levels.append(MISSING_LEVEL)
         table[table < 0] = out_levels.index(MISSING_LEVEL)
+    if dtype is None:
+        dtype = np.min_scalar_type(-max(len(out_levels), 1))  # holds -1 .. len - 1
     if np.array_equal(table[:k], np.arange(k)) and not na_rows:
-        codes = raw.astype(np.int64)  # codes already in level order: no lookup
+        # codes already in level order: no lookup (and no copy when the type is right)
+        codes = raw.astype(dtype, copy=False)
     else:
-        codes = table[raw]
+        codes = table.astype(dtype)[raw]
     return codes, tuple(out_levels), miss
 
 
@@ -261,7 +270,7 @@ def encode(
     keep = np.ones(n, dtype=bool)
     miss_counts: dict[str, int] = {}
     for v in variables:
-        c, l_, m = encode_column(frame[v], v, levels.get(v), missing)
+        c, l_, m = encode_column(frame[v], v, levels.get(v), missing, dtype=None)
         codes.append(c)
         lv[v] = l_
         if missing != "level" and m.any():
