@@ -19,6 +19,7 @@ calib 0.1.0
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 
 import typer
@@ -67,6 +68,11 @@ def _one_line(err: BaseException) -> str:
     return f"error: {text or type(err).__name__}"
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = " ".join(str(message).split())
+    typer.echo(f"warning: {text}", err=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (and exits with it when run as ``calib``).
 
@@ -76,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     _state["debug"] = "--debug" in args[:1] or _state["debug"]
+    shown = warnings.showwarning
+    if not _state["debug"]:  # warnings (rows dropped, mixed universes ...) as one line each
+        warnings.showwarning = _one_line_warning
     try:
         app(args=args, prog_name="calib", standalone_mode=True)
         code = 0
@@ -94,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         typer.echo(f"internal {_one_line(exc)} ({type(exc).__name__}; rerun with "
                    "calib --debug ... for the traceback and please report it)", err=True)
         code = 1
+    finally:
+        warnings.showwarning = shown
     if argv is None:
         sys.exit(code)
     return code

@@ -27,9 +27,12 @@ tot <- c(`(Intercept)`=sum(pt$Freq), stypeH=pt$Freq[pt$stype=="H"],
   stypeM=pt$Freq[pt$stype=="M"], sch.wideYes=ps$Freq[ps$sch.wide=="Yes"])
 lg <- calibrate(d, ~stype+sch.wide, tot, calfun="logit", bounds=c(0.8, 1.3), maxit=200,
   epsilon=1e-12)
+lin <- calibrate(d, ~stype+sch.wide, tot, calfun="linear")
+pst <- postStratify(d, ~stype, pt)
 m <- svymean(~api00, d); mr <- svymean(~api00, rk)
 b <- svyby(~api00, ~awards, d, svymean)
-write.csv(data.frame(s, raked=weights(rk), logit=weights(lg)), "out_api.csv", row.names=FALSE)
+write.csv(data.frame(s, raked=weights(rk), logit=weights(lg), linear=weights(lin),
+  post=weights(pst)), "out_api.csv", row.names=FALSE)
 write.csv(rbind(data.frame(variable="stype", level=pt$stype, total=pt$Freq),
   data.frame(variable="sch.wide", level=ps$sch.wide, total=ps$Freq),
   data.frame(variable="awards", level=pa$awards, total=pa$Freq)), "out_targets.csv",
@@ -89,6 +92,53 @@ def test_weight_base_weight_parquet_and_logit_bounds_match_r(r_api, api_files, c
     np.testing.assert_allclose(got["weight"], r_api["api"]["logit"], rtol=1e-6)
     g = got["weight"] / got["pw"]
     assert g.min() >= 0.8 * (1 - 1e-9) and g.max() <= 1.3 * (1 + 1e-9)
+
+
+def test_weight_poststratify_and_optimal_chi2_match_r(r_api, api_files, capsys):
+    d = api_files
+    t = pd.read_csv(d / "targets.csv")
+    t[t["variable"] == "stype"].to_csv(d / "stype.csv", index=False)
+    code, out = cli("weight", d / "api.csv", "--targets", d / "stype.csv", "--method",
+                    "poststratify", "--base-weight", "pw", "--out", d / "p.csv", capsys=capsys)
+    assert code == 0, out.err
+    np.testing.assert_allclose(pd.read_csv(d / "p.csv")["weight"], r_api["api"]["post"],
+                               rtol=1e-9)
+    # chi-square distance without bounds = linear (GREG) calibration, solved by cvxpy here
+    code, out = cli("weight", d / "api.csv", "--targets", d / "targets2.csv", "--method",
+                    "optimal", "--divergence", "chi2", "--base-weight", "pw", "--out",
+                    d / "o.csv", capsys=capsys)
+    assert code == 0, out.err
+    np.testing.assert_allclose(pd.read_csv(d / "o.csv")["weight"], r_api["api"]["linear"],
+                               rtol=1e-5)
+
+
+def test_weight_propensity_against_reference_microdata(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    n_ref, n = 3000, 2000
+    ref = pd.DataFrame({"sex": rng.choice(["F", "M"], n_ref),
+                        "age4": rng.choice(["18-29", "30-44", "45-64", "65+"], n_ref),
+                        "w": rng.uniform(0.5, 1.5, n_ref)})
+    sample = pd.DataFrame({"sex": rng.choice(["F", "M"], n, p=[0.7, 0.3]),
+                           "age4": rng.choice(["18-29", "30-44", "45-64", "65+"], n,
+                                              p=[0.4, 0.3, 0.2, 0.1])})
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    sample.to_csv(tmp_path / "s.csv", index=False)
+    code, out = cli("weight", tmp_path / "s.csv", "--method", "propensity", "--reference",
+                    tmp_path / "ref.csv", "--reference-weight", "w", "--out",
+                    tmp_path / "o.csv", "--json", capsys=capsys)
+    assert code == 0, out.err
+    res = json.loads(out.out)
+    got = pd.read_csv(tmp_path / "o.csv")
+    assert len(got) == n and got["weight"].notna().all()
+    asmd = {r["variable"]: r for r in res["diagnostics"]["asmd"]}
+    assert asmd["sex"]["after"] < 0.1 * asmd["sex"]["before"]
+    # weighted share of F moves from 0.7 to the reference's weighted share
+    ref_f = ref.loc[ref["sex"] == "F", "w"].sum() / ref["w"].sum()
+    f = got.loc[got["sex"] == "F", "weight"].sum() / got["weight"].sum()
+    assert abs(f - ref_f) < 0.01
+    code, out = cli("weight", tmp_path / "s.csv", "--method", "propensity", "--out",
+                    tmp_path / "o2.csv", capsys=capsys)
+    assert code == 2 and "--reference" in out.err
 
 
 def test_estimate_matches_r_svymean_svyby(r_api, api_files, capsys):

@@ -111,7 +111,7 @@ def weighting_options(func: Callable[..., Any]) -> Callable[..., Any]:
     >>> @weighting_options
     ... def cmd(x: int, weighting: WeightingOptions) -> WeightingOptions:
     ...     return weighting
-    >>> "--cap" in str(inspect.signature(cmd).parameters["cap"].annotation)
+    >>> "cap" in inspect.signature(cmd).parameters
     True
     >>> cmd(1, method="rake").method
     'rake'

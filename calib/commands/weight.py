@@ -34,18 +34,25 @@ from ._io import check_out, dumps, read_frame, write_frame
 from ._weighting import WeightingOptions, apply, weighting_options
 
 
-def diagnostics_of(sample: Any) -> tuple[str, dict]:
+def diagnostics_of(sample: Any, weighting: WeightingOptions | None = None) -> tuple[str, dict]:
     """Text and JSON dictionary of the sample's diagnostics (:func:`calib.diagnostics.summary`;
-    a minimal Kish summary if that module is unavailable)."""
+    a minimal Kish summary if that module is unavailable). After propensity weighting the
+    ASMD is against the reference microdata, on the propensity model's variables."""
     try:
         from ..diagnostics import summary
     except ImportError:  # pragma: no cover - fallback while the module is absent
-
         w = sample.weight_array
         ess = float(w.sum() ** 2 / (w**2).sum())
         d = {"n": int(w.size), "n_eff": ess, "deff": w.size / ess, "method": sample.method}
         return f"n = {d['n']}, Kish n_eff = {ess:.1f}, deff = {d['deff']:.3f}", d
-    diag = summary(sample)
+    opts: dict[str, Any] = {}
+    if weighting is not None and weighting.method == "propensity":
+        step = next((s for s in sample.history if s.method == "propensity"), None)
+        opts["reference"] = read_frame(weighting.reference, "--reference")
+        opts["reference_weight"] = weighting.reference_weight
+        if step is not None and step.options.get("variables"):
+            opts["variables"] = list(step.options["variables"])
+    diag = summary(sample, **opts)
     return str(diag), diag.to_dict()
 
 
@@ -102,7 +109,7 @@ def run(
     result[weight_column] = weights.to_numpy()
     dropped = int(weights.isna().sum())
     write_frame(result, out)
-    text, diag = diagnostics_of(sample)
+    text, diag = diagnostics_of(sample, weighting)
     payload = {
         "input": str(input),
         "out": str(out),
