@@ -330,3 +330,25 @@ def test_targets_list_show_export_and_use(tmp_path, capsys):
     w = pd.read_csv(tmp_path / "o.csv")["weight"]
     female = t[(t["variable"] == "sex") & (t["level"] == "Female")]["total"].iloc[0]
     np.testing.assert_allclose(w.iloc[0], female, rtol=1e-9)
+
+
+@pytest.mark.parametrize("variance,extra,tol", [
+    ("jackknife", [], 0.10),
+    ("bootstrap", ["--replicates", "400", "--seed", "3"], 0.20),
+])
+def test_estimate_replicate_se_close_to_r_linearized(r_api, api_files, capsys, variance, extra,
+                                                     tol):
+    # recalibrated replicates of the raked mean agree with R's linearized SE (to MC error)
+    d = api_files
+    means = r_api["means"].set_index("what")
+    args = ["estimate", d / "api.csv", "--outcome", "api00", "--targets", d / "targets.csv",
+            "--method", "rake", "--base-weight", "pw", "--strata", "stype", "--variance",
+            variance, *extra, "--out", d / f"{variance}.csv"]
+    code, out = cli(*args, capsys=capsys)
+    assert code == 0, out.err
+    e = pd.read_csv(d / f"{variance}.csv")
+    np.testing.assert_allclose(e["estimate"].iloc[0], means.at["raked", "est"], rtol=1e-8)
+    assert abs(e["se"].iloc[0] / means.at["raked", "se"] - 1) < tol
+    if variance == "bootstrap":  # the seed makes it reproducible
+        code, out = cli(*args[:-1], d / "again.csv", capsys=capsys)
+        assert pd.read_csv(d / "again.csv")["se"].iloc[0] == e["se"].iloc[0]
