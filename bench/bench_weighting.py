@@ -1,6 +1,6 @@
 """Raking side by side: calib, the bare numpy floor, balance, samplics, svy, weightipy, ipfn, R.
 
-Every contender runs in its own subprocess (clean peak RSS, measured with ``os.wait4``): the
+Every contender runs in its own subprocess (clean peak RSS: the child's own VmHWM): the
 child builds the synthetic sample (:mod:`bench.synth`), converts it to what the method takes
 (untimed), then times the weighting call alone, repeated while it is fast (min of up to 5),
 and saves the weights. The parent then checks every contender's weights itself: the largest
@@ -43,10 +43,23 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = 2024
 
 
+def _hwm_mb() -> float | None:
+    """This process's peak resident set (VmHWM), in MB; None where /proc is missing.
+
+    Not ``ru_maxrss``: Linux carries the forking parent's peak across ``exec``, so a child's
+    ``ru_maxrss`` is at least the parent's RSS at the fork.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def _child(name: str, n: int, out: Path, max_reps: int, budget: float) -> None:
     """Child process: set up, time, save weights and a JSON record."""
-    import resource
-
     df, shares = make_sample(n, SEED)
     setup, run, _ = CONTENDERS[name]
     rec: dict = {"name": name, "n": n}
@@ -57,7 +70,7 @@ def _child(name: str, n: int, out: Path, max_reps: int, budget: float) -> None:
         (out / "record.json").write_text(json.dumps(rec))
         return
     del df
-    rec["rss_setup_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rec["rss_setup_mb"] = _hwm_mb()
     times = []
     spent = 0.0
     (out / "started").write_text(str(time.time()))  # the parent's clock for a timeout
@@ -71,6 +84,8 @@ def _child(name: str, n: int, out: Path, max_reps: int, budget: float) -> None:
         times.append(time.perf_counter() - t0)
         spent += times[-1]
     rec["times"] = times
+    rec["peak_rss_mb"] = _hwm_mb()
+    rec["rss_source"] = "VmHWM"
     if times:
         np.save(out / "weights.npy", np.asarray(w, dtype=float))
     (out / "record.json").write_text(json.dumps(rec))
@@ -130,8 +145,8 @@ def _python_contender(name: str, n: int, tmp: Path, timeout: float) -> dict:
         "--out",
         str(out),
     ]
-    code, wall, rss, killed = _spawn(cmd, timeout)
-    rec = {"name": name, "n": n, "peak_rss_mb": rss, "wall_total": wall}
+    code, wall, _rss, killed = _spawn(cmd, timeout)
+    rec = {"name": name, "n": n, "wall_total": wall}
     if killed:
         started = out / "started"
         ran = time.time() - float(started.read_text()) if started.exists() else 0.0
@@ -172,8 +187,8 @@ def _r_contender(method: str, n: int, tmp: Path, timeout: float) -> dict:
         str(LOGIT_BOUNDS[0]),
         str(LOGIT_BOUNDS[1]),
     ]
-    code, wall, rss, killed = _spawn(cmd, timeout)
-    rec.update(peak_rss_mb=rss, wall_total=wall)
+    code, wall, _rss, killed = _spawn(cmd, timeout)
+    rec.update(wall_total=wall)
     if killed:
         rec["error"] = f"killed at the {timeout:.0f} s timeout (R start and CSV included)"
     elif code or not (out / "timing.csv").exists():
@@ -181,6 +196,8 @@ def _r_contender(method: str, n: int, tmp: Path, timeout: float) -> dict:
     else:
         timing = np.loadtxt(out / "timing.csv", delimiter=",", skiprows=1)
         rec["time"] = float(timing[0])
+        rec["peak_rss_mb"] = float(timing[2]) if timing.size > 2 and timing[2] > 0 else None
+        rec["rss_source"] = "VmHWM"
         rec["weights"] = np.loadtxt(out / "weights.csv", delimiter=",", skiprows=1)
     return rec
 
@@ -247,25 +264,33 @@ def format_table(rows: list[dict], *, base: str = "calib rake") -> str:
     t_base = times.get(base)
     t_logit = times.get("calib calibrate logit")
     head = (
-        "| method | n | time (s) | × calib | peak RSS (MB) | max rel. margin error | "
-        "max rel. diff. from calib | note |"
+        "| method | n | time (s) | × calib | peak RSS (MB) | above setup (MB) | "
+        "max rel. margin error | max rel. diff. from calib | note |"
     )
-    lines = [head, "|" + "---|" * 8]
+    lines = [head, "|" + "---|" * 9]
     for r in rows:
         note = r.get("skipped") or r.get("error") or ""
         if "time" not in r:
             tmin = r.get("timed_out")
             t_txt = f"> {tmin:.0f}" if tmin else "–"
             ratio = f"> {tmin / t_base:.0f}" if tmin and t_base else "–"
-            lines.append(f"| {r['name']} | {r['n']:,} | {t_txt} | {ratio} | – | – | – | {note} |")
+            lines.append(
+                f"| {r['name']} | {r['n']:,} | {t_txt} | {ratio} | – | – | – | – | {note} |"
+            )
             continue
         ref_t = t_logit if "logit" in r["name"] and "calib" not in r["name"] else t_base
         ratio = f"{r['time'] / ref_t:.1f}" if ref_t else "–"
         if r["name"].startswith("R survey"):
             note = (note + f" total incl. R start and CSV I/O {r['wall_total']:.1f} s").strip()
         agree = f"{r['agreement']:.1e}" if "agreement" in r else "–"
+        peak, setup = r.get("peak_rss_mb"), r.get("rss_setup_mb")
+        if r.get("rss_source") != "VmHWM":  # an older run's ru_maxrss: not the child's own
+            peak = setup = None
+        peak_txt = f"{peak:.0f}" if peak else "–"
+        above = f"{max(peak - setup, 0):.0f}" if peak and setup else "–"
         lines.append(
-            f"| {r['name']} | {r['n']:,} | {r['time']:.3g} | {ratio} | {r['peak_rss_mb']:.0f} "
+            f"| {r['name']} | {r['n']:,} | {r['time']:.3g} | {ratio} | {peak_txt} "
+            f"| {above} "
             f"| {r['margin_error']:.1e} | {agree} | {note} |"
         )
     return "\n".join(lines)

@@ -39,5 +39,9 @@ if (method == "rake") {
 }
 w <- weights(out)
 write.csv(data.frame(w = w), file.path(dir, "weights.csv"), row.names = FALSE)
-write.csv(data.frame(inside = tm[["elapsed"]], total = proc.time()[["elapsed"]] - t_all),
+st <- tryCatch(readLines("/proc/self/status"), error = function(e) character(0))
+hwm <- sub("^VmHWM:[[:space:]]*([0-9]+).*", "\\1", grep("^VmHWM:", st, value = TRUE))
+hwm <- if (length(hwm)) as.numeric(hwm) / 1024 else -1
+write.csv(data.frame(inside = tm[["elapsed"]], total = proc.time()[["elapsed"]] - t_all,
+                     hwm_mb = hwm),
           file.path(dir, "timing.csv"), row.names = FALSE)
