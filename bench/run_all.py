@@ -184,8 +184,11 @@ def write_doc(
         "- Every contender runs in its own subprocess: it builds the data, converts it to what "
         "the method takes (untimed: polars for svy, string columns for balance and samplics), "
         "then times the weighting call alone — min over up to 5 repeats while a repeat stays "
-        "within 3 s. Peak RSS is the whole subprocess's maximum resident set (`os.wait4`), "
-        "data included.",
+        "within 3 s. Peak RSS is the subprocess's own high-water mark (VmHWM: "
+        "interpreter, imports and data included; ~100 MB is Python with pandas); 'above "
+        "setup' is that peak minus the peak once the data were built and converted, i.e. "
+        "what the weighting call itself added. (`ru_maxrss` is not used: Linux carries the "
+        "parent's peak across exec.)",
         "- Margin error: max over all 71 margin entries of |achieved − target| / target, "
         "computed by the benchmark from the returned weights. Agreement: max over rows of "
         "|w / w_calib − 1| against calib rake (raking solutions) or calib calibrate logit "
