@@ -34,7 +34,7 @@ import pandas as pd
 from .synth import VARIABLES
 
 #: Logit bounds on g = w / d used for the bounded calibration contenders (calib and R).
-LOGIT_BOUNDS: tuple[float, float] = (0.2, 5.0)
+LOGIT_BOUNDS: tuple[float, float] = (0.1, 10.0)
 
 
 class Unavailable(RuntimeError):

@@ -285,22 +285,23 @@ def main(argv: list[str] | None = None) -> None:
         rows = bench_weighting.run_size(n, names, timeout=a.timeout, r_methods=r, threads=a.threads)
         tables.setdefault(n, []).extend(rows)
         print(f"\n{n:,} rows\n" + bench_weighting.format_table(rows), flush=True)
-    secs = time.time() - t0
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "cells": cells,
-                "tables": {str(k): v for k, v in tables.items()},
-                "started": started,
-                "load": list(load),
-                "secs": secs,
-                "quick": a.quick,
-                "threads": a.threads,
-            },
-            indent=1,
+        # written after every table: an interrupted run still leaves what it measured
+        secs = time.time() - t0
+        RESULTS.write_text(
+            json.dumps(
+                {
+                    "cells": cells,
+                    "tables": {str(k): v for k, v in tables.items()},
+                    "started": started,
+                    "load": list(load),
+                    "secs": secs,
+                    "quick": a.quick,
+                    "threads": a.threads,
+                },
+                indent=1,
+            )
         )
-    )
-    write_doc(cells, tables, started, load, secs, a.quick, a.threads)
+        write_doc(cells, tables, started, load, secs, a.quick, a.threads)
     print(f"\nwrote {DOC.relative_to(ROOT)}")
 
 

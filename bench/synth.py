@@ -48,12 +48,16 @@ def make_sample(
     rng = np.random.default_rng(seed)
     data = {}
     shares: dict[str, dict[str, float]] = {}
+    probs = {}
+    for v in VARIABLES:  # every share first: the targets do not depend on n
+        k = len(LEVELS[v])
+        pop = _skewed(rng, k, 0.0)
+        samp = _skewed(rng, k, 1.0) * 0.4 + pop * 0.6
+        probs[v] = (pop, samp / samp.sum())
     for v in VARIABLES:
         levels = list(LEVELS[v])
         k = len(levels)
-        pop = _skewed(rng, k, 0.0)
-        samp = _skewed(rng, k, 1.0) * 0.4 + pop * 0.6
-        samp /= samp.sum()
+        pop, samp = probs[v]
         codes = rng.choice(k, size=n, p=samp).astype(np.int8)
         col = pd.Categorical.from_codes(codes, categories=levels)
         data[v] = (
