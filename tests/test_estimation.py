@@ -34,6 +34,18 @@ for (lp in c("adjust", "certainty", "remove")) {
   res <- rbind(res, data.frame(kind=lp, domain="", estimate=as.vector(coef(m)),
                                se=as.vector(SE(m))))
 }
+d1 <- svydesign(id=~dnum, weights=~pw, data=apiclus1)
+write.csv(data.frame(m=deff(svymean(~api00, d1, deff="replace")),
+  t=deff(svytotal(~enroll, d1, deff="replace"))), "out_deff.csv", row.names=FALSE)
+write.csv(apiclus1, "out_clus1.csv", row.names=FALSE)
+pt <- as.data.frame(xtabs(~stype, apipop))
+d2 <- rake(postStratify(d1, ~stype, pt), list(~sch.wide, ~awards), list(ps, pa),
+           control=list(maxit=1000, epsilon=1e-13))
+m <- svymean(~api00, d2); b <- svyby(~api00, ~stype, d2, svymean)
+write.csv(data.frame(domain=c("", as.character(b$stype)), estimate=as.vector(c(coef(m),
+  coef(b))), se=as.vector(c(SE(m), SE(b)))), "out_chained.csv", row.names=FALSE)
+write.csv(data.frame(variable="stype", level=pt$stype, total=pt$Freq), "out_tstype.csv",
+  row.names=FALSE)
 write.csv(res, "out_res.csv", row.names=FALSE)
 write.csv(dat, "out_dat.csv", row.names=FALSE)
 write.csv(apistrat, "out_apistrat.csv", row.names=FALSE)
@@ -161,41 +173,17 @@ def test_bad_options_are_errors():
         estimate(s, "y", stat="proportion")
 
 
-def test_deff_matches_r_replace():
-    ref = run_r(r"""
-data(api)
-d <- svydesign(id=~dnum, weights=~pw, data=apiclus1)
-write.csv(data.frame(m=deff(svymean(~api00, d, deff="replace")),
-  t=deff(svytotal(~enroll, d, deff="replace"))), "out_deff.csv", row.names=FALSE)
-write.csv(apiclus1, "out_dat.csv", row.names=FALSE)
-""")
-    s = Sample(ref["dat"], weight="pw", cluster="dnum")
-    assert estimate(s, "api00")["deff"].iloc[0] == pytest.approx(ref["deff"]["m"].iloc[0],
-                                                                 rel=1e-6)
+def test_deff_matches_r_replace(strat):
+    s = Sample(strat["clus1"], weight="pw", cluster="dnum")
+    ref = strat["deff"]
+    assert estimate(s, "api00")["deff"].iloc[0] == pytest.approx(ref["m"].iloc[0], rel=1e-6)
     got = estimate(s, "enroll", stat="total")["deff"].iloc[0]
-    assert got == pytest.approx(ref["deff"]["t"].iloc[0], rel=1e-6)
+    assert got == pytest.approx(ref["t"].iloc[0], rel=1e-6)
 
 
-def test_chained_poststratify_then_rake_matches_r():
-    ref = run_r(r"""
-data(api)
-pt <- as.data.frame(xtabs(~stype, apipop)); ps <- as.data.frame(xtabs(~sch.wide, apipop))
-pa <- as.data.frame(xtabs(~awards, apipop))
-d <- svydesign(id=~dnum, weights=~pw, data=apiclus1)
-d2 <- rake(postStratify(d, ~stype, pt), list(~sch.wide, ~awards), list(ps, pa),
-           control=list(maxit=1000, epsilon=1e-13))
-m <- svymean(~api00, d2); b <- svyby(~api00, ~stype, d2, svymean)
-write.csv(data.frame(domain=c("", as.character(b$stype)), estimate=as.vector(c(coef(m),
-  coef(b))), se=as.vector(c(SE(m), SE(b)))), "out_res.csv", row.names=FALSE)
-write.csv(apiclus1, "out_dat.csv", row.names=FALSE)
-write.csv(rbind(data.frame(variable="stype", level=pt$stype, total=pt$Freq),
-  data.frame(variable="sch.wide", level=ps$sch.wide, total=ps$Freq),
-  data.frame(variable="awards", level=pa$awards, total=pa$Freq)), "out_targets.csv",
-  row.names=FALSE)
-""")
-    tg = ref["targets"]
-    t1 = Targets.from_frame(tg[tg["variable"] == "stype"])
-    t2 = Targets.from_frame(tg[tg["variable"] != "stype"])
-    s = Sample(ref["dat"], weight="pw", cluster="dnum").poststratify(t1).rake(t2, tol=1e-13)
+def test_chained_poststratify_then_rake_matches_r(strat):
+    t1 = Targets.from_frame(strat["tstype"])
+    t2 = Targets.from_frame(strat["targets"])
+    s = Sample(strat["clus1"], weight="pw", cluster="dnum").poststratify(t1).rake(t2, tol=1e-13)
     mine = pd.concat([estimate(s, "api00"), estimate(s, "api00", by="stype")])
-    _cmp(mine, ref["res"])
+    _cmp(mine, strat["chained"])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,6 @@ from ..errors import DataError
 from ..sample import Sample
 from ..weighting import distance as _distance
 from ..weighting.calibrate import newton
-from ..weighting.ipf import ipf
 from .design import PSUDesign, psu_design
 from .linearization import CalStep, calibration_chain
 
@@ -57,28 +57,50 @@ class ReplicatePlan:
     design: PSUDesign
     seed: int | None
 
-    def psu_factors(self, start: int, stop: int) -> np.ndarray:
-        """(stop-start, n_psu) PSU factors of replicates ``start..stop-1`` (reproducible)."""
+    @cached_property
+    def _boot(self) -> dict:
+        """Bootstrap draws prepared once: PSUs sorted by stratum, multipliers, row positions."""
         d = self.design
-        out = np.ones((stop - start, d.n_psus))
+        h = d.stratum_of_psu
+        nh = d.n_psu
+        order = np.argsort(h, kind="stable")  # PSUs grouped by stratum
+        inv = np.empty_like(order)
+        inv[order] = np.arange(order.size)
+        row_pos = inv[d.psu]
+        nh_sorted = nh[h[order]].astype(float)
+        lone = nh_sorted == 1
+        offset = np.concatenate([[0], np.cumsum(nh)[:-1]])
+        draws_h = np.repeat(np.arange(nh.size), np.maximum(nh - 1, 0))
+        return {
+            "row_pos": None if np.array_equal(row_pos, np.arange(row_pos.size)) else row_pos,
+            "mult": np.where(lone, 0.0, nh_sorted / np.maximum(nh_sorted - 1.0, 1.0)),
+            "add": lone.astype(float),
+            "single": nh.size == 1,
+            "offset": offset[draws_h],
+            "size": nh[draws_h].astype(float),
+        }
+
+    def row_factors(self, start: int, stop: int) -> np.ndarray:
+        """(stop-start, n_rows) replicate factors of replicates ``start..stop-1`` (reproducible).
+
+        Each bootstrap replicate draws from its own ``SeedSequence(seed).spawn`` child, so the
+        factors do not depend on how replicates are chunked.
+        """
+        d = self.design
         if self.method == "bootstrap":
+            b = self._boot
             seqs = np.random.SeedSequence(self.seed).spawn(self.n_rep)[start:stop]
-            h = d.stratum_of_psu
-            nh = d.n_psu
-            order = np.argsort(h, kind="stable")  # PSUs grouped by stratum
-            offset = np.concatenate([[0], np.cumsum(nh)[:-1]])
-            draws_h = np.repeat(np.arange(nh.size), np.maximum(nh - 1, 0))
-            mult = np.where(nh > 1, nh / np.maximum(nh - 1, 1), 1.0)
+            out = np.empty((stop - start, d.psu.size))
             for r, ss in enumerate(seqs):
                 rng = np.random.default_rng(ss)
-                pos = offset[draws_h] + np.floor(rng.random(draws_h.size) *
-                                                 nh[draws_h]).astype(np.int64)
-                cnt = np.bincount(pos, minlength=d.n_psus).astype(float)
-                f = np.ones(d.n_psus)
-                f[order] = cnt
-                lone = nh[h] == 1
-                out[r] = np.where(lone, 1.0, f * mult[h])
+                if b["single"]:
+                    pos = rng.integers(0, d.n_psus, d.n_psus - 1)
+                else:
+                    pos = b["offset"] + (rng.random(b["size"].size) * b["size"]).astype(np.int64)
+                fs = np.bincount(pos, minlength=d.n_psus) * b["mult"] + b["add"]
+                out[r] = fs if b["row_pos"] is None else fs[b["row_pos"]]
             return out
+        out = np.ones((stop - start, d.n_psus))
         h = d.stratum_of_psu
         nh = d.n_psu[h].astype(float)
         for r, j in enumerate(range(start, stop)):
@@ -88,7 +110,7 @@ class ReplicatePlan:
             inside = h == hs
             out[r, inside] = nh[inside] / (nh[inside] - 1.0)
             out[r, j] = 0.0
-        return out
+        return out[:, d.psu]
 
 
 def plan(
@@ -130,10 +152,12 @@ def chunks(n_rows: int, n_rep: int) -> Iterator[tuple[int, int]]:
 
 
 def replicate_rows(
-    sample: Sample, p: ReplicatePlan, start: int, stop: int, targets_se: bool = False
+    sample: Sample, p: ReplicatePlan, start: int, stop: int, targets_se: bool = False,
+    chain: tuple[CalStep, ...] | None = None,
 ) -> np.ndarray:
     """(k, n) recalibrated replicate weights of replicates ``start..stop-1``."""
-    chain, exact = calibration_chain(sample)
+    if chain is None:
+        chain, _ = calibration_chain(sample)
     others = [s.method for s in sample.history if s.calibration is None]
     if others:
         raise DataError(
@@ -141,13 +165,17 @@ def replicate_rows(
             "(only rake, poststratify and calibrate can); use variance='linearization'"
         )
     base = sample.base_weights.to_numpy(dtype=float)
-    W = base[None, :] * p.psu_factors(start, stop)[:, p.design.psu]
+    W = p.row_factors(start, stop)
+    if not (base == 1.0).all():
+        W *= base[None, :]
     rng = None
     if targets_se:
         rng = np.random.default_rng(np.random.SeedSequence(
             (p.seed if p.seed is not None else 0, 7919, start)))
     for cs in chain:
-        W = W * _recalibrate(cs, W, start, rng)[:, cs.cal.row_cell]
+        g = _recalibrate(cs, W, start, rng)
+        for r in range(W.shape[0]):
+            W[r] *= g[r, cs.cal.row_cell]
     return W
 
 
@@ -183,8 +211,7 @@ def _recalibrate(cs: CalStep, W: np.ndarray, start: int, rng) -> np.ndarray:
     k = W.shape[0]
     m = cal.X.shape[0]
     rc = cal.row_cell
-    flat = (np.arange(k)[:, None] * m + rc[None, :]).ravel()
-    Wc = np.bincount(flat, weights=W.ravel(), minlength=k * m).reshape(k, m)
+    Wc = np.stack([np.bincount(rc, weights=W[r], minlength=m) for r in range(k)])
     T = _perturbed_totals(cs, k, rng)
     sizes = _margin_sizes(cs)
     _check_support(cs, Wc, sizes, start)
@@ -200,14 +227,15 @@ def _recalibrate(cs: CalStep, W: np.ndarray, start: int, rng) -> np.ndarray:
             raise DataError("replicates of a rake with cap= are not supported; use "
                             "variance='linearization' or rake without cap")
         warm = Wc * cal.g[None, :]
-        res = ipf(warm, cal.margin_index, totals, tol=float(opts.get("tol", 1e-10)),
-                  max_iter=int(opts.get("max_iter", 1000)) * 5)
-        if not res.converged:
+        raked, ok, err = _ipf_many(warm, cal.margin_index, totals,
+                                   tol=float(opts.get("tol", 1e-10)),
+                                   max_iter=int(opts.get("max_iter", 1000)) * 5)
+        if not ok:
             raise DataError(
-                f"replicate raking did not converge (max relative margin error "
-                f"{res.max_error:.3g}); a replicate is too thin for the margins: use fewer "
-                "levels or variance='linearization'")
-        np.divide(res.weight, Wc, out=g, where=Wc > 0)
+                f"replicate raking did not converge (largest margin factor off 1 by "
+                f"{err:.3g}); a replicate is too thin for the margins: use fewer levels or "
+                "variance='linearization'")
+        np.divide(raked, Wc, out=g, where=Wc > 0)
     elif method == "poststratify":
         idx = cal.margin_index[0]
         for r in range(k):
@@ -237,6 +265,36 @@ def _recalibrate(cs: CalStep, W: np.ndarray, start: int, rng) -> np.ndarray:
     else:
         raise DataError(f"replicates cannot replay weighting step {method!r}")
     return g
+
+
+def _ipf_many(
+    W: np.ndarray, index: tuple[np.ndarray, ...], totals: list[np.ndarray], tol: float,
+    max_iter: int,
+) -> tuple[np.ndarray, bool, float]:
+    """Rake (k, m) cell weights of k replicates to (k, L) totals per margin, all at once.
+
+    Stops when a full sweep changes no margin by a factor further than ``tol`` from 1 (the
+    relative margin error before the sweep).
+    """
+    k, m = W.shape
+    W = W.copy()
+    flats, sizes = [], []
+    for idx in index:
+        L = int(idx.max()) + 1
+        flats.append((np.arange(k)[:, None] * L + idx[None, :]).ravel())
+        sizes.append(L)
+    err = np.inf
+    for _ in range(max_iter):
+        err = 0.0
+        for flat, L, t in zip(flats, sizes, totals, strict=True):
+            cur = np.bincount(flat, weights=W.ravel(), minlength=k * L).reshape(k, L)
+            f = np.ones_like(cur)
+            np.divide(t, cur, out=f, where=cur > 0)
+            err = max(err, float(np.abs(f - 1.0).max()))
+            W *= f.ravel()[flat].reshape(k, m)
+        if err <= tol:
+            return W, True, err
+    return W, False, err
 
 
 def _check_support(cs: CalStep, Wc: np.ndarray, sizes: list[int], start: int) -> None:
