@@ -57,11 +57,13 @@ def _passes(f) -> bool:
 
 
 def run_cells(rows: pd.DataFrame, groups: list[str], sampler: str, label: str,
-              centered="auto", seed: int = 1) -> dict:
+              centered="auto", seed: int = 1, options: dict | None = None) -> dict:
     t0 = time.perf_counter()
     f = fit(rows, "y", group_effects=groups, draws=DRAWS, tune=DRAWS, chains=CHAINS,
-            sampler=sampler, seed=seed, gate="warn", centered=centered)
-    return _row(label, f, time.perf_counter() - t0)
+            sampler=sampler, seed=seed, gate="warn", centered=centered, sampler_options=options)
+    r = _row(label, f, time.perf_counter() - t0)
+    r["adapt"] = (options or {}).get("adaptation", "low_rank" if sampler == "nutpie" else "pymc")
+    return r
 
 
 def run_rows(rows: pd.DataFrame, groups: list[str]) -> dict:
@@ -83,7 +85,7 @@ def run_rows(rows: pd.DataFrame, groups: list[str]) -> dict:
     compiled = nutpie.compile_pymc_model(m)
     t1 = time.perf_counter()
     tr = nutpie.sample(compiled, draws=DRAWS, tune=DRAWS, chains=CHAINS, seed=1,
-                       progress_bar=False, cores=2)
+                       progress_bar=False, cores=2, adaptation="low_rank")
     wall = time.perf_counter() - t0
     d, div = check(tr, gate="warn")
     return {"run": "100k rows (Bernoulli)", "rows": len(rows), "cells": len(rows),
@@ -92,7 +94,23 @@ def run_rows(rows: pd.DataFrame, groups: list[str]) -> dict:
             "steps/draw": round(_steps(tr), 1), "max_rhat": round(float(d["r_hat"].max()), 4),
             "min_ess_bulk": int(d["ess_bulk"].min()), "min_ess_tail": int(d["ess_tail"].min()),
             "divergences": div, "gate": "pass" if bool(d["ok"].all()) and div == 0 else "FAIL",
-            "load1": round(os.getloadavg()[0], 1)}
+            "load1": round(os.getloadavg()[0], 1), "adapt": "low_rank"}
+
+
+def write(out: list[dict]) -> str:
+    tab = pd.DataFrame(out)
+    md = "\n".join(["| " + " | ".join(tab.columns) + " |",
+                    "|" + "---|" * len(tab.columns)]
+                   + ["| " + " | ".join(str(v) for v in r) + " |" for r in tab.values.tolist()])
+    head = (f"# MRP benchmark\n\n{CHAINS} chains x {DRAWS} draws (+{DRAWS} tune), 2 chains at a "
+            f"time (cores=2). Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with "
+            "other jobs (load1 = 1-minute load average when the row finished). Simulated persona "
+            "set from calib.simulate (skewed to young and educated), seed 7.\n\n")
+    md_out = head + md + "\n"
+    name = os.environ.get("BENCH_OUT", "mrp.md")
+    Path(__file__).parent.joinpath("out").mkdir(exist_ok=True)
+    Path(__file__).parent.joinpath("out", name).write_text(md_out)
+    return md_out
 
 
 def main() -> None:
@@ -105,12 +123,14 @@ def main() -> None:
         ("1M, 4 terms, first fit", lambda: run_cells(big, g4, "nutpie", "1M, 4 terms, first fit")),
         ("1M, 4 terms, second fit", lambda: run_cells(big, g4, "nutpie",
                                                       "1M, 4 terms, second fit", seed=2)),
+        ("1M, 4 terms, diag mass matrix", lambda: run_cells(
+            big, g4, "nutpie", "1M, 4 terms, diag mass matrix", options={"adaptation": "diag"})),
         ("1M, 4 terms, non-centred", lambda: run_cells(big, g4, "nutpie",
                                                        "1M, 4 terms, non-centred", False)),
-        ("1M, 4 terms, PyMC NUTS", lambda: run_cells(big, g4, "pymc", "1M, 4 terms, PyMC NUTS")),
         ("1M, 5 terms (+sex)", lambda: run_cells(big, g5, "nutpie", "1M, 5 terms (+sex)")),
         ("100k, 4 terms, cells", lambda: run_cells(small, g4, "nutpie", "100k, 4 terms, cells")),
         ("100k rows (Bernoulli)", lambda: run_rows(small, g4)),
+        ("1M, 4 terms, PyMC NUTS", lambda: run_cells(big, g4, "pymc", "1M, 4 terms, PyMC NUTS")),
     ]
     out = []
     for label, fn in runs:
@@ -121,19 +141,8 @@ def main() -> None:
         r = fn()
         print(r, flush=True)
         out.append(r)
-    tab = pd.DataFrame(out)
-    md = "\n".join(["| " + " | ".join(tab.columns) + " |",
-                    "|" + "---|" * len(tab.columns)]
-                   + ["| " + " | ".join(str(v) for v in r) + " |" for r in tab.values.tolist()])
-    head = (f"# MRP benchmark\n\n{CHAINS} chains x {DRAWS} draws (+{DRAWS} tune), 2 chains at a "
-            f"time (cores=2). Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with "
-            "other jobs (load1 = 1-minute load average when the row finished). Simulated persona "
-            "set from calib.simulate (skewed to young and educated), seed 7.\n\n")
-    md_out = head + md + "\n"
-    print(md_out)
-    name = os.environ.get("BENCH_OUT", "mrp.md")
-    Path(__file__).parent.joinpath("out").mkdir(exist_ok=True)
-    Path(__file__).parent.joinpath("out", name).write_text(md_out)
+        write(out)
+    print(write(out))
 
 
 if __name__ == "__main__":

@@ -195,6 +195,12 @@ def test_poststratify_chunked_over_draws_gives_same_result(world):
     b = mrp.poststratify(f, pop.cells, by="state", chunk_elements=len(pop.cells) * 2 * 7)
     pd.testing.assert_frame_equal(a.table, b.table, check_exact=False, rtol=1e-12)
     assert np.allclose(a.draws["estimate"], b.draws["estimate"], rtol=1e-12, atol=0)
+    # a categorical `by` column (the full population frame has one) orders by its categories
+    cat = pop.cells.assign(state=pd.Categorical(pop.cells["state"], categories=STATES[::-1]))
+    c = mrp.poststratify(f, cat, by="state").table
+    assert c["domain"].tolist() == [*STATES[::-1], "Total"]
+    assert np.allclose(c.set_index("domain").loc[STATES, "estimate"],
+                       a.table.set_index("domain").loc[STATES, "estimate"], rtol=1e-12)
 
 
 def test_summary_matches_diagnostics_by_name(world):

@@ -11,6 +11,7 @@ Run: ``.venv/bin/python -m pytest -q -m slow tests/test_mrp_coverage.py -s``.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -64,7 +65,7 @@ def coverage_study(reps: int = 20, n: int = 2500, level: float = 0.9, seed: int 
 
 @pytest.mark.slow
 def test_state_intervals_cover_about_nominal():
-    out = coverage_study()
+    out = coverage_study(reps=int(os.environ.get("MRP_COVERAGE_REPS", "20")))
     print(pd.Series(out))
     assert out["states"] == 50
     # nominal 0.90 within 3 Monte Carlo SEs (plus 0.02 for the approximate posterior)

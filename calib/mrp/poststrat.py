@@ -197,7 +197,8 @@ def poststratify(
         dom_codes, domains = pd.factorize(frame[by].map(format_level).astype(str), sort=False)
         if isinstance(frame[by].dtype, pd.CategoricalDtype):
             order = [format_level(c) for c in frame[by].cat.categories]
-            domains_sorted = [d for d in order if d in set(domains)]
+            seen = frozenset(domains)  # (`set` is the parameter here)
+            domains_sorted = [d for d in order if d in seen]
             remap = {d: i for i, d in enumerate(domains_sorted)}
             dom_codes = np.array([remap[domains[c]] for c in dom_codes])
             domains = pd.Index(domains_sorted)
