@@ -155,7 +155,9 @@ def run_mrp(inp: StudyInput) -> pd.DataFrame:
     t = est.table
     t = t[t["domain"] != "Total"].copy()
     t["ess"] = np.nan
-    return t[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]]
+    out = t[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]].copy()
+    out.attrs["fit"] = fit  # kept on the Comparison (diagnostics for reports)
+    return out
 
 
 def run_ppi(inp: StudyInput) -> pd.DataFrame:
@@ -175,11 +177,12 @@ def run_ppi(inp: StudyInput) -> pd.DataFrame:
     o = inp.opts("ppi")
     strat = o.pop("rectifier_by", "region")
     llm = inp.llm_outcome or inp.outcome
-    human = inp.human
-    if llm != inp.outcome:
-        human = human.drop(columns=[inp.outcome], errors="ignore").rename(columns={llm: inp.outcome})
-    if inp.human_outcome == inp.outcome:
-        raise DataError("human_outcome must differ from the persona outcome column name")
+    for col, what in ((inp.human_outcome, "human_outcome"), (llm, "llm_outcome")):
+        if col not in inp.human.columns:
+            raise DataError(f"{what} {col!r} is not a column of the human sample")
+    human = inp.human.copy()
+    human["__human_answer"] = human[inp.human_outcome]
+    human[inp.outcome] = human[llm]
     s = _sample(inp).rake(_targets(inp))
     frame = s.frame
     strat_of = frame.groupby(inp.by, observed=True)[strat].first().astype(str)
@@ -190,7 +193,7 @@ def run_ppi(inp: StudyInput) -> pd.DataFrame:
         from .sample import Sample
 
         sub = Sample(frame.loc[pm], weight=s.weight_array[pm])
-        r = ppi_mean(sub, human.loc[hm], inp.outcome, inp.human_outcome, lam=1.0,
+        r = ppi_mean(sub, human.loc[hm], inp.outcome, "__human_answer", lam=1.0,
                      human_weight=inp.human_weight, level=inp.level, **o)
         r = r.iloc[[0]].assign(domain=str(dom))
         rows.append(r)
@@ -223,6 +226,7 @@ class Comparison:
     table: pd.DataFrame
     summary: pd.DataFrame
     level: float
+    fits: Mapping[str, object] = field(default_factory=dict)
 
     def __str__(self) -> str:
         cols = ["method", "rmse", "bias", "mae", "coverage", "winners_correct", "national",
@@ -293,7 +297,7 @@ def compare(
     if frame is not None:
         weights = frame.groupby(by, observed=True)[count].sum()
         weights.index = weights.index.astype(str)
-    rows, summ = [], []
+    rows, summ, fits = [], [], {}
     for m in methods:
         t0 = time.perf_counter()
         try:
@@ -303,6 +307,8 @@ def compare(
             summ.append({"method": m, "status": f"failed: {e}", "seconds": time.perf_counter() - t0})
             continue
         secs = time.perf_counter() - t0
+        if "fit" in est.attrs:
+            fits[m] = est.attrs.pop("fit")
         est["domain"] = est["domain"].astype(str)
         est = est[est["domain"].isin(bench.index)]
         est["truth"] = bench.reindex(est["domain"]).to_numpy()
@@ -331,7 +337,7 @@ def compare(
             s["national_truth"] = float(np.average(est["truth"], weights=w))
         summ.append(s)
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    return Comparison(table, pd.DataFrame(summ), level)
+    return Comparison(table, pd.DataFrame(summ), level, fits)
 
 
 def compare_repeated(

@@ -18,7 +18,7 @@ appending a :class:`DemoStep`. The default job:
 Examples
 --------
 >>> [s.name for s in STEPS]
-['load', 'targets', 'rake', 'diagnostics', 'estimate']
+['load', 'targets', 'rake', 'diagnostics', 'estimate', 'study', 'report']
 """
 
 from __future__ import annotations
@@ -139,13 +139,28 @@ def _estimate(ctx: dict) -> str:
             "that weighting on demographics cannot remove.")
 
 
-#: The demo's steps, in order; append a DemoStep to extend it (MRP, forecast, report).
+def _study(ctx: dict) -> str:
+    from .demo_study import study_step
+
+    return study_step(ctx)
+
+
+def _report(ctx: dict) -> str:
+    from .demo_study import report_step
+
+    return report_step(ctx)
+
+
+#: The demo's steps, in order; append a DemoStep to extend it.
 STEPS: list[DemoStep] = [
     DemoStep("load", "Load a shipped sample", _load),
     DemoStep("targets", "Census targets", _targets),
     DemoStep("rake", "Rake to the targets", _rake),
     DemoStep("diagnostics", "Weight diagnostics", _diagnostics),
     DemoStep("estimate", "Weighted estimates with standard errors", _estimate),
+    DemoStep("study", "Persona study 2024: raw / raking / calibration / MRP / hybrid -> "
+             "electoral college -> backtest", _study),
+    DemoStep("report", "HTML report", _report),
 ]
 
 

@@ -16,7 +16,8 @@ Study file (TOML)::
 
     [analysis]
     outcome = "vote_dem"                  # 1 = Democratic vote
-    human_outcome = "human_vote"          # the human's real answer (hybrid methods)
+    human_outcome = "vote_dem"            # the human's real answer (hybrid methods)
+    llm_outcome = "llm_vote_dem"          # the LLM's answer for each human
     methods = ["raw", "rake", "calibrate-logit", "mrp", "ppi"]
     variables = ["age6", "sex", "race4", "educ5"]
     level = 0.95
@@ -104,11 +105,7 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
 
         study = election_study(**pc["simulate"])
         personas, human = study.personas, study.human
-        if human is not None and len(human):
-            human = human.rename(columns={"vote_dem": "human_vote"}).assign(
-                vote_dem=human["llm_vote_dem"]
-            )
-        else:
+        if human is None or not len(human):
             human = None
     elif "path" in pc:
         from .io import read_personas, read_table
@@ -162,7 +159,9 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None) -> StudyResult:
     comparison = compare(
         personas, outcome, benchmark=bench, methods=methods, by=ac.get("by", "state"),
         frame=frame, variables=tuple(ac.get("variables", ("age6", "sex", "race4", "educ5"))),
-        human=human, human_outcome=ac.get("human_outcome", "human_vote" if human is not None else None),
+        human=human,
+        human_outcome=ac.get("human_outcome", "vote_dem" if human is not None else None),
+        llm_outcome=ac.get("llm_outcome", "llm_vote_dem" if study is not None else None),
         level=float(ac.get("level", 0.95)), seed=ac.get("seed"), options=ac.get("options"),
     )  # fmt: skip
     res = StudyResult(comparison=comparison, study=study, config=dict(cfg))

@@ -71,8 +71,13 @@ def study_report(res: Any, path: str | Path, *, overwrite: bool = False, mrp_fit
     notes = [NOTE_WEIGHTING]
     diag = None
     div = None
+    mrp_fit = mrp_fit if mrp_fit is not None else res.comparison.fits.get("mrp")
     if mrp_fit is not None:
-        diag = mrp_fit.diagnostics if isinstance(mrp_fit.diagnostics, pd.DataFrame) else None
+        d = mrp_fit.diagnostics
+        if isinstance(d, pd.DataFrame):
+            d = d.reset_index() if "parameter" not in d.columns else d
+            diag = d[["parameter", "r_hat", "ess_bulk", "ess_tail"]]
+        div = int(mrp_fit.options.get("divergences", 0)) if hasattr(mrp_fit, "options") else None
     parts: dict[str, Any] = dict(
         title="calib study report", weights_before=before, weights_after=after, margins=margins,
         methods=methods, mrp_diagnostics=diag, divergences=div, provenance=prov, notes=notes,

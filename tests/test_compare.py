@@ -64,9 +64,9 @@ def test_repeated_mode_reports_coverage_with_mcse():
 def test_ppi_rectifier_removes_response_bias():
     st = election_study(2024, per_state=300, human_n=1500, seed=5, persona_types=("descriptive",))
     bench = st.truth_state.set_index("state")["dem_two_party_share"]
-    h = st.human.rename(columns={"vote_dem": "human_vote"}).assign(vote_dem=st.human["llm_vote_dem"])
     s = compare(st.personas, "vote_dem", benchmark=bench, frame=st.frame, methods=("rake", "ppi"),
-                variables=("age6", "sex", "educ5"), human=h, human_outcome="human_vote",
+                variables=("age6", "sex", "educ5"), human=st.human, human_outcome="vote_dem",
+                llm_outcome="llm_vote_dem",
                 seed=0).summary.set_index("method")
     assert s.at["ppi", "rmse"] < 0.25 * s.at["rake", "rmse"]
     assert abs(s.at["ppi", "national"] - s.at["ppi", "national_truth"]) < 0.03

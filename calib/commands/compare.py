@@ -29,7 +29,7 @@ from ._io import check_out, read_frame
 def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | None = None,
         certified: int | None = None, methods: list[str] | None = None, by: str = "state",
         human: Path | None = None, human_outcome: str | None = None,
-        persona_type: str | None = None, variables: list[str] | None = None,
+        llm_outcome: str | None = None, persona_type: str | None = None, variables: list[str] | None = None,
         level: float = 0.95, seed: int | None = None, overwrite: bool = False) -> Any:
     """Read the files and run :func:`calib.compare.compare`."""
     from ..compare import DEFAULT_VARIABLES, compare
@@ -49,13 +49,15 @@ def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | Non
         raise DataError("give --benchmark TRUTH or --certified YEAR")
     h = read_frame(human, "--human") if human is not None else None
     if h is not None and human_outcome:
-        h[human_outcome] = h[human_outcome].astype(float)
-        h[outcome] = h[outcome].astype(float)
+        for col in {human_outcome, llm_outcome or outcome}:
+            if col not in h.columns:
+                raise DataError(f"--human: no column {col!r}")
+            h[col] = h[col].astype(float)
         if "weight" in h:
             h["weight"] = h["weight"].astype(float)
     c = compare(p, outcome, benchmark=bench, methods=methods or ["raw", "rake"], by=by,
                 frame=poststrat_frame(), variables=tuple(variables or DEFAULT_VARIABLES), human=h,
-                human_outcome=human_outcome, level=level, seed=seed)
+                human_outcome=human_outcome, llm_outcome=llm_outcome, level=level, seed=seed)
     if out is not None:
         c.write(str(out), overwrite=overwrite)
     return c
@@ -74,7 +76,10 @@ def register(app: typer.Typer) -> None:
         method: Annotated[list[str] | None, typer.Option("--method", help="method (repeat)")] = None,
         by: Annotated[str, typer.Option("--by")] = "state",
         human: Annotated[Path | None, typer.Option("--human", help="human benchmark rows")] = None,
-        human_outcome: Annotated[str | None, typer.Option("--human-outcome")] = None,
+        human_outcome: Annotated[str | None, typer.Option(
+            "--human-outcome", help="the human's real answer in HUMAN")] = None,
+        llm_outcome: Annotated[str | None, typer.Option(
+            "--llm-outcome", help="the LLM's answer for each human (default: --outcome)")] = None,
         persona_type: Annotated[str | None, typer.Option("--persona-type")] = None,
         variable: Annotated[list[str] | None, typer.Option("--variable", help="target variable (repeat)")] = None,
         level: Annotated[float, typer.Option("--level")] = 0.95,
@@ -84,7 +89,8 @@ def register(app: typer.Typer) -> None:
         """Run several methods on one persona set against a benchmark: bias, RMSE, coverage,
         winners called, ESS and run time per method."""
         c = run(personas, outcome, out, benchmark=benchmark, certified=certified, methods=method,
-                by=by, human=human, human_outcome=human_outcome, persona_type=persona_type,
+                by=by, human=human, human_outcome=human_outcome, llm_outcome=llm_outcome,
+                persona_type=persona_type,
                 variables=variable, level=level, seed=seed, overwrite=overwrite)
         typer.echo(str(c))
         typer.echo(f"wrote {out}")

@@ -48,6 +48,7 @@ def run(
     human_weight: str | None = None,
     level: float = 0.95,
     seed: int | None = None,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
     """Implement ``calib hybrid``; writes ``out`` and returns the table."""
     from .. import Sample
@@ -57,7 +58,16 @@ def run(
 
     if method not in METHODS:
         raise DataError(f"--method {method!r}: use one of {list(METHODS)}")
+    from ._io import check_out
+
+    check_out(Path(out), overwrite)
     pframe, hframe = _read(personas), _read(human)
+    for col, what, frame in ((outcome, "--outcome", pframe), (outcome, "--outcome", hframe),
+                             (human_outcome, "--human-outcome", hframe),
+                             (human_weight, "--human-weight", hframe), (by, "--by", pframe)):
+        if col is not None and col not in frame.columns:
+            where = "PERSONAS" if frame is pframe else "HUMAN"
+            raise DataError(f"{what} {col!r} is not a column of {where} ({list(frame.columns)[:12]})")
     sample = Sample(pframe)
     if targets is not None:
         sample = sample.rake(Targets.read(targets))
@@ -104,10 +114,12 @@ def register(app) -> None:
         human_weight: str | None = typer.Option(None, "--human-weight"),  # noqa: B008
         level: float = typer.Option(0.95, "--level"),  # noqa: B008
         seed: int | None = typer.Option(None, "--seed"),  # noqa: B008
+        overwrite: bool = typer.Option(False, "--overwrite"),  # noqa: B008
     ) -> None:
         """Correct persona answers with a small human sample (PPI++, joint MRP, partisan)."""
         run(personas, human, outcome, out, human_outcome=human_outcome, by=by, targets=targets,
-            method=method, human_weight=human_weight, level=level, seed=seed)
+            method=method, human_weight=human_weight, level=level, seed=seed,
+            overwrite=overwrite)
 
 
 __all__ = ["run", "register", "METHODS"]
