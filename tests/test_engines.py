@@ -295,7 +295,6 @@ def test_domain_se_matches_r_survey(tmp_path):
         assert est.loc[lab, "se"] == pytest.approx(r.loc[lab, "se"], rel=1e-6)
 
 
-@pytest.mark.slow
 def test_one_million_rows_rake_equal_memory(tmp_path):
     rng = np.random.default_rng(1)
     frame = _frame(rng, 1_000_000)
