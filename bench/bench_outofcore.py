@@ -3,8 +3,8 @@
 Generates Parquet files (6 categorical variables, a base weight and a 0/1 outcome) in chunks
 of 1M rows with pyarrow (never holding all rows), then runs each case in a fresh subprocess:
 rake to 6 one-way margins and write the weights back to Parquet. Each row records wall time,
-the peak RSS of the process (``resource.getrusage`` ``ru_maxrss``; for Dask also of the worker
-processes) and the 1-minute load average (other jobs share the machine).
+the peak RSS of the process (``VmHWM``; for Dask also the workers' ``ru_maxrss`` via
+``RUSAGE_CHILDREN``) and the 1-minute load average (other jobs share the machine).
 
 Run: ``nice .venv/bin/python bench/bench_outofcore.py`` (writes ``bench/out/outofcore.md``;
 rows accumulate in ``bench/out/outofcore.jsonl`` so sizes can be run separately).
@@ -109,7 +109,10 @@ r = weight_files(args["paths"], t, "rake", out=args["out"], engine=args["engine"
 t2 = time.perf_counter()
 if client is not None:
     client.close(); cluster.close()
-self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:  # VmHWM: this process's own peak (ru_maxrss keeps the parent's peak across exec)
+    self_kb = [int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM")][0]
+except (OSError, IndexError):
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"rows": r.rows, "seconds": t2 - t1, "startup_s": t1 - t0,
                   "rss_mb": self_kb / 1024, "children_rss_mb": kids_kb / 1024,
