@@ -187,3 +187,20 @@ def test_chained_poststratify_then_rake_matches_r(strat):
     s = Sample(strat["clus1"], weight="pw", cluster="dnum").poststratify(t1).rake(t2, tol=1e-13)
     mine = pd.concat([estimate(s, "api00"), estimate(s, "api00", by="stype")])
     _cmp(mine, strat["chained"])
+
+
+@pytest.mark.parametrize("cluster", [None, "b"])
+def test_bootstrap_se_equals_exported_replicates(cluster):
+    """The cell path of estimate() and the exported row-level replicate weights agree."""
+    df, t = _toy()
+    df["b"] = np.arange(len(df)) % 40
+    df.loc[:49, "y"] = np.nan
+    s = Sample(df, cluster=cluster).rake(t)
+    rw = replicate_weights(s, "bootstrap", replicates=30, seed=5)
+    ok = df["y"].notna().to_numpy()
+    th = (rw[ok].mul(df.loc[ok, "y"], axis=0).sum() / rw[ok].sum()).to_numpy()
+    se = np.sqrt(((th - th.mean()) ** 2).sum() / (len(th) - 1))
+    with pytest.warns(UserWarning, match="missing"):
+        est = estimate(s, "y", variance="bootstrap", replicates=30, seed=5)
+    assert est["se"].iloc[0] == pytest.approx(se, rel=1e-9)
+    assert rw.attrs["type"] == "bootstrap"

@@ -129,10 +129,13 @@ def estimate(
     else:
         method = "bootstrap" if variance == "bootstrap" else "jackknife"
         p = _rep.plan(sample, method, replicates, seed, lonely)
-        thetas = np.empty((p.n_rep, theta.size))
         chain, _ = calibration_chain(sample)
-        for a, b in _rep.chunks(sample.n, p.n_rep):
-            thetas[a:b] = est.point(_rep.replicate_rows(sample, p, a, b, targets_se, chain))
+        thetas = _rep.fast_thetas(sample, p, chain, est.Y, est.D, est.stat, targets_se)
+        if thetas is None:
+            thetas = np.empty((p.n_rep, theta.size))
+            for a, b in _rep.chunks(sample.n, p.n_rep):
+                thetas[a:b] = est.point(
+                    _rep.replicate_rows(sample, p, a, b, targets_se, chain))
         if not np.isfinite(thetas).all():
             raise DataError(
                 f"outcome {outcome!r}: some {p.method} replicates have no weight in a domain "

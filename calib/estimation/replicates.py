@@ -58,6 +58,10 @@ class ReplicatePlan:
     seed: int | None
 
     @cached_property
+    def _seeds(self) -> list[np.random.SeedSequence]:
+        return np.random.SeedSequence(self.seed).spawn(self.n_rep)
+
+    @cached_property
     def _boot(self) -> dict:
         """Bootstrap draws prepared once: PSUs sorted by stratum, multipliers, row positions."""
         d = self.design
@@ -89,15 +93,20 @@ class ReplicatePlan:
         d = self.design
         if self.method == "bootstrap":
             b = self._boot
-            seqs = np.random.SeedSequence(self.seed).spawn(self.n_rep)[start:stop]
+            seqs = self._seeds[start:stop]
             out = np.empty((stop - start, d.psu.size))
             for r, ss in enumerate(seqs):
                 rng = np.random.default_rng(ss)
                 if b["single"]:
                     pos = rng.integers(0, d.n_psus, d.n_psus - 1)
+                    cnt = np.bincount(pos, minlength=d.n_psus)
+                    if b["row_pos"] is None:  # rows are the PSUs: one pass into the output
+                        np.multiply(cnt, b["mult"][0], out=out[r])
+                        continue
+                    fs = cnt * b["mult"][0]
                 else:
                     pos = b["offset"] + (rng.random(b["size"].size) * b["size"]).astype(np.int64)
-                fs = np.bincount(pos, minlength=d.n_psus) * b["mult"] + b["add"]
+                    fs = np.bincount(pos, minlength=d.n_psus) * b["mult"] + b["add"]
                 out[r] = fs if b["row_pos"] is None else fs[b["row_pos"]]
             return out
         out = np.ones((stop - start, d.n_psus))
@@ -168,12 +177,9 @@ def replicate_rows(
     W = p.row_factors(start, stop)
     if not (base == 1.0).all():
         W *= base[None, :]
-    rng = None
-    if targets_se:
-        rng = np.random.default_rng(np.random.SeedSequence(
-            (p.seed if p.seed is not None else 0, 7919, start)))
+    tseed = ((p.seed if p.seed is not None else 0), start) if targets_se else None
     for cs in chain:
-        g = _recalibrate(cs, W, start, rng)
+        g = _recalibrate(cs, W, start, tseed)
         for r in range(W.shape[0]):
             W[r] *= g[r, cs.cal.row_cell]
     return W
@@ -183,12 +189,18 @@ def _margin_sizes(cs: CalStep) -> list[int]:
     return [int(idx.max()) + 1 if idx.size else 0 for idx in cs.cal.margin_index]
 
 
-def _perturbed_totals(cs: CalStep, k: int, rng: np.random.Generator | None) -> np.ndarray:
-    """(k, p) totals per replicate: the step's totals, perturbed by their se when asked."""
+def _perturbed_totals(cs: CalStep, k: int, tseed) -> np.ndarray:
+    """(k, p) totals per replicate: the step's totals, perturbed by their se when asked.
+
+    ``tseed = (seed, start)``: replicate ``start + r`` draws its noise from its own seed, so
+    the noise does not depend on chunking.
+    """
     cal = cs.cal
     T = np.broadcast_to(cal.totals, (k, cal.totals.size)).copy()
-    if rng is None or cs.step.targets is None:
+    if tseed is None or cs.step.targets is None:
         return T
+    rngs = [np.random.default_rng(np.random.SeedSequence((tseed[0], 7919, tseed[1] + r)))
+            for r in range(k)]
     tg = cs.step.targets
     cats = [mg for mg in tg if not mg.numeric]
     nums = [mg for mg in tg if mg.numeric]
@@ -196,7 +208,8 @@ def _perturbed_totals(cs: CalStep, k: int, rng: np.random.Generator | None) -> n
     for mg in cats + nums:
         size = mg.values.size
         if mg.se is not None:
-            noisy = T[:, col:col + size] + rng.standard_normal((k, size)) * mg.se[None, :]
+            z = np.stack([g.standard_normal(size) for g in rngs])
+            noisy = T[:, col:col + size] + z * mg.se[None, :]
             if not mg.numeric:
                 noisy = np.maximum(noisy, 1e-9 * max(mg.total, 1.0))
                 noisy *= mg.values.sum() / noisy.sum(axis=1, keepdims=True)
@@ -205,14 +218,19 @@ def _perturbed_totals(cs: CalStep, k: int, rng: np.random.Generator | None) -> n
     return T
 
 
-def _recalibrate(cs: CalStep, W: np.ndarray, start: int, rng) -> np.ndarray:
-    """(k, m) g factors of the replicates' cells for one calibration step."""
+def _recalibrate(cs: CalStep, W: np.ndarray, start: int, tseed) -> np.ndarray:
+    """(k, m) g factors of the replicates' cells for one calibration step (rows ``W``)."""
+    m = cs.cal.X.shape[0]
+    rc = cs.cal.row_cell
+    Wc = np.stack([np.bincount(rc, weights=W[r], minlength=m) for r in range(W.shape[0])])
+    return _solve(cs, Wc, start, tseed)
+
+
+def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
+    """(k, m) g factors given the replicates' (k, m) cell weights."""
     cal = cs.cal
-    k = W.shape[0]
-    m = cal.X.shape[0]
-    rc = cal.row_cell
-    Wc = np.stack([np.bincount(rc, weights=W[r], minlength=m) for r in range(k)])
-    T = _perturbed_totals(cs, k, rng)
+    k, m = Wc.shape
+    T = _perturbed_totals(cs, k, tseed)
     sizes = _margin_sizes(cs)
     _check_support(cs, Wc, sizes, start)
     method = cs.step.method
@@ -265,6 +283,57 @@ def _recalibrate(cs: CalStep, W: np.ndarray, start: int, rng) -> np.ndarray:
     else:
         raise DataError(f"replicates cannot replay weighting step {method!r}")
     return g
+
+
+def fast_thetas(
+    sample: Sample, p: ReplicatePlan, chain: tuple[CalStep, ...], Y: np.ndarray,
+    D: np.ndarray, stat: str, targets_se: bool = False,
+) -> np.ndarray | None:
+    """Replicate estimates through cells, without (k, n) replicate weight matrices (or None).
+
+    With at most one calibration step, a replicate's final weight is ``f_i w_i g_r[c(i)]``, so
+    ``theta_r`` needs only per-cell sums of ``f w`` (to recalibrate) and of ``f w y`` (for the
+    estimate): sequential bincounts into the cells, then ``sum_c g_rc S_rc``. The factors are
+    those of :meth:`ReplicatePlan.row_factors`, so the result equals the row path. Returns
+    None (use the row path) for chains of several steps or many estimands.
+    """
+    if len(chain) > 1 or len(sample.history) != len(chain) or Y.shape[1] > 8:
+        return None
+    base = sample.base_weights.to_numpy(dtype=float)
+    ones = bool((base == 1.0).all())
+    YD = np.asfortranarray(np.column_stack([Y, D]))
+    E, J = Y.shape[1], YD.shape[1]
+    out = np.empty((p.n_rep, E))
+    cs = chain[0] if chain else None
+    m = cs.cal.X.shape[0] if cs is not None else 1
+    rc = cs.cal.row_cell if cs is not None else np.zeros(sample.n, dtype=np.int64)
+    step = max(1, min(p.n_rep, CHUNK_ENTRIES // (m * (J + 1))))
+    for a in range(0, p.n_rep, step):
+        bnd = min(a + step, p.n_rep)
+        k = bnd - a
+        Wc = np.empty((k, m))
+        S = np.empty((k, m, J))
+        for r in range(k):
+            f = p.row_factors(a + r, a + r + 1)[0]
+            if not ones:
+                f *= base
+            Wc[r] = np.bincount(rc, weights=f, minlength=m)
+            for j in range(J):
+                S[r, :, j] = np.bincount(rc, weights=f * YD[:, j], minlength=m)
+        if cs is not None:
+            tseed = ((p.seed if p.seed is not None else 0), a) if targets_se else None
+            g = _solve(cs, Wc, a, tseed)
+            tot = np.einsum("rm,rmj->rj", g, S)
+        else:
+            tot = S[:, 0, :]
+        T, N = tot[:, :E], tot[:, E:]
+        if stat == "total":
+            out[a:bnd] = T
+        else:
+            res = np.full_like(T, np.nan)
+            np.divide(T, N, out=res, where=N > 0)
+            out[a:bnd] = res
+    return out
 
 
 def _ipf_many(
