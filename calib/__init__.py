@@ -41,6 +41,7 @@ _LAZY = {
     "opinion": ("calib.opinion", None),
     "report": ("calib.report", None),
     "engines": ("calib.engines", None),
+    "FileSample": ("calib.filesample", "FileSample"),
     "datasets": ("calib.datasets", None),
     "simulate": ("calib.simulate", None),
     "diagnostics": ("calib.diagnostics", None),
