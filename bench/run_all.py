@@ -173,8 +173,8 @@ def write_doc(
         "",
         "A synthetic skewed sample (`bench/synth.py`): six categorical variables with 51, 6, 2, "
         "5, 4 and 3 levels (state, age6, sex, educ5, race4, pid3), every one drawn with a "
-        "selection skew; targets are population shares times n (weights average 1). About "
-        "36,500 of the 36,720 cells are occupied at 1M rows.",
+        "selection skew; targets are population shares times n (weights average 1). "
+        f"{cells[0]['cells']:,} of the 36,720 cells are occupied at {cells[0]['n']:,} rows.",
         "",
         "## Method",
         "",
