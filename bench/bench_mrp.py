@@ -6,7 +6,7 @@ Run: ``nice .venv/bin/python bench/bench_mrp.py`` (prints a markdown table, writ
 ``bench/out/mrp.md``). ``total_s`` is the whole ``fit`` call (encode + collapse + compile +
 sampling + diagnostics); ``compile_s`` and ``sample_s`` split it. The 1-minute load average
 is recorded per row: other jobs share the machine. ``BENCH_QUICK=1`` for a smoke run;
-``BENCH_ONLY=label1,label2`` to run some rows.
+``BENCH_ONLY="label1;label2"`` to run some rows.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from calib.mrp import fit
 from calib.mrp.model import clear_cache
 
 QUICK = bool(os.environ.get("BENCH_QUICK"))
-ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(",") if s]
+ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(";") if s]
 DRAWS = 200 if QUICK else 1000
 CHAINS = 4
 SKEW = {"age6": {"18-29": 2.0, "30-39": 1.5}, "educ5": {"Post-grad": 2.0, "4-Year College": 1.5}}
