@@ -278,7 +278,7 @@ def format_table(rows: list[dict], *, base: str = "calib rake") -> str:
                 f"| {r['name']} | {r['n']:,} | {t_txt} | {ratio} | – | – | – | – | {note} |"
             )
             continue
-        ref_t = t_logit if "logit" in r["name"] and "calib" not in r["name"] else t_base
+        ref_t = t_logit if "logit" in r["name"] and not r["name"].startswith("calib ") else t_base
         ratio = f"{r['time'] / ref_t:.1f}" if ref_t else "–"
         if r["name"].startswith("R survey"):
             note = (note + f" total incl. R start and CSV I/O {r['wall_total']:.1f} s").strip()

@@ -241,7 +241,8 @@ def write_doc(
         "0.6-0.9 s with one thread (hence the thread cap). Indicator structure would allow "
         "bincount-based X'diag(v)X (one bincount per pair of margins).",
         "- weightipy stops on its own convergence criterion; its margin error above is what it "
-        "reaches (at 1M rows it has been seen to return unconverged, ~0.4).",
+        "reaches (the issue reported ~0.4 at 1M rows on other data; see the table for this "
+        "synthetic sample).",
         "- samplics loops over margins and levels in Python with boolean masks over all rows; "
         "balance builds a model matrix over rows; both scale with rows × levels.",
         "- Contenders marked skipped/timed out are listed, never dropped.",
