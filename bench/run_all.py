@@ -32,6 +32,7 @@ from .contenders import CONTENDERS, LOGIT_BOUNDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
+KEEP = "<!-- sections below are written by bench_mrp.py, bench_outofcore.py and by hand; make bench keeps them -->"
 #: The raw results of the last run (``--render`` re-renders the page from it).
 RESULTS = ROOT / "bench" / "results.json"
 
@@ -250,6 +251,10 @@ def write_doc(
     ]
     text = "\n".join(lines)
     DOC.parent.mkdir(parents=True, exist_ok=True)
+    # sections measured by other benchmarks (MRP, out of core, replicates) follow KEEP and are
+    # carried over unchanged
+    if DOC.exists() and KEEP in DOC.read_text():
+        text = text.rstrip("\n") + "\n\n" + KEEP + DOC.read_text().split(KEEP, 1)[1]
     DOC.write_text(text)
     return text
 
