@@ -101,6 +101,7 @@ def newton(
     scale = rescale_factor(X, w, totals)
     ww = w * scale
     Fm1, dF = distance.Fm1, distance.dF
+    X = _maybe_sparse(X)
     eta = np.zeros(X.shape[1])
     xeta = X @ eta
     denom = 1.0 + np.abs(totals)
@@ -110,7 +111,7 @@ def newton(
     err = np.inf
     while True:
         deriv = dF(xeta, bounds)
-        T = (X * (ww * deriv)[:, None]).T @ X
+        T = _crossprod(X, ww * deriv)
         misfit = totals - X.T @ (ww * (1.0 + Fm1(xeta, bounds)))
         deta = np.linalg.pinv(T, rtol=256 * np.finfo(float).eps) @ misfit
         if damped:
@@ -137,6 +138,24 @@ def newton(
             break
     g = 1.0 + Fm1(xeta, bounds)
     return NewtonResult(g * scale, eta, converged, it, err, tuple(history), scale)
+
+
+def _maybe_sparse(X: np.ndarray):
+    """Indicator auxiliaries are mostly zeros: use CSR so X'WX costs O(nnz), not O(m p^2)."""
+    from scipy import sparse
+
+    if sparse.issparse(X) or X.size < 50_000 or np.count_nonzero(X) > 0.2 * X.size:
+        return X
+    return sparse.csr_array(X)
+
+
+def _crossprod(X, v: np.ndarray) -> np.ndarray:
+    """``X' diag(v) X`` as a dense array, for dense or sparse ``X``."""
+    from scipy import sparse
+
+    if sparse.issparse(X):
+        return (X.T @ sparse.csr_array(X * v[:, None])).toarray()
+    return (X * v[:, None]).T @ X
 
 
 def _backtrack(X, ww, totals, denom, Fm1, bounds, eta, deta, misfit) -> np.ndarray:
