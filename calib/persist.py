@@ -290,7 +290,7 @@ def save_fit(fit: Any, path: str | Path, *, overwrite: bool = False) -> Path:
         import shutil
 
         shutil.rmtree(path) if path.is_dir() else path.unlink()
-    fit.idata.to_zarr(str(path), mode="w")
+    fit.idata.to_zarr(str(path), mode="w", consolidated=False)
     side.write_text(text)
     return path
 
@@ -323,7 +323,7 @@ def load_fit(path: str | Path) -> Any:
     meta = json.loads(side.read_text())
     if meta.get("format") != FIT_FORMAT:
         raise DataError(f"{side}: format {meta.get('format')!r}, expected {FIT_FORMAT!r}")
-    idata = xr.open_datatree(str(path), engine="zarr").load()
+    idata = xr.open_datatree(str(path), engine="zarr", consolidated=False).load()
     sp = meta["spec"]
     terms = tuple(
         Term(**{**t, "variables": tuple(t["variables"]), "levels": tuple(t["levels"])})
