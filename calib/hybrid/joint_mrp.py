@@ -21,9 +21,11 @@ poststratified over the population frame (:func:`calib.mrp.poststratify` with
 
 Examples
 --------
->>> import inspect
->>> "bias_by" in inspect.signature(joint_mrp).parameters
-True
+>>> import pandas as pd
+>>> p = pd.DataFrame({"age6": ["18-29", "70+"], "llm": [1, 1]})
+>>> h = pd.DataFrame({"age6": ["70+"], "vote": [0]})
+>>> stack_sources(p, h, "llm", "vote", ["age6"])[["age6", "y", "source"]].values.tolist()
+[['18-29', 1, 'persona'], ['70+', 1, 'persona'], ['70+', 0, 'human']]
 """
 
 from __future__ import annotations
