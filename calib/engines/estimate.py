@@ -53,7 +53,7 @@ def _group(sample: Any, variables: list[str], outcome: str) -> pd.DataFrame:
     else:
         import duckdb
 
-        from .duckdb_cells import connect, group_combos, quote, relation_sql
+        from .duckdb_cells import connect, group_combos
 
         con = connect()
         try:
@@ -64,15 +64,7 @@ def _group(sample: Any, variables: list[str], outcome: str) -> pd.DataFrame:
                 f"outcome {outcome!r} is not numeric ({str(err).splitlines()[0]}); out of core "
                 "the outcome must be numeric (0/1 for a proportion): recode it first"
             ) from err
-        nmiss = int(con.execute(
-            f"SELECT COUNT(*) FROM {relation_sql(list(sample.files))} "
-            f"WHERE {quote(outcome)} IS NULL OR isnan(CAST({quote(outcome)} AS DOUBLE))"
-        ).fetchone()[0])
-    if nmiss:
-        raise DataError(
-            f"outcome {outcome!r}: {nmiss} rows have missing values; drop or impute them (or "
-            "recode the outcome) before estimating"
-        )
+        _no_missing_outcome(con, sample, outcome)
     return raw
 
 
@@ -240,6 +232,14 @@ def _group_total(sample: Any, outcome: str) -> pd.DataFrame:
         f"SELECT 'all' AS __all, {', '.join(aggs)} FROM {relation_sql(list(sample.files))}"
     ).df()
     raw = raw.rename(columns={"__all": "__calib_all"})
+    _no_missing_outcome(con, sample, outcome)
+    return raw
+
+
+def _no_missing_outcome(con, sample, outcome: str) -> None:
+    """Raise when the outcome has missing values in the files (never a silent drop)."""
+    from .duckdb_cells import quote, relation_sql
+
     nmiss = int(con.execute(
         f"SELECT COUNT(*) FROM {relation_sql(list(sample.files))} "
         f"WHERE {quote(outcome)} IS NULL OR isnan(CAST({quote(outcome)} AS DOUBLE))"
@@ -249,7 +249,6 @@ def _group_total(sample: Any, outcome: str) -> pd.DataFrame:
             f"outcome {outcome!r}: {nmiss} rows have missing values; drop or impute them (or "
             "recode the outcome) before estimating"
         )
-    return raw
 
 
 __all__ = ["estimate_files"]
