@@ -47,7 +47,7 @@ def _row(label: str, f, wall: float) -> dict:
             "sample_s": round(o["sample_s"], 1), "steps/draw": round(_steps(f.idata), 1),
             "max_rhat": round(float(d["r_hat"].max()), 4),
             "min_ess_bulk": int(d["ess_bulk"].min()), "min_ess_tail": int(d["ess_tail"].min()),
-            "divergences": o["divergences"], "gate": "pass" if _passes(f) else "FAIL",
+            "divergences": o["divergences"], "target_accept": o["target_accept"], "gate": "pass" if _passes(f) else "FAIL",
             "load1": round(os.getloadavg()[0], 1)}
 
 
@@ -57,10 +57,12 @@ def _passes(f) -> bool:
 
 
 def run_cells(rows: pd.DataFrame, groups: list[str], sampler: str, label: str,
-              centered="auto", seed: int = 1, options: dict | None = None) -> dict:
+              centered="auto", seed: int = 1, options: dict | None = None,
+              target_accept: float | None = None) -> dict:
     t0 = time.perf_counter()
     f = fit(rows, "y", group_effects=groups, draws=DRAWS, tune=DRAWS, chains=CHAINS,
-            sampler=sampler, seed=seed, gate="warn", centered=centered, sampler_options=options)
+            sampler=sampler, seed=seed, gate="warn", centered=centered, sampler_options=options,
+            target_accept=target_accept)
     r = _row(label, f, time.perf_counter() - t0)
     r["adapt"] = (options or {}).get("adaptation", "low_rank" if sampler == "nutpie" else "pymc")
     return r
@@ -93,7 +95,7 @@ def run_rows(rows: pd.DataFrame, groups: list[str]) -> dict:
             "compile_s": round(t1 - t0, 1), "sample_s": round(wall - (t1 - t0), 1),
             "steps/draw": round(_steps(tr), 1), "max_rhat": round(float(d["r_hat"].max()), 4),
             "min_ess_bulk": int(d["ess_bulk"].min()), "min_ess_tail": int(d["ess_tail"].min()),
-            "divergences": div, "gate": "pass" if bool(d["ok"].all()) and div == 0 else "FAIL",
+            "divergences": div, "target_accept": 0.8, "gate": "pass" if bool(d["ok"].all()) and div == 0 else "FAIL",
             "load1": round(os.getloadavg()[0], 1), "adapt": "low_rank"}
 
 
@@ -123,6 +125,8 @@ def main() -> None:
         ("1M, 4 terms, first fit", lambda: run_cells(big, g4, "nutpie", "1M, 4 terms, first fit")),
         ("1M, 4 terms, second fit", lambda: run_cells(big, g4, "nutpie",
                                                       "1M, 4 terms, second fit", seed=2)),
+        ("1M, 4 terms, target_accept 0.9", lambda: run_cells(
+            big, g4, "nutpie", "1M, 4 terms, target_accept 0.9", seed=3, target_accept=0.9)),
         ("1M, 4 terms, diag mass matrix", lambda: run_cells(
             big, g4, "nutpie", "1M, 4 terms, diag mass matrix", options={"adaptation": "diag"})),
         ("1M, 4 terms, non-centred", lambda: run_cells(big, g4, "nutpie",

@@ -281,6 +281,7 @@ def compare(
     seed: int | None = None,
     options: Mapping[str, Mapping[str, object]] | None = None,
     winner_threshold: float | None = 0.5,
+    progress: bool | None = False,
 ) -> Comparison:
     """Run ``methods`` on one persona set and score them against ``benchmark``.
 
@@ -297,6 +298,7 @@ def compare(
         hybrid / propensity methods.
     options : per-method keyword options, e.g. ``{"mrp": {"draws": 1000}}``.
     winner_threshold : a domain is "won" when its share exceeds this (None: no winners column).
+    progress : a progress bar over the methods on stderr (None: when stderr is a terminal).
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -312,46 +314,56 @@ def compare(
         weights = frame.groupby(by, observed=True)[count].sum()
         weights.index = weights.index.astype(str)
     rows, summ, fits = [], [], {}
-    for m in methods:
-        t0 = time.perf_counter()
-        try:
-            est = METHODS[m](inp).copy()
-            status = "ok"
-        except (CalibError, ImportError, AttributeError) as e:
-            summ.append({"method": m, "status": f"failed: {e}", "seconds": time.perf_counter() - t0})
-            continue
-        secs = time.perf_counter() - t0
-        if "fit" in est.attrs:
-            fits[m] = est.attrs.pop("fit")
-        est["domain"] = est["domain"].astype(str)
-        est = est[est["domain"].isin(bench.index)]
-        est["truth"] = bench.reindex(est["domain"]).to_numpy()
-        est["error"] = est["estimate"] - est["truth"]
-        est["covered"] = (est["ci_low"] <= est["truth"]) & (est["truth"] <= est["ci_high"])
-        est.insert(0, "method", m)
-        rows.append(est)
-        s = {
-            "method": m,
-            "domains": len(est),
-            "rmse": float(np.sqrt(np.mean(est["error"] ** 2))),
-            "bias": float(est["error"].mean()),
-            "mae": float(est["error"].abs().mean()),
-            "coverage": float(est["covered"].mean()),
-            "ess": float(est["ess"].mean()) if est["ess"].notna().any() else np.nan,
-            "seconds": secs,
-            "status": status,
-        }
-        if winner_threshold is not None:
-            s["winners_correct"] = int(
-                ((est["estimate"] > winner_threshold) == (est["truth"] > winner_threshold)).sum()
-            )
-        if weights is not None:
-            w = weights.reindex(est["domain"]).to_numpy(dtype=float)
-            s["national"] = float(np.average(est["estimate"], weights=w))
-            s["national_truth"] = float(np.average(est["truth"], weights=w))
-        summ.append(s)
+    from .progress import progress_bar
+
+    with progress_bar(len(methods), "methods", progress) as advance:
+        for m in methods:
+            _run_one(m, inp, bench, weights, winner_threshold, rows, summ, fits)
+            advance()
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return Comparison(table, pd.DataFrame(summ), level, fits)
+
+
+def _run_one(m: str, inp: StudyInput, bench: pd.Series, weights: pd.Series | None,
+             winner_threshold: float | None, rows: list, summ: list, fits: dict) -> None:
+    """Run method ``m`` and append its per-domain rows and its summary line."""
+    t0 = time.perf_counter()
+    try:
+        est = METHODS[m](inp).copy()
+        status = "ok"
+    except (CalibError, ImportError, AttributeError) as e:
+        summ.append({"method": m, "status": f"failed: {e}", "seconds": time.perf_counter() - t0})
+        return
+    secs = time.perf_counter() - t0
+    if "fit" in est.attrs:
+        fits[m] = est.attrs.pop("fit")
+    est["domain"] = est["domain"].astype(str)
+    est = est[est["domain"].isin(bench.index)]
+    est["truth"] = bench.reindex(est["domain"]).to_numpy()
+    est["error"] = est["estimate"] - est["truth"]
+    est["covered"] = (est["ci_low"] <= est["truth"]) & (est["truth"] <= est["ci_high"])
+    est.insert(0, "method", m)
+    rows.append(est)
+    s = {
+        "method": m,
+        "domains": len(est),
+        "rmse": float(np.sqrt(np.mean(est["error"] ** 2))),
+        "bias": float(est["error"].mean()),
+        "mae": float(est["error"].abs().mean()),
+        "coverage": float(est["covered"].mean()),
+        "ess": float(est["ess"].mean()) if est["ess"].notna().any() else np.nan,
+        "seconds": secs,
+        "status": status,
+    }
+    if winner_threshold is not None:
+        s["winners_correct"] = int(
+            ((est["estimate"] > winner_threshold) == (est["truth"] > winner_threshold)).sum()
+        )
+    if weights is not None:
+        w = weights.reindex(est["domain"]).to_numpy(dtype=float)
+        s["national"] = float(np.average(est["estimate"], weights=w))
+        s["national_truth"] = float(np.average(est["truth"], weights=w))
+    summ.append(s)
 
 
 def compare_repeated(
@@ -360,6 +372,7 @@ def compare_repeated(
     *,
     methods: Sequence[str],
     seed: int = 0,
+    progress: bool | None = False,
     **kwargs: object,
 ) -> pd.DataFrame:
     """Repeat :func:`compare` over ``reps`` simulated data sets.
@@ -367,13 +380,18 @@ def compare_repeated(
     ``make(seed)`` returns the keyword arguments of :func:`compare` that change with the seed
     (``personas``, ``benchmark``, ...). Returns per method: mean RMSE, mean bias, coverage and
     its Monte Carlo standard error ``sqrt(c (1 - c) / K)`` over the K domain-intervals.
+    ``progress``: a bar over the repetitions on stderr (None: when stderr is a terminal).
     """
+    from .progress import progress_bar
+
     out: list[pd.DataFrame] = []
-    for r in range(reps):
-        args = {**kwargs, **make(seed + r)}
-        c = compare(methods=methods, seed=seed + r, **args)  # type: ignore[arg-type]
-        if not c.table.empty:
-            out.append(c.table.assign(rep=r))
+    with progress_bar(reps, "repetitions", progress) as advance:
+        for r in range(reps):
+            args = {**kwargs, **make(seed + r)}
+            c = compare(methods=methods, seed=seed + r, **args)  # type: ignore[arg-type]
+            if not c.table.empty:
+                out.append(c.table.assign(rep=r))
+            advance()
     if not out:
         raise DataError("no method produced estimates in any repetition")
     t = pd.concat(out, ignore_index=True)

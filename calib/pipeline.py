@@ -144,8 +144,13 @@ def _benchmark(cfg: Mapping[str, Any], study: Any) -> pd.Series:
     return r.set_index("state_po")["dem_two_party_share"]
 
 
-def run_study(cfg: Mapping[str, Any], *, progress: Any = None) -> StudyResult:
-    """Run a study configuration (see the module docstring); returns a :class:`StudyResult`."""
+def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
+              bar: bool | None = False) -> StudyResult:
+    """Run a study configuration (see the module docstring); returns a :class:`StudyResult`.
+
+    ``progress`` (a callable) is called with each method's name once its forecast and
+    backtest are done; ``bar`` draws a progress bar over the methods on stderr (None: when
+    stderr is a terminal; the ``calib run`` CLI)."""
     from .compare import compare
     from .datasets import poststrat_frame
     from .election import backtest, forecast
@@ -163,6 +168,7 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None) -> StudyResult:
         human_outcome=ac.get("human_outcome", "vote_dem" if human is not None else None),
         llm_outcome=ac.get("llm_outcome", "llm_vote_dem" if study is not None else None),
         level=float(ac.get("level", 0.95)), seed=ac.get("seed"), options=ac.get("options"),
+        progress=bar,
     )  # fmt: skip
     res = StudyResult(comparison=comparison, study=study, config=dict(cfg))
     fc = dict(cfg.get("forecast", {}))

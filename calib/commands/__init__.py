@@ -17,7 +17,7 @@ from typing import Any
 #: command modules, in the order ``calib --help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "weight", "estimate", "mrp", "hybrid", "forecast", "backtest", "simulate", "compare", "run",
-    "targets", "demo",
+    "targets", "recode", "demo",
 )
 
 

@@ -23,6 +23,10 @@ import pandas as pd
 from ..errors import DataError
 
 PARQUET = (".parquet", ".pq")
+
+#: ``--help`` text of ``--codebook`` (every command that reads personas has the option).
+CODEBOOK_HELP = ("recode the persona file first with this codebook: a TOML file or a built-in "
+                 "name (personas, anes2020, cces2018, gss); see docs/personas.md")
 CSV = (".csv", ".txt")
 
 
@@ -76,6 +80,75 @@ def read_frame(path: str | Path, what: str = "INPUT") -> pd.DataFrame:
     if len(frame) == 0:
         raise DataError(f"{what} {str(path)!r} has no rows")
     return frame.reset_index(drop=True)
+
+
+def read_input(path: str | Path, what: str = "INPUT", codebook: str | Path | None = None,
+               note: Any = None) -> pd.DataFrame:
+    """Read a command's persona/sample file, recoding it with ``--codebook`` when given.
+
+    Without a codebook this is :func:`read_frame` (CSV as text, or Parquet). With one, the
+    file is read by :func:`calib.io.read_personas` (CSV, TSV, Parquet, JSONL; the Tianyi-Lab
+    persona layout is recognised) and recoded: the codebook's target columns (harmonized
+    levels) are added beside the raw ones, and every unmapped value is an error listing its
+    row count. ``codebook`` is a TOML file or the name of a built-in codebook
+    (``calib.codebook.Codebook.builtin_names()``, e.g. ``personas``). ``note`` (a callable)
+    receives a one-line summary: rows recoded and NA count per target.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "p.csv").write_text("SEX,AGE\\nMale,30-34\\nfemale,71\\n")
+    >>> _ = (d / "b.toml").write_text(
+    ...     '[[recode]]\\ntarget = "sex"\\nsource = "SEX"\\nmap = {Male = "Male", female = "Female"}\\n')
+    >>> read_input(d / "p.csv", codebook=d / "b.toml", note=print)["sex"].tolist()
+    codebook 'b' (INPUT): 2 rows recoded; missing after recoding: sex 0
+    ['Male', 'Female']
+    """
+    if codebook is None:
+        return read_frame(path, what)
+    from ..io import read_personas
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{what} {str(path)!r} does not exist; check the path")
+    text = str(codebook)
+    if text.endswith(".toml") and not Path(text).is_file():
+        raise DataError(f"--codebook {text!r} does not exist; give a TOML codebook file or a "
+                        "built-in codebook name")
+    frame, report = read_personas(path, codebook=text)
+    if len(frame) == 0:
+        raise DataError(f"{what} {str(path)!r} has no rows")
+    if note is not None:
+        miss = ", ".join(f"{k} {v}" for k, v in report.missing.items())
+        note(f"codebook {report.name!r} ({what}): {report.n_rows} rows recoded; missing after "
+             f"recoding: {miss or 'none'}")
+    return frame.reset_index(drop=True)
+
+
+def note_to(echo: Any, as_json: bool) -> Any:
+    """Where a command's side notes (the codebook summary) go: ``echo``, stderr under
+    ``--json`` (stdout then carries only the JSON), or nowhere when ``echo`` is None."""
+    if echo is None:
+        return None
+    if as_json:
+        import typer
+
+        return lambda text: typer.echo(text, err=True)
+    return echo
+
+
+def codebook_in_memory(codebook: Any, engine: str, scheduler: str | None, input: Any) -> None:  # noqa: A002
+    """``--codebook`` recodes in memory: refuse out-of-core engines, naming the fix."""
+    if codebook is None:
+        return
+    single = Path(input).is_file() and not any(c in str(input) for c in "*?[")
+    if engine not in ("auto", "memory") or scheduler is not None or not single:
+        raise DataError(
+            "--codebook recodes a single file in memory; with --engine duckdb|dask, "
+            "--scheduler or several files, recode first (`calib recode INPUT --codebook FILE "
+            "--out recoded.parquet`, once per file) and weight the recoded files"
+        )
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str | None], what: str) -> None:

@@ -23,20 +23,23 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import DataError
-from ._io import check_out, read_frame
+from ._io import CODEBOOK_HELP, check_out, read_frame, read_input
 
 
 def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | None = None,
         certified: int | None = None, methods: list[str] | None = None, by: str = "state",
         human: Path | None = None, human_outcome: str | None = None,
         llm_outcome: str | None = None, persona_type: str | None = None, variables: list[str] | None = None,
-        level: float = 0.95, seed: int | None = None, overwrite: bool = False) -> Any:
-    """Read the files and run :func:`calib.compare.compare`."""
+        level: float = 0.95, seed: int | None = None, overwrite: bool = False,
+        codebook: str | Path | None = None, human_codebook: str | Path | None = None,
+        echo: Any = None, progress: bool | None = False) -> Any:
+    """Read the files (recoding PERSONAS / HUMAN with ``codebook`` / ``human_codebook`` when
+    given) and run :func:`calib.compare.compare`."""
     from ..compare import DEFAULT_VARIABLES, compare
     from ..datasets import election_results, poststrat_frame
 
     check_out(out, overwrite)
-    p = read_frame(personas, "PERSONAS")
+    p = read_input(personas, "PERSONAS", codebook, echo)
     if persona_type is not None:
         p = p[p["persona_type"].astype(str) == persona_type]
     p[outcome] = p[outcome].astype(float)
@@ -47,7 +50,7 @@ def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | Non
         bench = election_results(certified).set_index("state_po")["dem_two_party_share"]
     else:
         raise DataError("give --benchmark TRUTH or --certified YEAR")
-    h = read_frame(human, "--human") if human is not None else None
+    h = read_input(human, "--human", human_codebook, echo) if human is not None else None
     if h is not None and human_outcome:
         for col in {human_outcome, llm_outcome or outcome}:
             if col not in h.columns:
@@ -57,7 +60,8 @@ def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | Non
             h["weight"] = h["weight"].astype(float)
     c = compare(p, outcome, benchmark=bench, methods=methods or ["raw", "rake"], by=by,
                 frame=poststrat_frame(), variables=tuple(variables or DEFAULT_VARIABLES), human=h,
-                human_outcome=human_outcome, llm_outcome=llm_outcome, level=level, seed=seed)
+                human_outcome=human_outcome, llm_outcome=llm_outcome, level=level, seed=seed,
+                progress=progress)
     if out is not None:
         c.write(str(out), overwrite=overwrite)
     return c
@@ -84,6 +88,9 @@ def register(app: typer.Typer) -> None:
         variable: Annotated[list[str] | None, typer.Option("--variable", help="target variable (repeat)")] = None,
         level: Annotated[float, typer.Option("--level")] = 0.95,
         seed: Annotated[int | None, typer.Option("--seed")] = None,
+        codebook: Annotated[str | None, typer.Option("--codebook", help=CODEBOOK_HELP)] = None,
+        human_codebook: Annotated[str | None, typer.Option(
+            "--human-codebook", help="codebook for HUMAN (TOML file or built-in name)")] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
     ) -> None:
         """Run several methods on one persona set against a benchmark: bias, RMSE, coverage,
@@ -91,6 +98,8 @@ def register(app: typer.Typer) -> None:
         c = run(personas, outcome, out, benchmark=benchmark, certified=certified, methods=method,
                 by=by, human=human, human_outcome=human_outcome, llm_outcome=llm_outcome,
                 persona_type=persona_type,
-                variables=variable, level=level, seed=seed, overwrite=overwrite)
+                variables=variable, level=level, seed=seed, overwrite=overwrite,
+                codebook=codebook, human_codebook=human_codebook, echo=typer.echo,
+                progress=None)
         typer.echo(str(c))
         typer.echo(f"wrote {out}")

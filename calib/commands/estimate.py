@@ -30,11 +30,14 @@ import typer
 
 from ..errors import DataError
 from ._io import (
+    CODEBOOK_HELP,
     check_out,
+    codebook_in_memory,
     dumps,
     frame_records,
     looks_numeric,
-    read_frame,
+    note_to,
+    read_input,
     require_columns,
     to_numeric,
     write_frame,
@@ -63,9 +66,14 @@ def run(
     echo: Any = None,
     engine: str = "memory",
     scheduler: str | None = None,
+    codebook: str | Path | None = None,
+    progress: bool | None = False,
 ) -> pd.DataFrame:
-    """Implement ``calib estimate``; writes ``out`` and returns the estimate table."""
-    if engine != "memory" or scheduler is not None or not Path(input).is_file():
+    """Implement ``calib estimate``; writes ``out`` and returns the estimate table. With
+    ``codebook`` the input is recoded first (:func:`._io.read_input`)."""
+    codebook_in_memory(codebook, engine, scheduler, input)
+    if codebook is None and (engine != "memory" or scheduler is not None
+                             or not Path(input).is_file()):
         from ..engines.cli import estimate_command
 
         done = estimate_command(input, outcome, weighting, out=out, by=by, weight=weight,
@@ -87,7 +95,7 @@ def run(
                         "--method (weight here), not both")
     if weight is not None and weighting.base_weight is not None:
         raise DataError("--base-weight goes with --targets/--method; with --weight drop it")
-    frame = read_frame(input)
+    frame = read_input(input, "INPUT", codebook, note_to(echo, as_json))
     require_columns(frame, [outcome, by], "INPUT (--outcome/--by)")
     if looks_numeric(frame[outcome]):
         frame = frame.copy()
@@ -97,6 +105,8 @@ def run(
     else:
         sample = base_sample(frame, weighting, weight=weight, strata=strata, cluster=cluster)
     opts: dict[str, Any] = {"by": by, "variance": variance, "level": level}
+    if variance != "linearization":
+        opts["progress"] = progress
     if seed is not None:
         opts["seed"] = seed
     if replicates is not None:
@@ -140,6 +150,8 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option(
             "--overwrite", help="replace an existing --out")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        codebook: Annotated[str | None, typer.Option(
+            "--codebook", help=CODEBOOK_HELP)] = None,
         engine: Annotated[str, typer.Option(
             "--engine", help="auto|memory|duckdb|dask (auto: memory when the input fits in "
             "a quarter of the free RAM, else duckdb; the choice is printed)")] = "auto",
@@ -150,7 +162,7 @@ def register(app: typer.Typer) -> None:
         run(input, outcome, weighting, out=out, by=by, weight=weight, cluster=cluster,
             strata=strata, variance=variance, replicates=replicates, seed=seed, level=level,
             overwrite=overwrite, as_json=as_json, echo=typer.echo, engine=engine,
-            scheduler=scheduler)
+            scheduler=scheduler, codebook=codebook, progress=None)
 
 
 __all__ = ["run", "register", "VARIANCES"]

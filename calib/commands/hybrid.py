@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -29,9 +30,13 @@ from ..errors import DataError
 METHODS = ("ppi", "mrp", "partisan")
 
 
-def _read(path: str | Path) -> pd.DataFrame:
+def _read(path: str | Path, codebook: str | Path | None = None, what: str = "PERSONAS",
+          note: Any = None) -> pd.DataFrame:
     from ..io import read_personas
+    from ._io import read_input
 
+    if codebook is not None:
+        return read_input(path, what, codebook, note)
     return read_personas(path)
 
 
@@ -49,8 +54,12 @@ def run(
     level: float = 0.95,
     seed: int | None = None,
     overwrite: bool = False,
+    codebook: str | Path | None = None,
+    human_codebook: str | Path | None = None,
+    echo: Any = None,
 ) -> pd.DataFrame:
-    """Implement ``calib hybrid``; writes ``out`` and returns the table."""
+    """Implement ``calib hybrid``; writes ``out`` and returns the table. ``codebook`` /
+    ``human_codebook`` recode PERSONAS / HUMAN first (:func:`._io.read_input`)."""
     from .. import Sample
     from ..hybrid import ppi, ppi_mean
     from ..targets import Targets
@@ -58,10 +67,11 @@ def run(
 
     if method not in METHODS:
         raise DataError(f"--method {method!r}: use one of {list(METHODS)}")
-    from ._io import check_out
+    from ._io import check_out, write_frame
 
-    check_out(Path(out), overwrite)
-    pframe, hframe = _read(personas), _read(human)
+    out = check_out(Path(out), overwrite)
+    pframe = _read(personas, codebook, "PERSONAS", echo)
+    hframe = _read(human, human_codebook, "--human", echo)
     for col, what, frame in ((outcome, "--outcome", pframe), (outcome, "--outcome", hframe),
                              (human_outcome, "--human-outcome", hframe),
                              (human_weight, "--human-weight", hframe), (by, "--by", pframe)):
@@ -93,7 +103,10 @@ def run(
         fn = ppi if not pd.api.types.is_numeric_dtype(hframe[human_outcome]) else ppi_mean
         table = fn(sample, hframe, outcome, human_outcome, human_weight=human_weight,
                    prediction=prediction, cells=cells, by=by, level=level)
-    table.to_csv(out, index=False)
+    write_frame(table, out)
+    if echo is not None:
+        echo(f"{outcome}: {len(table)} estimates ({method}); wrote {out}")
+        echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return table
 
 
@@ -101,25 +114,43 @@ def register(app) -> None:
     """Register ``hybrid`` on a Typer app (the ``calib`` CLI)."""
     import typer
 
+    from ._io import CODEBOOK_HELP
+
     @app.command("hybrid")
     def hybrid(  # noqa: B008 - typer idiom
         personas: Path = typer.Argument(..., help="persona file (CSV/Parquet/JSONL)"),  # noqa: B008
-        human: Path = typer.Option(..., "--human", help="human sample file"),  # noqa: B008
-        outcome: str = typer.Option(..., "--outcome", help="LLM answer column"),  # noqa: B008
-        out: Path = typer.Option(..., "--out", help="output CSV"),  # noqa: B008
-        human_outcome: str | None = typer.Option(None, "--human-outcome"),  # noqa: B008
-        by: str | None = typer.Option(None, "--by"),  # noqa: B008
-        targets: Path | None = typer.Option(None, "--targets"),  # noqa: B008
-        method: str = typer.Option("ppi", "--method", help="ppi|mrp|partisan"),  # noqa: B008
-        human_weight: str | None = typer.Option(None, "--human-weight"),  # noqa: B008
-        level: float = typer.Option(0.95, "--level"),  # noqa: B008
-        seed: int | None = typer.Option(None, "--seed"),  # noqa: B008
-        overwrite: bool = typer.Option(False, "--overwrite"),  # noqa: B008
+        human: Path = typer.Option(..., "--human", help="human sample file: each human's real "  # noqa: B008
+                                   "answer and, per human, the LLM's answer for their attributes"),
+        outcome: str = typer.Option(..., "--outcome", help="LLM answer column (PERSONAS and "  # noqa: B008
+                                    "HUMAN)"),
+        out: Path = typer.Option(..., "--out", help="output table (CSV or Parquet)"),  # noqa: B008
+        human_outcome: str | None = typer.Option(  # noqa: B008
+            None, "--human-outcome", help="the human's real answer in HUMAN (default: "
+            "--outcome, with persona cell means as the predictions)"),
+        by: str | None = typer.Option(None, "--by", help="domain column (e.g. state)"),  # noqa: B008
+        targets: Path | None = typer.Option(  # noqa: B008
+            None, "--targets", help="long targets file: the personas are raked to it first "
+            "(partisan: demographic and political margins)"),
+        method: str = typer.Option("ppi", "--method", help="ppi (PPI++ with power tuning) | "  # noqa: B008
+                                   "mrp (joint persona-human model) | partisan"),
+        human_weight: str | None = typer.Option(  # noqa: B008
+            None, "--human-weight", help="design weight column of HUMAN"),
+        level: float = typer.Option(0.95, "--level", help="confidence level"),  # noqa: B008
+        seed: int | None = typer.Option(None, "--seed", help="random seed (mrp)"),  # noqa: B008
+        codebook: str | None = typer.Option(None, "--codebook", help=CODEBOOK_HELP),  # noqa: B008
+        human_codebook: str | None = typer.Option(  # noqa: B008
+            None, "--human-codebook", help="codebook for HUMAN (TOML file or built-in name, "
+            "e.g. anes2020)"),
+        overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out"),  # noqa: B008
     ) -> None:
-        """Correct persona answers with a small human sample (PPI++, joint MRP, partisan)."""
+        """Correct persona answers with a small human sample: PPI++ (prediction-powered
+        inference, the humans rectify the persona estimate), a joint persona-human MRP with a
+        partially pooled source-by-cell bias term, or partisan calibration. The output has the
+        columns of `calib estimate` plus n_human, n_effective_human and lambda."""
         run(personas, human, outcome, out, human_outcome=human_outcome, by=by, targets=targets,
             method=method, human_weight=human_weight, level=level, seed=seed,
-            overwrite=overwrite)
+            overwrite=overwrite, codebook=codebook, human_codebook=human_codebook,
+            echo=typer.echo)
 
 
 __all__ = ["run", "register", "METHODS"]

@@ -17,7 +17,15 @@ from typing import Annotated, Any
 
 import typer
 
-from ._io import check_out, looks_numeric, read_frame, write_frame
+from ._io import (
+    CODEBOOK_HELP,
+    check_out,
+    looks_numeric,
+    read_frame,
+    read_input,
+    require_columns,
+    write_frame,
+)
 
 COLUMNS = ["outcome", "level", "by", "domain", "estimate", "se", "ci_low", "ci_high", "n"]
 
@@ -25,13 +33,17 @@ COLUMNS = ["outcome", "level", "by", "domain", "estimate", "se", "ci_low", "ci_h
 def run(input: Path, outcome: str, frame: Path, frame_count: str, groups: list[str], by: str,  # noqa: A002
         out: Path, *, domain_predictors: Path | None = None, draws_out: Path | None = None,
         sampler: str = "nutpie", seed: int | None = None, level: float = 0.95,
-        draws: int = 1000, tune: int = 1000, chains: int = 4, overwrite: bool = False) -> Any:
-    """Fit and poststratify; returns ``(fit, estimate)``."""
+        draws: int = 1000, tune: int = 1000, chains: int = 4, overwrite: bool = False,
+        codebook: str | Path | None = None, echo: Any = None, progress: Any = False,
+        target_accept: float | None = None) -> Any:
+    """Fit and poststratify; returns ``(fit, estimate)``. ``codebook`` recodes INPUT first
+    (:func:`._io.read_input`); ``progress`` is passed to :func:`calib.mrp.fit`."""
     from .. import mrp
 
     check_out(out, overwrite)
     check_out(draws_out, overwrite, "--draws-out")
-    rows = read_frame(input, "INPUT")
+    rows = read_input(input, "INPUT", codebook, echo)
+    require_columns(rows, [outcome, *groups], "INPUT (--outcome/--group)")
     if looks_numeric(rows[outcome]):
         rows[outcome] = rows[outcome].astype(float)
     fr = read_frame(frame, "--frame")
@@ -43,7 +55,8 @@ def run(input: Path, outcome: str, frame: Path, frame_count: str, groups: list[s
             if looks_numeric(dp[c]):
                 dp[c] = dp[c].astype(float)
     fit = mrp.fit(rows, outcome, group_effects=groups, domain_predictors=dp, sampler=sampler,
-                  seed=seed, draws=draws, tune=tune, chains=chains)
+                  seed=seed, draws=draws, tune=tune, chains=chains, progress=progress,
+                  target_accept=target_accept)
     est = mrp.poststratify(fit, fr, by=by, count=frame_count, level=level)
     write_frame(est.table[[c for c in COLUMNS if c in est.table.columns]], out)
     if draws_out is not None:
@@ -71,18 +84,18 @@ def register(app: typer.Typer) -> None:
         draws: Annotated[int, typer.Option("--draws")] = 1000,
         tune: Annotated[int, typer.Option("--tune")] = 1000,
         chains: Annotated[int, typer.Option("--chains")] = 4,
+        target_accept: Annotated[float | None, typer.Option(
+            "--target-accept", help="NUTS target acceptance (default: 0.8, retried once at "
+            "0.95 when the first run diverges)")] = None,
+        codebook: Annotated[str | None, typer.Option("--codebook", help=CODEBOOK_HELP)] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
     ) -> None:
         """Fit a multilevel model on cells (sum-to-zero effects), check R-hat / ESS /
         divergences, and poststratify over FRAME by domain."""
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      transient=True) as prog:
-            prog.add_task(f"sampling ({sampler}, {chains} x {draws} draws)", total=None)
-            fit, est = run(input, outcome, frame, frame_count, list(group), by, out,
-                           domain_predictors=domain_predictors, draws_out=draws_out,
-                           sampler=sampler, seed=seed, level=level, draws=draws, tune=tune,
-                           chains=chains, overwrite=overwrite)
+        fit, est = run(input, outcome, frame, frame_count, list(group), by, out,
+                       domain_predictors=domain_predictors, draws_out=draws_out,
+                       sampler=sampler, seed=seed, level=level, draws=draws, tune=tune,
+                       chains=chains, overwrite=overwrite, codebook=codebook,
+                       echo=typer.echo, progress=None, target_accept=target_accept)
         typer.echo(fit.summary().to_string())
         typer.echo(f"wrote {out}" + (f" and {draws_out}" if draws_out else ""))

@@ -29,8 +29,10 @@ import typer
 from ._io import dumps, frame_records
 
 
-def run(study: Path, overwrite: bool = False, out_dir: Path | None = None) -> Any:
-    """Load and run a study file."""
+def run(study: Path, overwrite: bool = False, out_dir: Path | None = None,
+        bar: bool | None = False) -> Any:
+    """Load and run a study file (``bar``: progress bar over the methods, see
+    :func:`calib.pipeline.run_study`)."""
     from ..pipeline import load_study, run_study
 
     cfg = load_study(study)
@@ -38,7 +40,7 @@ def run(study: Path, overwrite: bool = False, out_dir: Path | None = None) -> An
         cfg.setdefault("outputs", {})["dir"] = str(out_dir)
     if overwrite:
         cfg.setdefault("outputs", {})["overwrite"] = True
-    return run_study(cfg)
+    return run_study(cfg, bar=bar)
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +54,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
     ) -> None:
         """Run a study file: personas -> methods -> forecasts -> backtests -> outputs."""
-        res = run(study, overwrite, out_dir)
+        res = run(study, overwrite, out_dir, bar=None)
         table = res.table()
         if as_json:
             typer.echo(dumps({"summary": frame_records(table), "outputs": res.outputs}))

@@ -30,7 +30,16 @@ import pandas as pd
 import typer
 
 from ..errors import DataError
-from ._io import check_out, dumps, read_frame, write_frame
+from ._io import (
+    CODEBOOK_HELP,
+    check_out,
+    codebook_in_memory,
+    dumps,
+    note_to,
+    read_frame,
+    read_input,
+    write_frame,
+)
 from ._weighting import WeightingOptions, apply, weighting_options
 
 
@@ -82,10 +91,15 @@ def run(
     echo: Any = None,
     engine: str = "memory",
     scheduler: str | None = None,
+    codebook: str | Path | None = None,
 ) -> pd.DataFrame | dict:
     """Implement ``calib weight``; writes ``out`` (and the diagnostics JSON) and returns the
-    output frame (a summary dict when it ran out of core: see :mod:`calib.engines.cli`)."""
-    if engine != "memory" or scheduler is not None or not Path(input).is_file():
+    output frame (a summary dict when it ran out of core: see :mod:`calib.engines.cli`).
+    With ``codebook`` the input is recoded first (:func:`._io.read_input`) and the output
+    holds the raw columns, the recoded ones and the weight."""
+    codebook_in_memory(codebook, engine, scheduler, input)
+    if codebook is None and (engine != "memory" or scheduler is not None
+                             or not Path(input).is_file()):
         from ..engines.cli import weight_command
 
         done = weight_command(input, weighting, out=out, weight_column=weight_column,
@@ -97,7 +111,7 @@ def run(
     diagnostics_json = check_out(diagnostics_json, overwrite, "--diagnostics-json")
     if diagnostics_json is not None and diagnostics_json.resolve() == out.resolve():
         raise DataError("--diagnostics-json and --out name the same file; choose two paths")
-    frame = read_frame(input)
+    frame = read_input(input, "INPUT", codebook, note_to(echo, as_json))
     if weight_column in frame.columns:
         raise DataError(
             f"INPUT already has a column {weight_column!r}; name the new one with "
@@ -155,6 +169,8 @@ def register(app: typer.Typer) -> None:
             "--weight-column", help="name of the weight column added")] = "weight",
         diagnostics_json: Annotated[Path | None, typer.Option(
             "--diagnostics-json", help="also write the diagnostics as JSON here")] = None,
+        codebook: Annotated[str | None, typer.Option(
+            "--codebook", help=CODEBOOK_HELP)] = None,
         overwrite: Annotated[bool, typer.Option(
             "--overwrite", help="replace existing output files")] = False,
         as_json: Annotated[bool, typer.Option(
@@ -163,7 +179,7 @@ def register(app: typer.Typer) -> None:
         """Weight INPUT to --targets and write every row with its weight to --out."""
         run(input, weighting, out=out, weight_column=weight_column,
             diagnostics_json=diagnostics_json, overwrite=overwrite, as_json=as_json,
-            echo=typer.echo, engine=engine, scheduler=scheduler)
+            echo=typer.echo, engine=engine, scheduler=scheduler, codebook=codebook)
 
 
 __all__ = ["run", "register"]

@@ -38,6 +38,8 @@ def estimate(
     targets_se: bool = False,
     lonely: str = "error",
     mse: bool = False,
+    bootstrap_draw: str = "auto",
+    progress: bool | None = False,
 ) -> pd.DataFrame:
     """Weighted estimate of ``outcome`` (by domain) with a standard error and interval.
 
@@ -58,6 +60,14 @@ def estimate(
     lonely : single-PSU strata: ``"error"``, ``"adjust"``, ``"certainty"``, ``"remove"``.
     mse : centre replicate variances at the full-sample estimate instead of the replicates'
         mean (R ``mse=TRUE``; the default follows R's ``mse=FALSE``).
+    bootstrap_draw : ``"rows"`` draws every replicate's Rao-Wu factors row by row (the
+        replicates equal those :func:`~calib.estimation.replicates.replicate_weights` exports
+        for the same seed); ``"groups"`` draws multinomial counts of groups of identical rows
+        (same distribution, O(groups) per replicate; used only when the rows collapse to at
+        most a quarter as many groups: a categorical outcome); ``"auto"`` (default) is
+        ``"groups"`` from 100,000 rows on. ``attrs["bootstrap_draw"]`` says which ran.
+    progress : a progress bar over the replicates on stderr (None: when stderr is a terminal;
+        see :mod:`calib.progress`).
 
     Returns
     -------
@@ -67,7 +77,8 @@ def estimate(
         size of their weights; ``deff``: variance over that of a simple random sample with
         replacement of ``n`` rows, R's ``deff="replace"``). ``attrs``: ``variance``,
         ``variance_components`` (what the interval includes), ``missing`` (rows left out for
-        a missing outcome), ``missing_by``, and for replicates ``replicates``.
+        a missing outcome), ``missing_by``, and for replicates ``replicates`` (and
+        ``bootstrap_draw``).
 
     Raises
     ------
@@ -130,12 +141,22 @@ def estimate(
         method = "bootstrap" if variance == "bootstrap" else "jackknife"
         p = _rep.plan(sample, method, replicates, seed, lonely)
         chain, _ = calibration_chain(sample)
-        thetas = _rep.fast_thetas(sample, p, chain, est.Y, est.D, est.stat, targets_se)
-        if thetas is None:
-            thetas = np.empty((p.n_rep, theta.size))
-            for a, b in _rep.chunks(sample.n, p.n_rep):
-                thetas[a:b] = est.point(
-                    _rep.replicate_rows(sample, p, a, b, targets_se, chain))
+        if bootstrap_draw not in ("auto", "rows", "groups"):
+            raise DataError(f"bootstrap_draw={bootstrap_draw!r}: use 'auto', 'rows' or 'groups'")
+        grouped = bootstrap_draw == "groups" or (bootstrap_draw == "auto"
+                                                 and sample.n >= _rep.GROUP_MIN_ROWS)
+        from ..progress import progress_bar
+
+        with progress_bar(p.n_rep, f"{p.method} replicates", progress) as advance:
+            fast = _rep.fast_thetas(sample, p, chain, est.Y, est.D, est.stat, targets_se,
+                                    grouped=grouped, advance=advance)
+            thetas, draw = fast if fast is not None else (None, "rows")
+            if thetas is None:
+                thetas = np.empty((p.n_rep, theta.size))
+                for a, b in _rep.chunks(sample.n, p.n_rep):
+                    thetas[a:b] = est.point(
+                        _rep.replicate_rows(sample, p, a, b, targets_se, chain))
+                    advance(b - a)
         if not np.isfinite(thetas).all():
             raise DataError(
                 f"outcome {outcome!r}: some {p.method} replicates have no weight in a domain "
@@ -144,6 +165,8 @@ def estimate(
         var = p.scale * (p.rscales[:, None] * (thetas - centre[None, :]) ** 2).sum(axis=0)
         components = _components_rep(sample, p.method, p.n_rep, targets_se)
         extra = {"replicates": p.n_rep, "replicate_type": p.method}
+        if p.method == "bootstrap":
+            extra["bootstrap_draw"] = draw
     se = np.sqrt(var)
     z = NormalDist().inv_cdf(0.5 + level / 2)
     deff = var / _srs_variance(est, w, theta, n, sw) if variance != "none" else var

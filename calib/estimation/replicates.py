@@ -20,7 +20,7 @@ consistent (the population count is taken as known; the shares are uncertain).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -84,6 +84,20 @@ class ReplicatePlan:
             "size": nh[draws_h].astype(float),
         }
 
+    def psu_factors(self, r: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Bootstrap factors of replicate ``r`` per PSU, PSUs in stratum order, and the map
+        ``row -> position`` in that order (None when it is the identity)."""
+        d = self.design
+        b = self._boot
+        rng = np.random.default_rng(self._seeds[r])
+        if b["single"]:
+            pos = rng.integers(0, d.n_psus, d.n_psus - 1)
+            fs = np.bincount(pos, minlength=d.n_psus) * b["mult"][0]
+        else:
+            pos = b["offset"] + (rng.random(b["size"].size) * b["size"]).astype(np.int64)
+            fs = np.bincount(pos, minlength=d.n_psus) * b["mult"] + b["add"]
+        return fs, b["row_pos"]
+
     def row_factors(self, start: int, stop: int) -> np.ndarray:
         """(stop-start, n_rows) replicate factors of replicates ``start..stop-1`` (reproducible).
 
@@ -92,22 +106,10 @@ class ReplicatePlan:
         """
         d = self.design
         if self.method == "bootstrap":
-            b = self._boot
-            seqs = self._seeds[start:stop]
             out = np.empty((stop - start, d.psu.size))
-            for r, ss in enumerate(seqs):
-                rng = np.random.default_rng(ss)
-                if b["single"]:
-                    pos = rng.integers(0, d.n_psus, d.n_psus - 1)
-                    cnt = np.bincount(pos, minlength=d.n_psus)
-                    if b["row_pos"] is None:  # rows are the PSUs: one pass into the output
-                        np.multiply(cnt, b["mult"][0], out=out[r])
-                        continue
-                    fs = cnt * b["mult"][0]
-                else:
-                    pos = b["offset"] + (rng.random(b["size"].size) * b["size"]).astype(np.int64)
-                    fs = np.bincount(pos, minlength=d.n_psus) * b["mult"] + b["add"]
-                out[r] = fs if b["row_pos"] is None else fs[b["row_pos"]]
+            for r in range(start, stop):
+                fs, row_pos = self.psu_factors(r)
+                out[r - start] = fs if row_pos is None else fs[row_pos]
             return out
         out = np.ones((stop - start, d.n_psus))
         h = d.stratum_of_psu
@@ -285,17 +287,115 @@ def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
     return g
 
 
+#: The grouped bootstrap draw is used when rows collapse to at most this share of groups ...
+GROUP_SHARE = 0.25
+#: ... and, with ``bootstrap_draw="auto"``, from this many rows on.
+GROUP_MIN_ROWS = 100_000
+
+
+def _factorize_rows(columns: list[np.ndarray], limit: int) -> tuple[np.ndarray, int] | None:
+    """Group codes of rows identical in every column (hashing, O(n)), or None as soon as the
+    number of groups exceeds ``limit``."""
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    n_groups = 1
+    for col in columns:
+        codes, uniques = pd.factorize(col, use_na_sentinel=False)
+        key, uniq = pd.factorize(key * max(len(uniques), 1) + codes)
+        n_groups = len(uniq)
+        if n_groups > limit:
+            return None
+    return np.asarray(key, dtype=np.int64), n_groups
+
+
+@dataclass(frozen=True)
+class RowGroups:
+    """Rows identical in what a replicate estimate depends on: the drawing unit (the stratum
+    when rows are the PSUs, else the PSU), the calibration cell, the base weight and the
+    outcome/domain columns. ``cell, weight, values, unit`` are per group; ``size`` counts rows.
+    """
+
+    n_groups: int
+    size: np.ndarray
+    cell: np.ndarray
+    weight: np.ndarray
+    values: np.ndarray
+    unit: np.ndarray
+    rows_are_psus: bool
+
+
+def row_groups(p: ReplicatePlan, rc: np.ndarray, base: np.ndarray, YD: np.ndarray,
+               share: float = GROUP_SHARE) -> RowGroups | None:
+    """:class:`RowGroups` of a bootstrap plan, or None when the rows do not collapse to at most
+    ``share * n`` groups (a continuous outcome)."""
+    d = p.design
+    n = rc.size
+    rows_are_psus = d.n_psus == n
+    b = p._boot
+    if rows_are_psus:
+        unit = d.stratum_of_psu[d.psu]
+    else:
+        unit = d.psu if b["row_pos"] is None else b["row_pos"]
+    cols = [unit, rc, *([] if (base == 1.0).all() else [base]), *YD.T]
+    got = _factorize_rows(cols, int(share * n))
+    if got is None:
+        return None
+    key, G = got
+    rep = np.empty(G, dtype=np.int64)
+    rep[key] = np.arange(n)
+    return RowGroups(G, np.bincount(key, minlength=G).astype(float), rc[rep], base[rep],
+                     YD[rep], unit[rep], rows_are_psus)
+
+
+def group_factors(p: ReplicatePlan, g: RowGroups, r: int) -> np.ndarray:
+    """Replicate ``r``'s summed bootstrap factor of each group (sum over its rows).
+
+    Rows as PSUs: the Rao-Wu draw of ``n_h - 1`` of the ``n_h`` rows of stratum h, with
+    replacement, puts ``Multinomial(n_h - 1, size_G / n_h)`` draws on the groups of stratum h
+    (the sum of multinomial cells is multinomial), so the group counts are drawn directly at
+    O(groups) per replicate. They have the distribution of the row draw, not its values: the
+    replicate weights exported by :func:`replicate_weights` (row draw) and the SE from this
+    draw differ by Monte Carlo error only. Clustered designs draw the PSUs exactly as the row
+    path (:meth:`ReplicatePlan.psu_factors`), and a group takes its PSU's factor.
+    """
+    if not g.rows_are_psus:
+        fs, _ = p.psu_factors(r)
+        return fs[g.unit] * g.size
+    d = p.design
+    rng = np.random.default_rng(p._seeds[r])
+    out = np.empty(g.n_groups)
+    for h, idx in enumerate(_strata_groups(g)):
+        if idx.size == 0:
+            continue
+        nh = int(d.n_psu[h])
+        if nh == 1:  # a lonely stratum is kept as it is (factor 1)
+            out[idx] = g.size[idx]
+            continue
+        cnt = rng.multinomial(nh - 1, g.size[idx] / nh)
+        out[idx] = cnt * (nh / (nh - 1.0))
+    return out
+
+
+def _strata_groups(g: RowGroups) -> list[np.ndarray]:
+    order = np.argsort(g.unit, kind="stable")
+    bounds = np.searchsorted(g.unit[order], np.arange(int(g.unit.max()) + 2))
+    return [order[bounds[h]:bounds[h + 1]] for h in range(bounds.size - 1)]
+
+
 def fast_thetas(
     sample: Sample, p: ReplicatePlan, chain: tuple[CalStep, ...], Y: np.ndarray,
-    D: np.ndarray, stat: str, targets_se: bool = False,
-) -> np.ndarray | None:
+    D: np.ndarray, stat: str, targets_se: bool = False, grouped: bool = True,
+    advance: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, str] | None:
     """Replicate estimates through cells, without (k, n) replicate weight matrices (or None).
 
     With at most one calibration step, a replicate's final weight is ``f_i w_i g_r[c(i)]``, so
     ``theta_r`` needs only per-cell sums of ``f w`` (to recalibrate) and of ``f w y`` (for the
-    estimate): sequential bincounts into the cells, then ``sum_c g_rc S_rc``. The factors are
-    those of :meth:`ReplicatePlan.row_factors`, so the result equals the row path. Returns
-    None (use the row path) for chains of several steps or many estimands.
+    estimate), then ``sum_c g_rc S_rc``. Bootstrap plans whose rows collapse to few groups
+    (:func:`row_groups`: a categorical outcome) draw per group (:func:`group_factors`), at
+    O(groups) per replicate; otherwise the factors are those of
+    :meth:`ReplicatePlan.row_factors` (one pass over the rows per replicate) and the result
+    equals the row path. Returns ``(thetas, draw)`` with ``draw`` naming the path, or None (use
+    the row path) for chains of several steps or many estimands.
     """
     if len(chain) > 1 or len(sample.history) != len(chain) or Y.shape[1] > 8:
         return None
@@ -307,6 +407,13 @@ def fast_thetas(
     cs = chain[0] if chain else None
     m = cs.cal.X.shape[0] if cs is not None else 1
     rc = cs.cal.row_cell if cs is not None else np.zeros(sample.n, dtype=np.int64)
+    groups = row_groups(p, rc, base, YD) if grouped and p.method == "bootstrap" else None
+    if groups is not None:
+        gw = groups.weight
+        gYD = np.asfortranarray(groups.values * gw[:, None])
+        draw = f"groups ({groups.n_groups:,} groups of identical rows)"
+    else:
+        draw = "rows"
     step = max(1, min(p.n_rep, CHUNK_ENTRIES // (m * (J + 1))))
     for a in range(0, p.n_rep, step):
         bnd = min(a + step, p.n_rep)
@@ -314,6 +421,12 @@ def fast_thetas(
         Wc = np.empty((k, m))
         S = np.empty((k, m, J))
         for r in range(k):
+            if groups is not None:
+                F = group_factors(p, groups, a + r)
+                Wc[r] = np.bincount(groups.cell, weights=F * gw, minlength=m)
+                for j in range(J):
+                    S[r, :, j] = np.bincount(groups.cell, weights=F * gYD[:, j], minlength=m)
+                continue
             f = p.row_factors(a + r, a + r + 1)[0]
             if not ones:
                 f *= base
@@ -333,7 +446,9 @@ def fast_thetas(
             res = np.full_like(T, np.nan)
             np.divide(T, N, out=res, where=N > 0)
             out[a:bnd] = res
-    return out
+        if advance is not None:
+            advance(k)
+    return out, draw
 
 
 def _ipf_many(
