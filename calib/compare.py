@@ -215,6 +215,29 @@ def run_ppi(inp: StudyInput) -> pd.DataFrame:
     return out[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]]
 
 
+def run_joint_mrp(inp: StudyInput) -> pd.DataFrame:
+    """Joint persona-human MRP (:func:`calib.hybrid.joint_mrp`): one model of the LLM's and the
+    humans' answers with a partially pooled persona-bias term per ``bias_by`` group (default
+    ``region``), poststratified over the frame with the bias switched off."""
+    from .hybrid import joint_mrp
+
+    if inp.frame is None:
+        raise DataError("joint-mrp needs a poststratification frame (frame=...)")
+    if inp.human is None or inp.human_outcome is None:
+        raise DataError("joint-mrp needs human=... with human_outcome= (the human's real answer)")
+    o = {"draws": 500, "tune": 500, "chains": 4, "bias_by": "region", **inp.opts("joint-mrp")}
+    cells = list(o.pop("cells", [inp.by, *inp.variables]))
+    t = joint_mrp(inp.personas, inp.human, inp.outcome, inp.human_outcome, inp.frame,
+                  by=inp.by, count=inp.count, level=inp.level, cells=cells, seed=inp.seed, **o)
+    fit = t.attrs.get("fit")
+    t = t[t["domain"] != "Total"].copy()
+    t["ess"] = np.nan
+    out = t[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]].copy()
+    if fit is not None:
+        out.attrs["fit"] = fit
+    return out
+
+
 #: name -> runner; extend with :func:`register`.
 METHODS: dict[str, Callable[[StudyInput], pd.DataFrame]] = {
     "raw": run_raw,
@@ -225,6 +248,7 @@ METHODS: dict[str, Callable[[StudyInput], pd.DataFrame]] = {
     "propensity": run_propensity,
     "mrp": run_mrp,
     "ppi": run_ppi,
+    "joint-mrp": run_joint_mrp,
 }
 
 

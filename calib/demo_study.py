@@ -4,7 +4,7 @@ A simulated 2024 persona study at the seed study's scale — 1,000 meta personas
 each rendered as the four persona types (meta, objective, subjective, descriptive), with the
 seed paper's response bias (descriptive personas call every state for the Democrat) — plus an
 ANES-sized human benchmark (1,500). The descriptive personas go through raw / raking / bounded
-logit calibration / MRP / hybrid (PPI rectifier); each method's state estimates become an
+logit calibration / MRP / hybrid (PPI rectifier, joint persona-human MRP); each method's state estimates become an
 electoral-college forecast, backtested against the certified 2024 results; the comparison
 table is printed and ``out/report.html`` written.
 
@@ -25,13 +25,14 @@ STUDY = {
         "outcome": "vote_dem",
         "human_outcome": "vote_dem",
         "llm_outcome": "llm_vote_dem",
-        "methods": ["raw", "rake", "calibrate-logit", "mrp", "ppi"],
+        "methods": ["raw", "rake", "calibrate-logit", "mrp", "ppi", "joint-mrp"],
         "variables": ["age6", "sex", "race4", "educ5"],
         "level": 0.95,
         "seed": 2024,
         "options": {"calibrate-logit": {"margins": "national"},
                     "mrp": {"draws": 500, "tune": 500, "chains": 4, "gate": "warn",
-                            "group_effects": ["state", "age6", "sex", "race4", "educ5"]}},
+                            "group_effects": ["state", "age6", "sex", "race4", "educ5"]},
+                    "joint-mrp": {"draws": 500, "tune": 500, "chains": 4, "gate": "warn"}},
     },
     "forecast": {"year": 2024, "fill_missing": "previous", "national_sd": 0.02, "draws": 20000,
                  "seed": 2024},

@@ -72,7 +72,7 @@ def run(reps: int = 2000, boot_reps: int = 2000, boot_r: int = 200, seed: int = 
 
 @pytest.mark.slow
 def test_coverage_after_raking():
-    res = run(reps=2000, boot_reps=400, boot_r=200)
+    res = run(reps=2000, boot_reps=2000, boot_r=200)
     for arm in ("linearization", "bootstrap"):
         c = res[arm]
         assert abs(c["coverage"] - 0.95) <= 3 * c["mc_se"], (arm, c)
@@ -84,7 +84,7 @@ def test_coverage_after_raking():
 
 if __name__ == "__main__":
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    boot = int(sys.argv[2]) if len(sys.argv) > 2 else 400
+    boot = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     t0 = time.perf_counter()
     res = run(reps, boot)
     res["seconds"] = round(time.perf_counter() - t0, 1)

@@ -206,3 +206,41 @@ def test_planning_gives_target_width():
     assert ps["width"].iloc[-1] <= 0.04
     z = norm.ppf(0.975)
     assert ps["width"].iloc[-1] == pytest.approx(2 * z * ps["se"].iloc[-1])
+
+
+def test_human_design_variance_matches_r_svymean():
+    """A human Sample with strata and clusters: the human arm's variance is R svymean's on the
+    rectifier y - lam * yhat (design weights, ids=~psu, strata=~st, nest=TRUE), overall and by
+    domain (svyby)."""
+    from rsurvey import run_r
+
+    rng = np.random.default_rng(3)
+    n = 240
+    h = pd.DataFrame({"st": np.repeat(["a", "b", "c"], 80),
+                      "psu": np.tile(np.repeat(np.arange(8), 10), 3),
+                      "dom": rng.choice(["x", "y"], n),
+                      "v": rng.uniform(0.5, 3.0, n)})
+    u = np.repeat(rng.normal(0, 0.8, 24), 10)  # a cluster effect: the design matters
+    h["y"] = (rng.random(n) < 1 / (1 + np.exp(-(u - 0.2)))).astype(float)
+    h["llm"] = np.where(rng.random(n) < 0.8, h["y"], 1 - h["y"])
+    lam = 0.6
+    h["r"] = h["y"] - lam * h["llm"]
+    p = pd.DataFrame({"llm": rng.integers(0, 2, 200_000).astype(float),
+                      "dom": rng.choice(["x", "y"], 200_000)})
+    hs = Sample(h, weight="v", strata="st", cluster="psu")
+    est = ppi_mean(p, hs, "llm", "y", lam=lam, by="dom").set_index("domain")
+    r = run_r("""
+h <- read.csv("h.csv")
+d <- svydesign(ids=~psu, strata=~st, weights=~v, data=h, nest=TRUE)
+m <- svymean(~r, d); b <- svyby(~r, ~dom, d, svymean)
+write.csv(data.frame(domain=c("Total", as.character(b$dom)), se=c(SE(m), SE(b))),
+  "out_se.csv", row.names=FALSE)
+""", {"h": h})["se"].set_index("domain")["se"]
+    for dom in ("Total", "x", "y"):
+        pm = np.ones(len(p), bool) if dom == "Total" else (p["dom"] == dom).to_numpy()
+        f = p.loc[pm, "llm"].to_numpy()
+        vp = np.var(f) / f.size  # the persona arm (unweighted, ppi_py scale)
+        human_var = est.at[dom, "se"] ** 2 - lam**2 * vp
+        assert np.sqrt(human_var) == pytest.approx(r[dom], rel=1e-9)
+    flat = ppi_mean(p, h, "llm", "y", lam=lam, human_weight="v").iloc[-1]
+    assert est.at["Total", "se"] > 1.1 * flat["se"]  # the clusters widen the interval

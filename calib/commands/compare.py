@@ -77,21 +77,25 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="per-state table; *_summary.csv beside")],
         benchmark: Annotated[Path | None, typer.Option("--benchmark", help="truth by state")] = None,
         certified: Annotated[int | None, typer.Option("--certified", help="certified year")] = None,
-        method: Annotated[list[str] | None, typer.Option("--method", help="method (repeat)")] = None,
-        by: Annotated[str, typer.Option("--by")] = "state",
+        method: Annotated[list[str] | None, typer.Option(
+            "--method", help="raw, poststratify, rake, calibrate-logit, optimal, propensity, "
+            "mrp or ppi (repeat; default raw and rake)")] = None,
+        by: Annotated[str, typer.Option("--by", help="domain column")] = "state",
         human: Annotated[Path | None, typer.Option("--human", help="human benchmark rows")] = None,
         human_outcome: Annotated[str | None, typer.Option(
             "--human-outcome", help="the human's real answer in HUMAN")] = None,
         llm_outcome: Annotated[str | None, typer.Option(
             "--llm-outcome", help="the LLM's answer for each human (default: --outcome)")] = None,
-        persona_type: Annotated[str | None, typer.Option("--persona-type")] = None,
+        persona_type: Annotated[str | None, typer.Option(
+            "--persona-type", help="keep only this persona_type (meta, objective, ...)")] = None,
         variable: Annotated[list[str] | None, typer.Option("--variable", help="target variable (repeat)")] = None,
-        level: Annotated[float, typer.Option("--level")] = 0.95,
-        seed: Annotated[int | None, typer.Option("--seed")] = None,
+        level: Annotated[float, typer.Option("--level", help="confidence level")] = 0.95,
+        seed: Annotated[int | None, typer.Option("--seed", help="random seed")] = None,
         codebook: Annotated[str | None, typer.Option("--codebook", help=CODEBOOK_HELP)] = None,
         human_codebook: Annotated[str | None, typer.Option(
             "--human-codebook", help="codebook for HUMAN (TOML file or built-in name)")] = None,
-        overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="replace existing output files")] = False,
     ) -> None:
         """Run several methods on one persona set against a benchmark: bias, RMSE, coverage,
         winners called, ESS and run time per method."""

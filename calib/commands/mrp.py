@@ -69,29 +69,48 @@ def register(app: typer.Typer) -> None:
 
     @app.command("mrp")
     def mrp_cmd(
-        input: Annotated[Path, typer.Argument(help="rows (personas or respondents)")],  # noqa: A002
-        outcome: Annotated[str, typer.Option("--outcome")],
-        frame: Annotated[Path, typer.Option("--frame", help="poststratification cells")],
-        frame_count: Annotated[str, typer.Option("--frame-count", help="count column of FRAME")],
-        group: Annotated[list[str], typer.Option("--group", help="varying intercept (repeat)")],
-        by: Annotated[str, typer.Option("--by", help="domain column")],
-        out: Annotated[Path, typer.Option("--out")],
-        domain_predictors: Annotated[Path | None, typer.Option("--domain-predictors")] = None,
-        draws_out: Annotated[Path | None, typer.Option("--draws-out")] = None,
-        sampler: Annotated[str, typer.Option("--sampler", help="pymc or nutpie")] = "nutpie",
-        seed: Annotated[int | None, typer.Option("--seed")] = None,
-        level: Annotated[float, typer.Option("--level")] = 0.95,
-        draws: Annotated[int, typer.Option("--draws")] = 1000,
-        tune: Annotated[int, typer.Option("--tune")] = 1000,
-        chains: Annotated[int, typer.Option("--chains")] = 4,
+        input: Annotated[Path, typer.Argument(  # noqa: A002
+            help="rows (personas or respondents), CSV or Parquet")],
+        outcome: Annotated[str, typer.Option(
+            "--outcome", help="0/1 outcome column (e.g. vote_dem)")],
+        frame: Annotated[Path, typer.Option(
+            "--frame", help="poststratification cells: the --group columns (same names and "
+            "levels) and a count column")],
+        frame_count: Annotated[str, typer.Option(
+            "--frame-count", help="count column of FRAME (population per cell)")],
+        group: Annotated[list[str], typer.Option(
+            "--group", help="a varying (sum-to-zero) intercept; repeat for each term")],
+        by: Annotated[str, typer.Option(
+            "--by", help="domain column of FRAME for the estimates (a Total row is added)")],
+        out: Annotated[Path, typer.Option(
+            "--out", help="estimates with the columns of calib estimate (CSV or Parquet)")],
+        domain_predictors: Annotated[Path | None, typer.Option(
+            "--domain-predictors", help="one row per domain (first column, e.g. state) and "
+            "one column per predictor: numeric -> a slope, text -> a varying intercept")] = None,
+        draws_out: Annotated[Path | None, typer.Option(
+            "--draws-out", help="long posterior draws (domain, draw, estimate) for calib "
+            "forecast")] = None,
+        sampler: Annotated[str, typer.Option(
+            "--sampler", help="nutpie (fast, numba-compiled) or pymc (PyMC's own NUTS)")
+            ] = "nutpie",
+        seed: Annotated[int | None, typer.Option("--seed", help="random seed")] = None,
+        level: Annotated[float, typer.Option(
+            "--level", help="level of the central posterior intervals")] = 0.95,
+        draws: Annotated[int, typer.Option("--draws", help="draws per chain")] = 1000,
+        tune: Annotated[int, typer.Option("--tune", help="tuning draws per chain")] = 1000,
+        chains: Annotated[int, typer.Option("--chains", help="chains (run in parallel)")] = 4,
         target_accept: Annotated[float | None, typer.Option(
             "--target-accept", help="NUTS target acceptance (default: 0.8, retried once at "
             "0.95 when the first run diverges)")] = None,
         codebook: Annotated[str | None, typer.Option("--codebook", help=CODEBOOK_HELP)] = None,
-        overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="replace existing output files")] = False,
     ) -> None:
-        """Fit a multilevel model on cells (sum-to-zero effects), check R-hat / ESS /
-        divergences, and poststratify over FRAME by domain."""
+        """Fit a multilevel logistic model on the cells of INPUT (sum-to-zero varying
+        intercepts; centred or non-centred per term from the data), check the diagnostics
+        gate (R-hat <= 1.01, bulk and tail ESS >= 400, no divergences: exit 3 when it fails)
+        and poststratify over FRAME by --by. A progress bar shows while sampling; the
+        posterior summary prints at the end."""
         fit, est = run(input, outcome, frame, frame_count, list(group), by, out,
                        domain_predictors=domain_predictors, draws_out=draws_out,
                        sampler=sampler, seed=seed, level=level, draws=draws, tune=tune,

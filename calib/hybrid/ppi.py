@@ -69,6 +69,10 @@ class Arms:
     y: np.ndarray  # human answers
     yhat: np.ndarray  # predictions for the humans
     v: np.ndarray  # human design weights
+    pdesign: Any = None  # PSUDesign of the persona rows (a Sample with strata/cluster) or None
+    hdesign: Any = None  # PSUDesign of the human rows or None
+    pidx: np.ndarray | None = None  # positions of these rows among the design's rows
+    hidx: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,28 @@ def _lin_var(x: np.ndarray, w: np.ndarray) -> float:
     return float(np.sum((ws * (x - m)) ** 2) / len(x) ** 2)
 
 
+def _arm_var(x: np.ndarray, w: np.ndarray, design: Any, idx: np.ndarray | None) -> float:
+    """Variance of an arm's Hajek mean: :func:`_lin_var` without a design; with one (a Sample
+    with strata/clusters), the with-replacement design variance of the linearized values
+    ``w (x - m) / sum(w)`` over the design's PSUs within strata (R ``svymean``; a domain's
+    values are zero outside it, as ``svyby``)."""
+    if design is None:
+        return _lin_var(x, w)
+    m = np.sum(w * x) / w.sum()
+    z = np.zeros(design.psu.size)
+    z[slice(None) if idx is None else idx] = w * (x - m) / w.sum()
+    return float(design.variance(z[:, None])[0])
+
+
+def _design_of(obj: Any) -> Any:
+    """The PSU design of a :class:`calib.Sample` with strata or clusters, else None."""
+    if getattr(obj, "strata", None) is None and getattr(obj, "cluster", None) is None:
+        return None
+    from ..estimation.design import psu_design
+
+    return psu_design(obj)
+
+
 def fit_arms(arms: Arms, lam: float | None = None) -> PPIFit:
     """PPI++ estimate from two arms; ``lam=None`` tunes it (see :func:`tune_lambda`).
 
@@ -209,9 +235,10 @@ def fit_arms(arms: Arms, lam: float | None = None) -> PPIFit:
     mp = np.sum(arms.w * arms.f) / arms.w.sum()
     r = arms.y - lam * arms.yhat
     est = lam * mp + np.sum(arms.v * r) / arms.v.sum()
-    var = lam**2 * _lin_var(arms.f, arms.w) + _lin_var(r, arms.v)
+    var = (lam**2 * _arm_var(arms.f, arms.w, arms.pdesign, arms.pidx)
+           + _arm_var(r, arms.v, arms.hdesign, arms.hidx))
     ess_p = arms.w.sum() ** 2 / np.sum(arms.w**2)
-    return PPIFit(float(est), float(var), lam, _lin_var(arms.y, arms.v),
+    return PPIFit(float(est), float(var), lam, _arm_var(arms.y, arms.v, arms.hdesign, arms.hidx),
                   float(np.var(arms.y)), big_n, n, float(ess_p))
 
 
@@ -255,7 +282,7 @@ def build_arms(
     else:
         raise DataError(f"prediction={prediction!r}: use 'llm' (the LLM answer for each human) "
                         "or 'cell' (the weighted persona mean of the human's cell)")
-    return Arms(f, w, y, yhat, v), pframe, hframe
+    return Arms(f, w, y, yhat, v, _design_of(personas), _design_of(human)), pframe, hframe
 
 
 def _domains(pframe: pd.DataFrame, hframe: pd.DataFrame, by: str) -> list[str]:
@@ -271,7 +298,14 @@ def _domains(pframe: pd.DataFrame, hframe: pd.DataFrame, by: str) -> list[str]:
 
 
 def _subset(arms: Arms, pm: np.ndarray, hm: np.ndarray) -> Arms:
-    return Arms(arms.f[pm], arms.w[pm], arms.y[hm], arms.yhat[hm], arms.v[hm])
+    """The arms restricted to a domain (rows ``pm`` / ``hm``); designs keep all their rows."""
+    def idx(design: Any, cur: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
+        if design is None:
+            return None
+        return (np.arange(mask.size) if cur is None else cur)[mask]
+
+    return Arms(arms.f[pm], arms.w[pm], arms.y[hm], arms.yhat[hm], arms.v[hm], arms.pdesign,
+                arms.hdesign, idx(arms.pdesign, arms.pidx, pm), idx(arms.hdesign, arms.hidx, hm))
 
 
 def ppi_mean(
@@ -296,6 +330,10 @@ def ppi_mean(
         with the LLM answer column ``outcome``.
     human : DataFrame (or Sample) of human respondents with the real answer ``human_outcome``
         and, for ``prediction="llm"``, the LLM's answer for that respondent in ``outcome``.
+        A :class:`calib.Sample` with ``strata=`` / ``cluster=`` (for either arm; persona sets
+        are clustered by generating model or prompt batch) brings its design into that arm's
+        variance: with-replacement linearization over PSUs within strata, as R ``svymean``
+        (domains as ``svyby``). Without a design the arm's variance is ppi_py's.
     persona_weight, human_weight : weight column, array or None (ones) for DataFrames.
     prediction : ``"llm"`` or ``"cell"`` (weighted persona mean of the human's ``cells``).
     cells : cell variables for ``prediction="cell"``.
