@@ -74,7 +74,8 @@ def study_step(ctx: dict) -> str:
                  "winners_correct": "called"})
     lines.append(show.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     lines.append("Weighting fixes composition only: raking and calibration leave the response "
-                 "bias; the human benchmark (PPI rectifier) removes most of it.")
+                 "bias; the human benchmark (PPI rectifier, joint persona-human MRP) removes "
+                 "most of it.")
     ctx["results"]["study"] = {
         "summary": t.drop(columns=[c for c in t.columns if c.startswith("bt_")]).to_dict("records"),
         "backtest": res.metrics,
