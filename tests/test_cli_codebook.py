@@ -155,3 +155,23 @@ def test_mrp_with_codebook_reads_raw_personas(files, capsys):
     assert sorted(m["domain"]) == ["OH", "TX", "Total"]
     # the young and female personas lean to 1: every estimate sits between the extremes
     assert ((m["estimate"] > 0.3) & (m["estimate"] < 0.8)).all()
+
+
+def test_estimate_writes_replicate_weights_that_reproduce_its_se(files, capsys):
+    import json
+
+    a = ("--outcome", "vote", "--targets", files / "targets.csv", "--method", "rake",
+         "--codebook", "personas", "--variance", "bootstrap", "--replicates", "40", "--seed", "3")
+    code, out = cli(capsys, "estimate", files / "raw.csv", *a, "--out", files / "e.csv",
+                    "--replicates-out", files / "rw.parquet")
+    assert code == 0, out.err
+    rw = pd.read_parquet(files / "rw.parquet")
+    meta = json.loads((files / "rw.parquet.json").read_text())
+    assert rw.shape == (600, 40) and meta["attrs"]["type"] == "bootstrap"
+    y = pd.read_csv(files / "raw.csv")["vote"].to_numpy()
+    th = (rw.to_numpy() * y[:, None]).sum(0) / rw.to_numpy().sum(0)
+    se = np.sqrt(((th - th.mean()) ** 2).sum() / (len(th) - 1))
+    assert pd.read_csv(files / "e.csv")["se"].iloc[0] == pytest.approx(se, rel=1e-9)
+    code, out = cli(capsys, "estimate", files / "raw.csv", *a, "--out", files / "e2.csv",
+                    "--replicates-out", files / "rw.parquet")
+    assert code == 2 and "already exists" in out.err and not (files / "e2.csv").exists()

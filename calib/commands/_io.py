@@ -195,13 +195,17 @@ def looks_numeric(col: pd.Series) -> bool:
     return bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").notna().all())
 
 
-def check_out(path: str | Path | None, overwrite: bool, what: str = "--out") -> Path | None:
-    """Validate an output path before any work: known extension, folder exists, and no
-    existing file unless ``overwrite``."""
+def check_out(path: str | Path | None, overwrite: bool, what: str = "--out",
+              table: bool | None = None) -> Path | None:
+    """Validate an output path before any work: known extension (``table``: a CSV/Parquet
+    table; default all but ``--diagnostics-json``), folder exists, and no existing file unless
+    ``overwrite``."""
     if path is None:
         return None
     path = Path(path)
-    if what != "--diagnostics-json":
+    if table is None:
+        table = what != "--diagnostics-json"
+    if table:
         _kind(path, what)
     if path.exists() and not overwrite:
         raise DataError(

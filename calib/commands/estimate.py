@@ -68,9 +68,13 @@ def run(
     scheduler: str | None = None,
     codebook: str | Path | None = None,
     progress: bool | None = False,
+    replicates_out: Path | None = None,
 ) -> pd.DataFrame:
     """Implement ``calib estimate``; writes ``out`` and returns the estimate table. With
-    ``codebook`` the input is recoded first (:func:`._io.read_input`)."""
+    ``codebook`` the input is recoded first (:func:`._io.read_input`); ``replicates_out``
+    also writes the recalibrated replicate weights (:func:`calib.persist.save_replicates`:
+    Parquet ``rep_1 .. rep_R`` in input row order, R's ``svrepdesign`` arguments in a JSON
+    sidecar)."""
     codebook_in_memory(codebook, engine, scheduler, input)
     if codebook is None and (engine != "memory" or scheduler is not None
                              or not Path(input).is_file()):
@@ -85,6 +89,17 @@ def run(
     out = check_out(out, overwrite)
     if variance not in VARIANCES:
         raise DataError(f"--variance {variance!r}: use one of {'|'.join(VARIANCES)}")
+    if replicates_out is not None:
+        if variance not in ("bootstrap", "jackknife"):
+            raise DataError("--replicates-out needs --variance bootstrap or jackknife")
+        if Path(replicates_out).suffix.lower() not in (".parquet", ".pq"):
+            raise DataError(f"--replicates-out {str(replicates_out)!r}: replicate weights are "
+                            "written as Parquet; use a .parquet path")
+        from ..persist import _sidecar
+
+        check_out(replicates_out, overwrite, "--replicates-out")
+        check_out(_sidecar(Path(replicates_out)), overwrite, "--replicates-out sidecar",
+                  table=False)
     if replicates is not None and variance == "linearization":
         raise DataError("--replicates applies to --variance bootstrap; drop it or change "
                         "--variance")
@@ -107,12 +122,19 @@ def run(
     opts: dict[str, Any] = {"by": by, "variance": variance, "level": level}
     if variance != "linearization":
         opts["progress"] = progress
+    if replicates_out is not None and variance == "bootstrap":
+        opts["bootstrap_draw"] = "rows"  # the SE printed is that of the replicates written
     if seed is not None:
         opts["seed"] = seed
     if replicates is not None:
         opts["replicates"] = replicates
     table = sample.estimate(outcome, **opts)
     write_frame(table, out)
+    if replicates_out is not None:
+        from ..persist import save_replicates
+
+        save_replicates(sample, replicates_out, variance, replicates or 200, seed,
+                        overwrite=overwrite)
     if echo is not None:
         if as_json:
             echo(dumps({"out": str(out), "variance": table.attrs.get("variance", variance),
@@ -152,6 +174,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
         codebook: Annotated[str | None, typer.Option(
             "--codebook", help=CODEBOOK_HELP)] = None,
+        replicates_out: Annotated[Path | None, typer.Option(
+            "--replicates-out", help="also write the recalibrated replicate weights (Parquet, "
+            "with a JSON sidecar of R svrepdesign's type/scale/rscales)")] = None,
         engine: Annotated[str, typer.Option(
             "--engine", help="auto|memory|duckdb|dask (auto: memory when the input fits in "
             "a quarter of the free RAM, else duckdb; the choice is printed)")] = "auto",
@@ -162,7 +187,7 @@ def register(app: typer.Typer) -> None:
         run(input, outcome, weighting, out=out, by=by, weight=weight, cluster=cluster,
             strata=strata, variance=variance, replicates=replicates, seed=seed, level=level,
             overwrite=overwrite, as_json=as_json, echo=typer.echo, engine=engine,
-            scheduler=scheduler, codebook=codebook, progress=None)
+            scheduler=scheduler, codebook=codebook, progress=None, replicates_out=replicates_out)
 
 
 __all__ = ["run", "register", "VARIANCES"]
