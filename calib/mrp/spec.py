@@ -191,7 +191,10 @@ def build_spec(
         if key not in cells.variables:
             raise DataError(f"domain_key {key!r} is not a model variable; add it to group_effects")
         tab = domain_table(predictors, key)
-        missing = sorted(set(lv[key]) - set(tab.index))
+        # levels with data (an unused category, e.g. DC in a 50-state sample, needs no row)
+        present = set(cells.to_frame()[key].map(format_level).astype(str))
+        used = [x for x in lv[key] if x in present]
+        missing = sorted(set(used) - set(tab.index))
         if missing:
             raise DataError(f"domain_predictors lack {key} levels {missing[:10]} that the "
                             "sample has; add rows for them")
@@ -199,7 +202,7 @@ def build_spec(
         for col in tab.columns:
             s = tab[col]
             if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-                vals = s.loc[list(lv[key])].to_numpy(float)
+                vals = s.loc[used].to_numpy(float)
                 mu = float(vals.mean())
                 sd = float(vals.std()) or 1.0
                 terms.append(Term(col, "domain_numeric", (key,), key=key, center=mu, scale=sd))
