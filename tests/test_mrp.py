@@ -253,6 +253,26 @@ def test_auto_centring_ignores_empty_levels():
     assert not spec.term("h").centered  # 'y' has ~45 rows < 100
 
 
+def test_domain_predictors_need_rows_only_for_levels_with_data():
+    """An unused category (DC in a 50-state sample) needs no predictor row; a used one does."""
+    from calib.cells import collapse, encode
+    from calib.errors import DataError
+    from calib.mrp.spec import build_spec
+
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"g": pd.Categorical(rng.choice(list("abc"), 300),
+                                           categories=["a", "b", "c", "z"])})
+    df["y"] = rng.integers(0, 2, 300)
+    cells, _ = collapse(encode(df, ["g"]))
+    dp = pd.DataFrame({"g": ["a", "b", "c"], "x": [1.0, 2.0, 4.0]})
+    spec = build_spec(cells, "y", "binomial", ("0", "1"), ["g"], [], [], dp, None, "auto", 100)
+    t = spec.term("x")
+    assert t.center == pytest.approx(7 / 3) and t.scale == pytest.approx(np.std([1, 2, 4]))
+    with pytest.raises(DataError, match=r"lack g levels \['c'\]"):
+        build_spec(cells, "y", "binomial", ("0", "1"), ["g"], [], [], dp.iloc[:2], None, "auto",
+                   100)
+
+
 def test_extend_frame_reports_dropped_rows():
     ref = pd.DataFrame({"sex": ["Female", "Male", None, "Female", "Male", "Male"],
                         "pid": ["Democrat", "Republican", "Democrat", None, "Democrat", None]})
