@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -215,6 +215,41 @@ def run_ppi(inp: StudyInput) -> pd.DataFrame:
     return out[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]]
 
 
+def run_partisan(inp: StudyInput) -> pd.DataFrame:
+    """Partisan calibration (:func:`calib.hybrid.partisan`): rake the personas to the
+    demographic ``variable:state`` margins and to the recalled previous vote by state, whose
+    targets are the certified results (:func:`calib.hybrid.recalled_vote_targets`; option
+    ``recall_year``, default 2020). Fixes the partisan composition of the persona set; cannot
+    fix an LLM that answers differently from people with the same recalled vote."""
+    from .hybrid import partisan, recalled_vote_targets
+    from .hybrid.partisan import VOTE_VARIABLE
+
+    o = dict(inp.opts("partisan"))
+    year = int(o.pop("recall_year", 2020))
+    var = VOTE_VARIABLE.get(year)
+    if var is None or var not in inp.personas.columns:
+        raise DataError(f"partisan needs the personas' recalled {year} vote in a column "
+                        f"{var!r} (levels of calib.variables); ask the LLM for it")
+    full = recalled_vote_targets(year, by=inp.by).margins[0]
+    # minor-candidate voters are ~1.5%: per state they join the nonvoters ("Other or none"),
+    # so a state without a persona recalling a minor candidate can still be calibrated
+    keep = {"Democrat": "Democrat", "Republican": "Republican"}
+    vals: dict[tuple[str, str], float] = {}
+    for lab, v in zip(full.level_labels(), full.values, strict=True):
+        st, lv = lab.split(":", 1)
+        key = (st, keep.get(lv, "Other or none"))
+        vals[key] = vals.get(key, 0.0) + float(v)
+    col = f"{var}_3"
+    personas = inp.personas.copy()
+    personas[col] = personas[var].astype(str).map(lambda x: keep.get(x, "Other or none"))
+    from .targets import margin
+
+    pol = Targets((margin((inp.by, col), vals, scale="total", source=full.source,
+                          universe=full.universe),))
+    return _weighted_by(partisan(_sample(replace(inp, personas=personas)), _targets(inp), pol,
+                                 **o), inp)
+
+
 def run_joint_mrp(inp: StudyInput) -> pd.DataFrame:
     """Joint persona-human MRP (:func:`calib.hybrid.joint_mrp`): one model of the LLM's and the
     humans' answers with a partially pooled persona-bias term per ``bias_by`` group (default
@@ -249,6 +284,7 @@ METHODS: dict[str, Callable[[StudyInput], pd.DataFrame]] = {
     "mrp": run_mrp,
     "ppi": run_ppi,
     "joint-mrp": run_joint_mrp,
+    "partisan": run_partisan,
 }
 
 

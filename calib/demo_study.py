@@ -4,7 +4,8 @@ A simulated 2024 persona study at the seed study's scale — 1,000 meta personas
 each rendered as the four persona types (meta, objective, subjective, descriptive), with the
 seed paper's response bias (descriptive personas call every state for the Democrat) — plus an
 ANES-sized human benchmark (1,500). The descriptive personas go through raw / raking / bounded
-logit calibration / MRP / hybrid (PPI rectifier, joint persona-human MRP); each method's state estimates become an
+logit calibration / partisan calibration (recalled 2020 vote) / MRP / hybrid (PPI rectifier,
+joint persona-human MRP); each method's state estimates become an
 electoral-college forecast, backtested against the certified 2024 results; the comparison
 table is printed and ``out/report.html`` written.
 
@@ -25,7 +26,7 @@ STUDY = {
         "outcome": "vote_dem",
         "human_outcome": "vote_dem",
         "llm_outcome": "llm_vote_dem",
-        "methods": ["raw", "rake", "calibrate-logit", "mrp", "ppi", "joint-mrp"],
+        "methods": ["raw", "rake", "calibrate-logit", "partisan", "mrp", "ppi", "joint-mrp"],
         "variables": ["age6", "sex", "race4", "educ5"],
         "level": 0.95,
         "seed": 2024,
@@ -74,8 +75,9 @@ def study_step(ctx: dict) -> str:
                  "winners_correct": "called"})
     lines.append(show.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     lines.append("Weighting fixes composition only: raking and calibration leave the response "
-                 "bias; the human benchmark (PPI rectifier, joint persona-human MRP) removes "
-                 "most of it.")
+                 "bias; partisan calibration (the recalled 2020 vote, certified targets) removes "
+                 "the part that runs through partisanship; the human benchmark (PPI rectifier, "
+                 "joint persona-human MRP) removes most of it.")
     ctx["results"]["study"] = {
         "summary": t.drop(columns=[c for c in t.columns if c.startswith("bt_")]).to_dict("records"),
         "backtest": res.metrics,

@@ -41,6 +41,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from .errors import DataError
+from .variables import LEVELS
 
 CELL_VARIABLES: tuple[str, ...] = ("state", "region", "race4", "sex", "age6", "educ5")
 PERSONA_TYPES: tuple[str, ...] = ("meta", "objective", "subjective", "descriptive")
@@ -150,6 +151,55 @@ def truth_frame(year: int, effects: Mapping[str, Mapping[str, float]] | None = N
     return frame
 
 
+#: Previous election whose recalled vote the study simulates (levels of ``calib.variables``).
+RECALL: dict[int, str] = {2024: "vote2020", 2020: "vote2016"}
+
+
+def recall_parameters(frame: pd.DataFrame, previous: int) -> dict[str, np.ndarray]:
+    """Per-cell parameters of the recalled ``previous`` vote, consistent with certified results.
+
+    Within state s a citizen voted with probability ``t_s`` = ballots / CVAP, for a minor
+    candidate with ``t_s o_s`` (``o_s`` = other / ballots), and else for the Democrat with
+    ``expit(eta_dem + delta_s)``: ``delta_s`` shifts the current-vote propensity so that the
+    CVAP-weighted two-party share equals the certified one. The population's recalled-vote
+    totals per state then equal the certified ones exactly (the targets of
+    :func:`calib.hybrid.recalled_vote_targets`). Returns ``delta, turnout, other`` per row.
+    """
+    from .datasets import election_results
+
+    res = election_results(previous).set_index("state_po")
+    st = frame["state"].astype(str).to_numpy()
+    states, inv = np.unique(st, return_inverse=True)
+    r = res.reindex(states)
+    if r["total_votes"].isna().any():
+        raise DataError(f"no certified {previous} result for {list(states[r['total_votes'].isna()])}")
+    d2p = (r["dem_votes"] / (r["dem_votes"] + r["rep_votes"])).to_numpy(float)
+    n = frame["n"].to_numpy(dtype=float)
+    eta = frame["eta_dem"].to_numpy()
+    big_n = np.bincount(inv, weights=n)
+    lo, hi = np.full(states.size, -15.0), np.full(states.size, 15.0)
+    for _ in range(60):  # bisection per state, all states at once
+        mid = (lo + hi) / 2
+        share = np.bincount(inv, weights=n * expit(eta + mid[inv])) / big_n
+        lo, hi = np.where(share > d2p, lo, mid), np.where(share > d2p, mid, hi)
+    turnout = r["total_votes"].to_numpy(float) / big_n
+    other = r["other_votes"].to_numpy(float) / r["total_votes"].to_numpy(float)
+    return {"delta": ((lo + hi) / 2)[inv], "turnout": turnout[inv], "other": other[inv]}
+
+
+def _recalled(u: np.ndarray, v: np.ndarray, eta: np.ndarray, shift: float,
+              rp: Mapping[str, np.ndarray], idx: np.ndarray, levels: tuple[str, ...]) -> np.ndarray:
+    """Recalled vote: ``u`` is the uniform that drew the current vote (the same latent
+    partisanship: ``u < expit(eta + shift)`` voted D now), ``v`` an independent uniform for
+    turnout and minor candidates."""
+    t, o, dlt = rp["turnout"][idx], rp["other"][idx], rp["delta"][idx]
+    dem = u < expit(eta + dlt + shift)
+    out = np.where(dem, levels[0], levels[1]).astype(object)
+    out[v < t * o] = levels[2]
+    out[v >= t] = levels[3]
+    return out
+
+
 def _opinion_probs(latent: np.ndarray) -> np.ndarray:
     cuts = np.asarray(OPINION_CUTS)
     cdf = expit(cuts[None, :] - latent[:, None])
@@ -213,12 +263,19 @@ def election_study(
     meta = frame.iloc[idx][list(CELL_VARIABLES)].reset_index(drop=True)
     meta.insert(0, "persona_id", np.arange(len(meta)))
     eta = frame["eta_dem"].to_numpy()[idx]
+    recall = RECALL.get(year)
+    rp = recall_parameters(frame, year - 4) if recall else None
+    levels = LEVELS[recall] if recall else ()
+    rng_recall = np.random.default_rng(np.random.SeedSequence([0 if seed is None else seed, 4]))
     rows = []
     for t in persona_types:
         p = expit(eta + shift[t])
         d = meta.copy()
         d.insert(1, "persona_type", t)
-        d["vote_dem"] = (rng.random(len(d)) < p).astype(int)
+        u = rng.random(len(d))
+        d["vote_dem"] = (u < p).astype(int)
+        if rp is not None:  # the LLM recalls the previous vote with the same shift
+            d[recall] = _recalled(u, rng_recall.random(len(d)), eta, shift[t], rp, idx, levels)
         d["opinion"] = np.asarray(OPINION_LEVELS)[
             _draw_categorical(rng, _opinion_probs(latent[idx] + 0.8 * shift[t]))
         ]
@@ -229,6 +286,8 @@ def election_study(
         personas[v] = pd.Categorical(personas[v].astype(str), categories=list(frame[v].cat.categories))
     personas["persona_type"] = pd.Categorical(personas["persona_type"], categories=list(persona_types))
     personas["opinion"] = pd.Categorical(personas["opinion"], categories=list(OPINION_LEVELS), ordered=True)
+    if recall:
+        personas[recall] = pd.Categorical(personas[recall], categories=list(levels))
     # human benchmark
     human = pd.DataFrame()
     if human_n > 0:
@@ -239,7 +298,12 @@ def election_study(
         w = 1.0 / resp[hidx]
         human["weight"] = w * (n.sum() / w.sum())
         h_eta = frame["eta_dem"].to_numpy()[hidx]
-        human["vote_dem"] = (rng.random(human_n) < expit(h_eta)).astype(int)
+        hu = rng.random(human_n)
+        human["vote_dem"] = (hu < expit(h_eta)).astype(int)
+        if rp is not None:
+            human[recall] = pd.Categorical(
+                _recalled(hu, rng_recall.random(human_n), h_eta, 0.0, rp, hidx, levels),
+                categories=list(levels))
         human["opinion"] = np.asarray(OPINION_LEVELS)[_draw_categorical(rng, op_probs[hidx])]
         human["llm_vote_dem"] = (rng.random(human_n) < expit(h_eta + shift.get(human_llm_type, 0.0))).astype(int)
         human["llm_opinion"] = np.asarray(OPINION_LEVELS)[

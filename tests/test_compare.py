@@ -88,3 +88,25 @@ def test_joint_mrp_in_the_harness_removes_response_bias():
     assert s.at["joint-mrp", "rmse"] < 0.35 * s.at["raw", "rmse"]
     assert abs(s.at["joint-mrp", "national"] - s.at["joint-mrp", "national_truth"]) < 0.03
     assert "joint-mrp" in c.fits
+
+
+def test_partisan_calibration_fixes_composition_not_response():
+    """Descriptive personas recall a 2020 vote with the same shift as their 2024 vote.
+    Raking to the certified 2020 recall by state removes most of the bias (the recalled vote
+    carries the latent partisanship), but not all: the nonvoters' answers stay shifted."""
+    st = election_study(2024, per_state=300, human_n=0, seed=6, persona_types=("descriptive",))
+    p = st.personas
+    # the truth of the recalled vote equals the certified 2020 results (shares of CVAP)
+    from calib.hybrid import recalled_vote_targets
+
+    t = recalled_vote_targets(2020)["vote2020"]
+    dem_share = dict(zip(t.level_labels(), t.values, strict=True))["Democrat"]
+    assert dem_share == pytest.approx(0.354, abs=5e-4)
+    assert (p["vote2020"] == "Democrat").mean() > dem_share + 0.15  # the LLM's recall is shifted
+    bench = st.truth_state.set_index("state")["dem_two_party_share"]
+    s = compare(p, "vote_dem", benchmark=bench, frame=st.frame,
+                methods=("rake", "partisan"), variables=("age6", "sex", "educ5")).summary
+    s = s.set_index("method")
+    assert s.at["partisan", "status"] == "ok"
+    assert s.at["partisan", "rmse"] < 0.5 * s.at["rake", "rmse"]
+    assert s.at["partisan", "bias"] > 0.05  # what partisan weighting cannot fix

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from calib.datasets import election_results
@@ -35,3 +36,19 @@ def test_study_biases_and_reproducibility():
     # human design weights sum to the frame total
     assert a.human["weight"].sum() == pytest.approx(fr["n"].sum())
     assert a.truth_opinion.sum() == pytest.approx(1.0)
+
+
+def test_recalled_vote_population_totals_equal_certified_2020():
+    """The simulated recalled 2020 vote reproduces the certified state results exactly."""
+    from scipy.special import expit
+
+    from calib.datasets import election_results
+    from calib.election_study import recall_parameters, truth_frame
+
+    fr = truth_frame(2024)
+    rp = recall_parameters(fr, 2020)
+    n = fr["n"].to_numpy(float)
+    dem = n * rp["turnout"] * (1 - rp["other"]) * expit(fr["eta_dem"].to_numpy() + rp["delta"])
+    got = pd.Series(dem).groupby(fr["state"].astype(str).to_numpy()).sum()
+    res = election_results(2020).set_index("state_po")["dem_votes"].reindex(got.index)
+    np.testing.assert_allclose(got.to_numpy(), res.to_numpy(dtype=float), rtol=1e-9)
