@@ -3,7 +3,7 @@ table.
 
 TRUTH has ``state`` and ``dem_two_party_share`` (e.g. ``calib simulate --truth``) or give
 ``--certified YEAR``. Methods by name (``--method`` repeated): raw, poststratify, rake,
-calibrate-logit, optimal, propensity, mrp, ppi. The frame defaults to the shipped CVAP cells.
+calibrate-logit, optimal, propensity, partisan, mrp, ppi, joint-mrp. The frame defaults to the shipped CVAP cells.
 
 Examples
 --------
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         certified: Annotated[int | None, typer.Option("--certified", help="certified year")] = None,
         method: Annotated[list[str] | None, typer.Option(
             "--method", help="raw, poststratify, rake, calibrate-logit, optimal, propensity, "
-            "mrp or ppi (repeat; default raw and rake)")] = None,
+            "partisan, mrp, ppi or joint-mrp (repeat; default raw and rake)")] = None,
         by: Annotated[str, typer.Option("--by", help="domain column")] = "state",
         human: Annotated[Path | None, typer.Option("--human", help="human benchmark rows")] = None,
         human_outcome: Annotated[str | None, typer.Option(
