@@ -322,6 +322,13 @@ class RowGroups:
     unit: np.ndarray
     rows_are_psus: bool
 
+    @cached_property
+    def by_unit(self) -> list[np.ndarray]:
+        """Group positions of each unit code (stratum, when rows are the PSUs), found once."""
+        order = np.argsort(self.unit, kind="stable")
+        bounds = np.searchsorted(self.unit[order], np.arange(int(self.unit.max()) + 2))
+        return [order[bounds[h]:bounds[h + 1]] for h in range(bounds.size - 1)]
+
 
 def row_groups(p: ReplicatePlan, rc: np.ndarray, base: np.ndarray, YD: np.ndarray,
                share: float = GROUP_SHARE) -> RowGroups | None:
@@ -363,7 +370,7 @@ def group_factors(p: ReplicatePlan, g: RowGroups, r: int) -> np.ndarray:
     d = p.design
     rng = np.random.default_rng(p._seeds[r])
     out = np.empty(g.n_groups)
-    for h, idx in enumerate(_strata_groups(g)):
+    for h, idx in enumerate(g.by_unit):
         if idx.size == 0:
             continue
         nh = int(d.n_psu[h])
@@ -373,12 +380,6 @@ def group_factors(p: ReplicatePlan, g: RowGroups, r: int) -> np.ndarray:
         cnt = rng.multinomial(nh - 1, g.size[idx] / nh)
         out[idx] = cnt * (nh / (nh - 1.0))
     return out
-
-
-def _strata_groups(g: RowGroups) -> list[np.ndarray]:
-    order = np.argsort(g.unit, kind="stable")
-    bounds = np.searchsorted(g.unit[order], np.arange(int(g.unit.max()) + 2))
-    return [order[bounds[h]:bounds[h + 1]] for h in range(bounds.size - 1)]
 
 
 def fast_thetas(
