@@ -166,11 +166,17 @@ def run_mrp(inp: StudyInput) -> pd.DataFrame:
     groups = o.pop("group_effects", [inp.by, *inp.variables])
     fit = mrp.fit(inp.personas, inp.outcome, group_effects=groups, seed=inp.seed, **o)
     est = mrp.poststratify(fit, inp.frame, by=inp.by, count=inp.count, level=inp.level)
-    t = est.table
-    t = t[t["domain"] != "Total"].copy()
+    return _model_rows(est.table, fit)
+
+
+def _model_rows(table: pd.DataFrame, fit: object) -> pd.DataFrame:
+    """The domain rows of a model-based table (no ``Total``; ``ess`` not defined), with the
+    fit kept in ``attrs`` for the Comparison (diagnostics for reports)."""
+    t = table[table["domain"] != "Total"].copy()
     t["ess"] = np.nan
     out = t[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]].copy()
-    out.attrs["fit"] = fit  # kept on the Comparison (diagnostics for reports)
+    if fit is not None:
+        out.attrs["fit"] = fit
     return out
 
 
@@ -230,24 +236,15 @@ def run_partisan(inp: StudyInput) -> pd.DataFrame:
     if var is None or var not in inp.personas.columns:
         raise DataError(f"partisan needs the personas' recalled {year} vote in a column "
                         f"{var!r} (levels of calib.variables); ask the LLM for it")
-    full = recalled_vote_targets(year, by=inp.by).margins[0]
-    # minor-candidate voters are ~1.5%: per state they join the nonvoters ("Other or none"),
-    # so a state without a persona recalling a minor candidate can still be calibrated
-    keep = {"Democrat": "Democrat", "Republican": "Republican"}
-    vals: dict[tuple[str, str], float] = {}
-    for lab, v in zip(full.level_labels(), full.values, strict=True):
-        st, lv = lab.split(":", 1)
-        key = (st, keep.get(lv, "Other or none"))
-        vals[key] = vals.get(key, 0.0) + float(v)
-    col = f"{var}_3"
-    personas = inp.personas.copy()
-    personas[col] = personas[var].astype(str).map(lambda x: keep.get(x, "Other or none"))
-    from .targets import margin
+    from .weighting.poststratify import collapse_levels
 
-    pol = Targets((margin((inp.by, col), vals, scale="total", source=full.source,
-                          universe=full.universe),))
-    return _weighted_by(partisan(_sample(replace(inp, personas=personas)), _targets(inp), pol,
-                                 **o), inp)
+    full = recalled_vote_targets(year, by=inp.by).margins[0]
+    # minor-candidate voters are ~1.5%: per state they join the nonvoters, so a state without
+    # a persona recalling a minor candidate can still be calibrated
+    merged_rows, merged, _ = collapse_levels(inp.personas, full, {var: {"Other": "Did not vote"}})
+    personas = inp.personas.assign(**{var: merged_rows[var]})
+    return _weighted_by(partisan(_sample(replace(inp, personas=personas)), _targets(inp),
+                                 Targets((merged,)), **o), inp)
 
 
 def run_joint_mrp(inp: StudyInput) -> pd.DataFrame:
@@ -264,13 +261,7 @@ def run_joint_mrp(inp: StudyInput) -> pd.DataFrame:
     cells = list(o.pop("cells", [inp.by, *inp.variables]))
     t = joint_mrp(inp.personas, inp.human, inp.outcome, inp.human_outcome, inp.frame,
                   by=inp.by, count=inp.count, level=inp.level, cells=cells, seed=inp.seed, **o)
-    fit = t.attrs.get("fit")
-    t = t[t["domain"] != "Total"].copy()
-    t["ess"] = np.nan
-    out = t[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]].copy()
-    if fit is not None:
-        out.attrs["fit"] = fit
-    return out
+    return _model_rows(t, t.attrs.get("fit"))
 
 
 #: name -> runner; extend with :func:`register`.

@@ -95,7 +95,7 @@ def poststratify(
     frame = sample.frame
     notes: tuple[str, ...] = ()
     if collapse:
-        frame, mg, notes = _collapse(frame, mg, collapse)
+        frame, mg, notes = collapse_levels(frame, mg, collapse)
         targets = replace(targets, margins=(mg,))
     d = _design.build(frame, sample.weight_array, targets, population=population, missing=missing)
     idx = d.index[0]
@@ -150,9 +150,12 @@ def _resolve_chain(variable: str, rule: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _collapse(
+def collapse_levels(
     frame: pd.DataFrame, mg: Margin, collapse: Mapping[str, Mapping[str, str]]
 ) -> tuple[pd.DataFrame, Margin, tuple[str, ...]]:
+    """Merge target levels into neighbours in both the rows and the margin (``collapse`` as
+    in :func:`poststratify`). Returns the margin's columns of ``frame`` recoded, the merged
+    margin (values and se summed) and one note per merge."""
     notes = []
     frame = frame[list(mg.variables)].copy()
     levels = mg.levels
@@ -201,4 +204,4 @@ def _collapse(
     return frame, new, tuple(notes)
 
 
-__all__ = ["poststratify", "ORDERED"]
+__all__ = ["poststratify", "collapse_levels", "ORDERED"]
