@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+import typer
 
 from ..errors import DataError
 
@@ -27,6 +28,14 @@ PARQUET = (".parquet", ".pq")
 #: ``--help`` text of ``--codebook`` (every command that reads personas has the option).
 CODEBOOK_HELP = ("recode the persona file first with this codebook: a TOML file or a built-in "
                  "name (personas, anes2020, cces2018, gss); see docs/personas.md")
+
+#: Options shared by several commands, declared once (typer copies the option per use).
+CodebookOption = Annotated[str | None, typer.Option("--codebook", help=CODEBOOK_HELP)]
+EngineOption = Annotated[str, typer.Option(
+    "--engine", help="auto|memory|duckdb|dask (auto: memory when the input fits in a quarter "
+    "of the free RAM, else duckdb; the choice is printed)")]
+SchedulerOption = Annotated[str | None, typer.Option(
+    "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")]
 CSV = (".csv", ".txt")
 
 
@@ -132,8 +141,6 @@ def note_to(echo: Any, as_json: bool) -> Any:
     if echo is None:
         return None
     if as_json:
-        import typer
-
         return lambda text: typer.echo(text, err=True)
     return echo
 

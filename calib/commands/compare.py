@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import DataError
-from ._io import CODEBOOK_HELP, check_out, read_frame, read_input
+from ._io import CodebookOption, check_out, read_frame, read_input
 
 
 def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | None = None,
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         variable: Annotated[list[str] | None, typer.Option("--variable", help="target variable (repeat)")] = None,
         level: Annotated[float, typer.Option("--level", help="confidence level")] = 0.95,
         seed: Annotated[int | None, typer.Option("--seed", help="random seed")] = None,
-        codebook: Annotated[str | None, typer.Option("--codebook", help=CODEBOOK_HELP)] = None,
+        codebook: CodebookOption = None,
         human_codebook: Annotated[str | None, typer.Option(
             "--human-codebook", help="codebook for HUMAN (TOML file or built-in name)")] = None,
         overwrite: Annotated[bool, typer.Option(

@@ -30,7 +30,9 @@ import typer
 
 from ..errors import DataError
 from ._io import (
-    CODEBOOK_HELP,
+    CodebookOption,
+    EngineOption,
+    SchedulerOption,
     check_out,
     codebook_in_memory,
     dumps,
@@ -172,16 +174,12 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option(
             "--overwrite", help="replace an existing --out")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-        codebook: Annotated[str | None, typer.Option(
-            "--codebook", help=CODEBOOK_HELP)] = None,
+        codebook: CodebookOption = None,
         replicates_out: Annotated[Path | None, typer.Option(
             "--replicates-out", help="also write the recalibrated replicate weights (Parquet, "
             "with a JSON sidecar of R svrepdesign's type/scale/rscales)")] = None,
-        engine: Annotated[str, typer.Option(
-            "--engine", help="auto|memory|duckdb|dask (auto: memory when the input fits in "
-            "a quarter of the free RAM, else duckdb; the choice is printed)")] = "auto",
-        scheduler: Annotated[str | None, typer.Option(
-            "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")] = None,
+        engine: EngineOption = "auto",
+        scheduler: SchedulerOption = None,
     ) -> None:
         """Weighted estimates of --outcome (by --by) with SEs and confidence intervals."""
         run(input, outcome, weighting, out=out, by=by, weight=weight, cluster=cluster,

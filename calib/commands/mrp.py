@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from ._io import (
-    CODEBOOK_HELP,
+    CodebookOption,
     check_out,
     looks_numeric,
     read_frame,
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         target_accept: Annotated[float | None, typer.Option(
             "--target-accept", help="NUTS target acceptance (default: 0.8, retried once at "
             "0.95 when the first run diverges)")] = None,
-        codebook: Annotated[str | None, typer.Option("--codebook", help=CODEBOOK_HELP)] = None,
+        codebook: CodebookOption = None,
         overwrite: Annotated[bool, typer.Option(
             "--overwrite", help="replace existing output files")] = False,
     ) -> None:

@@ -31,7 +31,9 @@ import typer
 
 from ..errors import DataError
 from ._io import (
-    CODEBOOK_HELP,
+    CodebookOption,
+    EngineOption,
+    SchedulerOption,
     check_out,
     codebook_in_memory,
     dumps,
@@ -160,17 +162,13 @@ def register(app: typer.Typer) -> None:
             help="sample file (CSV or Parquet), or a quoted glob / folder of Parquet files")],
         out: Annotated[Path, typer.Option("--out", help="output file (CSV or Parquet)")],
         weighting: WeightingOptions,
-        engine: Annotated[str, typer.Option(
-            "--engine", help="auto|memory|duckdb|dask (auto: memory when the input fits in "
-            "a quarter of the free RAM, else duckdb; the choice is printed)")] = "auto",
-        scheduler: Annotated[str | None, typer.Option(
-            "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")] = None,
+        engine: EngineOption = "auto",
+        scheduler: SchedulerOption = None,
         weight_column: Annotated[str, typer.Option(
             "--weight-column", help="name of the weight column added")] = "weight",
         diagnostics_json: Annotated[Path | None, typer.Option(
             "--diagnostics-json", help="also write the diagnostics as JSON here")] = None,
-        codebook: Annotated[str | None, typer.Option(
-            "--codebook", help=CODEBOOK_HELP)] = None,
+        codebook: CodebookOption = None,
         overwrite: Annotated[bool, typer.Option(
             "--overwrite", help="replace existing output files")] = False,
         as_json: Annotated[bool, typer.Option(
