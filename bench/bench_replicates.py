@@ -5,7 +5,8 @@ Run: ``.venv/bin/python bench/bench_replicates.py [--n 1000000] [--replicates 20
 a markdown table, writes ``bench/out/replicates.md``). Data: :func:`bench.synth.make_sample`
 (six categorical variables, 36,720 possible cells) plus a binary and a continuous outcome.
 Each row is the best of ``--repeat`` runs in this one process, on the same machine, with the
-1-minute load average recorded.
+1-minute load average recorded; the compiled draws run with every CPU (``CALIB_THREADS``) and
+with one thread.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 from bench.synth import VARIABLES, make_sample
 from calib import Sample
 from calib.targets import Targets
+from calib.threads import threads
 
 
 def targets_of(shares: dict, n: float) -> Targets:
@@ -55,15 +57,25 @@ def main(argv: list[str] | None = None) -> None:
     rows = [("one rake (rows -> cells -> IPF -> weights)", t_rake, "")]
     t, e = best(lambda: s.estimate("vote", variance="linearization"), a.repeat)
     rows.append(("linearized SE of a binary mean (calibration-aware)", t, f"se {e['se'].iloc[0]:.3g}"))
-    for outcome, what, draw in (("vote", "binary", "auto"), ("vote", "binary", "rows"),
-                                ("score", "continuous", "auto")):
+    t0 = time.perf_counter()
+    s.estimate("vote", variance="bootstrap", replicates=2, seed=1)
+    rows.append(("first compiled draw in this process (2 replicates: loads the kernels from "
+                 "numba's cache)", time.perf_counter() - t0, ""))
+    cpus = threads()
+    for outcome, what, draw, nthreads in (
+            ("vote", "binary", "auto", cpus), ("vote", "binary", "auto", 1),
+            ("vote", "binary", "rows", 1),
+            ("score", "continuous", "auto", cpus), ("score", "continuous", "auto", 1),
+            ("score", "continuous", "rows", 1)):
+        os.environ["CALIB_THREADS"] = str(nthreads)
         t, e = best(lambda o=outcome, d=draw: s.estimate(
             o, variance="bootstrap", replicates=a.replicates, seed=1, bootstrap_draw=d),
             a.repeat)
         path = e.attrs.get("bootstrap_draw", "")
         rows.append((f"{a.replicates} bootstrap replicates, re-raked, {what} outcome mean "
-                     f"(bootstrap_draw={draw!r})", t,
-                     f"se {e['se'].iloc[0]:.3g}; draw: {path}"))
+                     f"(bootstrap_draw={draw!r}, {nthreads} thread{'s' if nthreads > 1 else ''})",
+                     t, f"se {e['se'].iloc[0]:.3g}; draw: {path}"))
+    os.environ.pop("CALIB_THREADS", None)
     lines = [f"# Replicate weights benchmark\n\n{a.n:,} rows, variables {', '.join(VARIABLES)} "
              f"(36,720 possible cells); {platform.machine()}, {os.cpu_count()} CPUs, load "
              f"average {os.getloadavg()[0]:.1f}; best of {a.repeat}.\n",

@@ -231,7 +231,8 @@ def test_grouped_bootstrap_draw_has_the_row_draw_distribution():
     """Rows as PSUs (with strata): group counts are multinomial; each replicate puts n_h draws
     of weight on stratum h, and over many replicates the grouped SE agrees with the row-draw SE
     within Monte Carlo error (relative sd of an SE from R replicates ~ 1/sqrt(2R))."""
-    from calib.estimation.replicates import group_factors, plan, row_groups
+    from calib.estimation.grouped import group_factors, row_groups
+    from calib.estimation.replicates import plan
 
     df, t = _binary(2000)
     s = Sample(df, strata="st").rake(t)
@@ -253,10 +254,17 @@ def test_grouped_bootstrap_draw_has_the_row_draw_distribution():
     assert a["se"].iloc[0] == pytest.approx(lin["se"].iloc[0], rel=0.1)
 
 
-def test_grouped_draw_falls_back_to_rows_for_continuous_outcomes():
-    df, t = _binary(500)
-    s = Sample(df).rake(t)
-    est = estimate(s, "y", variance="bootstrap", replicates=20, seed=1, bootstrap_draw="groups")
-    assert est.attrs["bootstrap_draw"] == "rows"
-    with pytest.raises(DataError, match="bootstrap_draw"):
-        estimate(s, "y", variance="bootstrap", bootstrap_draw="fast")
+def test_continuous_outcomes_draw_cells_then_rows_with_the_row_draw_distribution():
+    """A continuous outcome does not collapse into groups: cell counts are drawn, then rows
+    within cells; the SE agrees with the row draw's within Monte Carlo error, with strata."""
+    df, t = _binary(1500)
+    s = Sample(df, strata="st").rake(t)
+    R = 1500
+    a = estimate(s, "y", variance="bootstrap", replicates=R, seed=2, bootstrap_draw="groups")
+    b = estimate(s, "y", variance="bootstrap", replicates=R, seed=3, bootstrap_draw="rows")
+    assert a.attrs["bootstrap_draw"].startswith("cells then rows")
+    assert b.attrs["bootstrap_draw"] == "rows"
+    assert a["se"].iloc[0] == pytest.approx(b["se"].iloc[0], rel=4 * np.sqrt(1 / R))
+    again = estimate(s, "y", variance="bootstrap", replicates=40, seed=2, bootstrap_draw="groups")
+    first = estimate(s, "y", variance="bootstrap", replicates=40, seed=2, bootstrap_draw="groups")
+    assert again["se"].iloc[0] == first["se"].iloc[0]  # reproducible from the seed

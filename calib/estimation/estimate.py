@@ -60,12 +60,15 @@ def estimate(
     lonely : single-PSU strata: ``"error"``, ``"adjust"``, ``"certainty"``, ``"remove"``.
     mse : centre replicate variances at the full-sample estimate instead of the replicates'
         mean (R ``mse=TRUE``; the default follows R's ``mse=FALSE``).
-    bootstrap_draw : ``"rows"`` draws every replicate's Rao-Wu factors row by row (the
-        replicates equal those :func:`~calib.estimation.replicates.replicate_weights` exports
-        for the same seed); ``"groups"`` draws multinomial counts of groups of identical rows
-        (same distribution, O(groups) per replicate; used only when the rows collapse to at
-        most a quarter as many groups: a categorical outcome); ``"auto"`` (default) is
-        ``"groups"`` from 100,000 rows on. ``attrs["bootstrap_draw"]`` says which ran.
+    bootstrap_draw : ``"rows"`` draws every replicate's Rao-Wu factors row by row with numpy
+        (the replicates equal those :func:`~calib.estimation.replicates.replicate_weights`
+        exports for the same seed); ``"groups"`` draws each replicate's cell sums directly, with
+        compiled exact multinomial draws (:mod:`~calib.estimation.grouped`): over groups of
+        identical rows when rows collapse to at most a quarter as many groups (a categorical
+        outcome), else over (stratum, cell) blocks and then rows within blocks; the same
+        distribution as the row draw, reproducible from ``seed``, replicates split over threads
+        (``CALIB_THREADS``; results do not depend on it). ``"auto"`` (default) is ``"groups"``
+        from 100,000 rows on. ``attrs["bootstrap_draw"]`` says which ran.
     progress : a progress bar over the replicates on stderr (None: when stderr is a terminal;
         see :mod:`calib.progress`).
 

@@ -29,10 +29,16 @@ import pandas as pd
 
 from ..errors import DataError
 from ..sample import Sample
+from ..threads import run_parts
 from ..weighting import distance as _distance
 from ..weighting.calibrate import newton
+from ..weighting.ipf_batch import NOT_CONVERGED, ipf_batch
 from .design import PSUDesign, psu_design
+from .grouped import GROUP_MIN_ROWS, GROUP_SHARE, CellSums
 from .linearization import CalStep, calibration_chain
+
+__all__ = ["GROUP_MIN_ROWS", "GROUP_SHARE", "METHODS", "ReplicatePlan", "fast_thetas", "plan",
+           "replicate_weights"]
 
 METHODS = ("bootstrap", "jackknife")
 #: Row-by-replicate entries held in memory at once.
@@ -67,10 +73,14 @@ class ReplicatePlan:
         d = self.design
         h = d.stratum_of_psu
         nh = d.n_psu
-        order = np.argsort(h, kind="stable")  # PSUs grouped by stratum
-        inv = np.empty_like(order)
-        inv[order] = np.arange(order.size)
-        row_pos = inv[d.psu]
+        if nh.size == 1:
+            order = np.arange(h.size)
+            row_pos = d.psu
+        else:
+            order = np.argsort(h, kind="stable")  # PSUs grouped by stratum
+            inv = np.empty_like(order)
+            inv[order] = np.arange(order.size)
+            row_pos = inv[d.psu]
         nh_sorted = nh[h[order]].astype(float)
         lone = nh_sorted == 1
         offset = np.concatenate([[0], np.cumsum(nh)[:-1]])
@@ -234,28 +244,28 @@ def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
     k, m = Wc.shape
     T = _perturbed_totals(cs, k, tseed)
     sizes = _margin_sizes(cs)
-    _check_support(cs, Wc, sizes, start)
     method = cs.step.method
+    if method != "rake":  # the raking kernel reports an empty margin entry itself
+        _check_support(cs, Wc, sizes, start)
     g = np.ones((k, m))
     if method == "rake":
-        totals, col = [], 0
-        for s in sizes:
-            totals.append(T[:, col:col + s])
-            col += s
         opts = cs.step.options
         if opts.get("cap") is not None:
             raise DataError("replicates of a rake with cap= are not supported; use "
                             "variance='linearization' or rake without cap")
-        warm = Wc * cal.g[None, :]
-        raked, ok, err = _ipf_many(warm, cal.margin_index, totals,
-                                   tol=float(opts.get("tol", 1e-10)),
-                                   max_iter=int(opts.get("max_iter", 1000)) * 5)
-        if not ok:
+        res = ipf_batch(Wc * cal.g[None, :], cal.margin_index, T,
+                        tol=float(opts.get("tol", 1e-10)),
+                        max_iter=int(opts.get("max_iter", 1000)) * 5, copy=False)
+        empty = np.flatnonzero(res.status <= -2)
+        if empty.size:
+            r = int(empty[0])
+            _empty_margin(cs, -2 - int(res.status[r]), start + r)
+        if (res.status == NOT_CONVERGED).any():
             raise DataError(
                 f"replicate raking did not converge (largest margin factor off 1 by "
-                f"{err:.3g}); a replicate is too thin for the margins: use fewer levels or "
-                "variance='linearization'")
-        np.divide(raked, Wc, out=g, where=Wc > 0)
+                f"{float(res.error.max()):.3g}); a replicate is too thin for the margins: use "
+                "fewer levels or variance='linearization'")
+        np.divide(res.weight, Wc, out=g, where=Wc > 0)
     elif method == "poststratify":
         idx = cal.margin_index[0]
         for r in range(k):
@@ -287,101 +297,6 @@ def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
     return g
 
 
-#: The grouped bootstrap draw is used when rows collapse to at most this share of groups ...
-GROUP_SHARE = 0.25
-#: ... and, with ``bootstrap_draw="auto"``, from this many rows on.
-GROUP_MIN_ROWS = 100_000
-
-
-def _factorize_rows(columns: list[np.ndarray], limit: int) -> tuple[np.ndarray, int] | None:
-    """Group codes of rows identical in every column (hashing, O(n)), or None as soon as the
-    number of groups exceeds ``limit``."""
-    key = np.zeros(columns[0].size, dtype=np.int64)
-    n_groups = 1
-    for col in columns:
-        codes, uniques = pd.factorize(col, use_na_sentinel=False)
-        key, uniq = pd.factorize(key * max(len(uniques), 1) + codes)
-        n_groups = len(uniq)
-        if n_groups > limit:
-            return None
-    return np.asarray(key, dtype=np.int64), n_groups
-
-
-@dataclass(frozen=True)
-class RowGroups:
-    """Rows identical in what a replicate estimate depends on: the drawing unit (the stratum
-    when rows are the PSUs, else the PSU), the calibration cell, the base weight and the
-    outcome/domain columns. ``cell, weight, values, unit`` are per group; ``size`` counts rows.
-    """
-
-    n_groups: int
-    size: np.ndarray
-    cell: np.ndarray
-    weight: np.ndarray
-    values: np.ndarray
-    unit: np.ndarray
-    rows_are_psus: bool
-
-    @cached_property
-    def by_unit(self) -> list[np.ndarray]:
-        """Group positions of each unit code (stratum, when rows are the PSUs), found once."""
-        order = np.argsort(self.unit, kind="stable")
-        bounds = np.searchsorted(self.unit[order], np.arange(int(self.unit.max()) + 2))
-        return [order[bounds[h]:bounds[h + 1]] for h in range(bounds.size - 1)]
-
-
-def row_groups(p: ReplicatePlan, rc: np.ndarray, base: np.ndarray, YD: np.ndarray,
-               share: float = GROUP_SHARE) -> RowGroups | None:
-    """:class:`RowGroups` of a bootstrap plan, or None when the rows do not collapse to at most
-    ``share * n`` groups (a continuous outcome)."""
-    d = p.design
-    n = rc.size
-    rows_are_psus = d.n_psus == n
-    b = p._boot
-    if rows_are_psus:
-        unit = d.stratum_of_psu[d.psu]
-    else:
-        unit = d.psu if b["row_pos"] is None else b["row_pos"]
-    cols = [unit, rc, *([] if (base == 1.0).all() else [base]), *YD.T]
-    got = _factorize_rows(cols, int(share * n))
-    if got is None:
-        return None
-    key, G = got
-    rep = np.empty(G, dtype=np.int64)
-    rep[key] = np.arange(n)
-    return RowGroups(G, np.bincount(key, minlength=G).astype(float), rc[rep], base[rep],
-                     YD[rep], unit[rep], rows_are_psus)
-
-
-def group_factors(p: ReplicatePlan, g: RowGroups, r: int) -> np.ndarray:
-    """Replicate ``r``'s summed bootstrap factor of each group (sum over its rows).
-
-    Rows as PSUs: the Rao-Wu draw of ``n_h - 1`` of the ``n_h`` rows of stratum h, with
-    replacement, puts ``Multinomial(n_h - 1, size_G / n_h)`` draws on the groups of stratum h
-    (the sum of multinomial cells is multinomial), so the group counts are drawn directly at
-    O(groups) per replicate. They have the distribution of the row draw, not its values: the
-    replicate weights exported by :func:`replicate_weights` (row draw) and the SE from this
-    draw differ by Monte Carlo error only. Clustered designs draw the PSUs exactly as the row
-    path (:meth:`ReplicatePlan.psu_factors`), and a group takes its PSU's factor.
-    """
-    if not g.rows_are_psus:
-        fs, _ = p.psu_factors(r)
-        return fs[g.unit] * g.size
-    d = p.design
-    rng = np.random.default_rng(p._seeds[r])
-    out = np.empty(g.n_groups)
-    for h, idx in enumerate(g.by_unit):
-        if idx.size == 0:
-            continue
-        nh = int(d.n_psu[h])
-        if nh == 1:  # a lonely stratum is kept as it is (factor 1)
-            out[idx] = g.size[idx]
-            continue
-        cnt = rng.multinomial(nh - 1, g.size[idx] / nh)
-        out[idx] = cnt * (nh / (nh - 1.0))
-    return out
-
-
 def fast_thetas(
     sample: Sample, p: ReplicatePlan, chain: tuple[CalStep, ...], Y: np.ndarray,
     D: np.ndarray, stat: str, targets_se: bool = False, grouped: bool = True,
@@ -391,9 +306,9 @@ def fast_thetas(
 
     With at most one calibration step, a replicate's final weight is ``f_i w_i g_r[c(i)]``, so
     ``theta_r`` needs only per-cell sums of ``f w`` (to recalibrate) and of ``f w y`` (for the
-    estimate), then ``sum_c g_rc S_rc``. Bootstrap plans whose rows collapse to few groups
-    (:func:`row_groups`: a categorical outcome) draw per group (:func:`group_factors`), at
-    O(groups) per replicate; otherwise the factors are those of
+    estimate), then ``sum_c g_rc S_rc``. With ``grouped`` (bootstrap) those sums are drawn by
+    :class:`~calib.estimation.grouped.CellSums` (compiled exact multinomial draws over groups of
+    identical rows, or over cells then rows); otherwise the factors are those of
     :meth:`ReplicatePlan.row_factors` (one pass over the rows per replicate) and the result
     equals the row path. Returns ``(thetas, draw)`` with ``draw`` naming the path, or None (use
     the row path) for chains of several steps or many estimands.
@@ -402,44 +317,35 @@ def fast_thetas(
         return None
     base = sample.base_weights.to_numpy(dtype=float)
     ones = bool((base == 1.0).all())
-    YD = np.asfortranarray(np.column_stack([Y, D]))
+    YD = np.column_stack([Y, D])
     E, J = Y.shape[1], YD.shape[1]
     out = np.empty((p.n_rep, E))
     cs = chain[0] if chain else None
     m = cs.cal.X.shape[0] if cs is not None else 1
     rc = cs.cal.row_cell if cs is not None else np.zeros(sample.n, dtype=np.int64)
-    groups = row_groups(p, rc, base, YD) if grouped and p.method == "bootstrap" else None
-    if groups is not None:
-        gw = groups.weight
-        gYD = np.asfortranarray(groups.values * gw[:, None])
-        draw = f"groups ({groups.n_groups:,} groups of identical rows)"
-    else:
-        draw = "rows"
+    drawn = CellSums.build(p, rc, base, YD, m) if grouped and p.method == "bootstrap" else None
+    draw = drawn.draw if drawn is not None else "rows"
     step = max(1, min(p.n_rep, CHUNK_ENTRIES // (m * (J + 1))))
+    buf = np.empty((step, m, J + 1))  # per replicate and cell: sum f w, then sums f w v_j
     for a in range(0, p.n_rep, step):
         bnd = min(a + step, p.n_rep)
         k = bnd - a
-        Wc = np.empty((k, m))
-        S = np.empty((k, m, J))
-        for r in range(k):
-            if groups is not None:
-                F = group_factors(p, groups, a + r)
-                Wc[r] = np.bincount(groups.cell, weights=F * gw, minlength=m)
-                for j in range(J):
-                    S[r, :, j] = np.bincount(groups.cell, weights=F * gYD[:, j], minlength=m)
-                continue
+        A = buf[:k]
+        if drawn is not None:  # compiled draws, replicates split over threads
+            run_parts(lambda u, v, a=a, A=A: [drawn.sums(a + r, A[r]) for r in range(u, v)], k)
+        for r in range(k if drawn is None else 0):
             f = p.row_factors(a + r, a + r + 1)[0]
             if not ones:
                 f *= base
-            Wc[r] = np.bincount(rc, weights=f, minlength=m)
+            A[r, :, 0] = np.bincount(rc, weights=f, minlength=m)
             for j in range(J):
-                S[r, :, j] = np.bincount(rc, weights=f * YD[:, j], minlength=m)
+                A[r, :, j + 1] = np.bincount(rc, weights=f * YD[:, j], minlength=m)
         if cs is not None:
             tseed = ((p.seed if p.seed is not None else 0), a) if targets_se else None
-            g = _solve(cs, Wc, a, tseed)
-            tot = np.einsum("rm,rmj->rj", g, S)
+            g = _solve(cs, np.ascontiguousarray(A[:, :, 0]), a, tseed)
+            tot = np.matmul(g[:, None, :], A[:, :, 1:])[:, 0, :]
         else:
-            tot = S[:, 0, :]
+            tot = A[:, 0, 1:]
         T, N = tot[:, :E], tot[:, E:]
         if stat == "total":
             out[a:bnd] = T
@@ -452,34 +358,12 @@ def fast_thetas(
     return out, draw
 
 
-def _ipf_many(
-    W: np.ndarray, index: tuple[np.ndarray, ...], totals: list[np.ndarray], tol: float,
-    max_iter: int,
-) -> tuple[np.ndarray, bool, float]:
-    """Rake (k, m) cell weights of k replicates to (k, L) totals per margin, all at once.
-
-    Stops when a full sweep changes no margin by a factor further than ``tol`` from 1 (the
-    relative margin error before the sweep).
-    """
-    k, m = W.shape
-    W = W.copy()
-    flats, sizes = [], []
-    for idx in index:
-        L = int(idx.max()) + 1
-        flats.append((np.arange(k)[:, None] * L + idx[None, :]).ravel())
-        sizes.append(L)
-    err = np.inf
-    for _ in range(max_iter):
-        err = 0.0
-        for flat, L, t in zip(flats, sizes, totals, strict=True):
-            cur = np.bincount(flat, weights=W.ravel(), minlength=k * L).reshape(k, L)
-            f = np.ones_like(cur)
-            np.divide(t, cur, out=f, where=cur > 0)
-            err = max(err, float(np.abs(f - 1.0).max()))
-            W *= f.ravel()[flat].reshape(k, m)
-        if err <= tol:
-            return W, True, err
-    return W, False, err
+def _empty_margin(cs: CalStep, entry: int, replicate: int) -> None:
+    name, level = cs.cal.labels[entry]
+    raise DataError(
+        f"replicate {replicate + 1} has no weight in margin {name!r} level {level!r}, so it "
+        "cannot be recalibrated; collapse that level into a neighbour, or use "
+        "variance='jackknife' or 'linearization'")
 
 
 def _check_support(cs: CalStep, Wc: np.ndarray, sizes: list[int], start: int) -> None:
@@ -490,11 +374,7 @@ def _check_support(cs: CalStep, Wc: np.ndarray, sizes: list[int], start: int) ->
             t = cs.cal.totals[col:col + s]
             empty = np.flatnonzero((got <= 0) & (t > 0))
             if empty.size:
-                name, level = cs.cal.labels[col + int(empty[0])]
-                raise DataError(
-                    f"replicate {start + r + 1} has no weight in margin {name!r} level "
-                    f"{level!r}, so it cannot be recalibrated; collapse that level into a "
-                    "neighbour, or use variance='jackknife' or 'linearization'")
+                _empty_margin(cs, col + int(empty[0]), start + r)
         col += s
 
 

@@ -39,7 +39,6 @@ True
 
 from __future__ import annotations
 
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -51,6 +50,7 @@ import pandas as pd
 
 from ..cells import CellTable, collapse, encode
 from ..errors import DataError
+from ..threads import usable_cpus
 from .spec import ModelSpec, Term, build_spec, encode_for_spec, encode_outcome
 
 #: Default smallest per-level row count for the centred parametrization (``centered="auto"``).
@@ -217,11 +217,7 @@ def _cores(chains: int, cores: int | None) -> int:
     ``os.cpu_count()`` and ran the chains one after another on a 2-CPU machine)."""
     if cores is not None:
         return max(1, int(cores))
-    try:
-        ncpu = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        ncpu = os.cpu_count() or 1
-    return max(1, min(chains, ncpu))
+    return max(1, min(chains, usable_cpus()))
 
 
 def _sample(model, compiled, sampler: str, draws: int, tune: int, chains: int,
