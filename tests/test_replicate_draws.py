@@ -164,3 +164,31 @@ def test_rake_replicate_without_weight_in_a_level_names_it():
     s = Sample(df).rake(tt)
     with pytest.raises(DataError, match=r"margin 'tiny' level 'x'.*collapse"):
         estimate(s, "yes", variance="bootstrap", replicates=50, seed=1)
+
+
+def test_fused_rake_path_equals_the_chunked_path(monkeypatch):
+    """Re-raking each drawn replicate in its own thread gives the numbers of raking them in
+    chunks after the draws."""
+    from calib.estimation import replicates
+
+    df, t = _sample()
+    s = Sample(df, strata="st").rake(t)
+    kw = dict(variance="bootstrap", replicates=25, seed=9, bootstrap_draw="groups")
+    fused = estimate(s, "yes", by="age", **kw)
+    monkeypatch.setattr(replicates, "FUSED_RAKE", False)
+    chunked = estimate(s, "yes", by="age", **kw)
+    np.testing.assert_allclose(fused["se"], chunked["se"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("outcome", ["yes", "y"])
+def test_drawn_replicates_after_poststratify_agree_with_the_row_draw(outcome):
+    """Methods other than rake recalibrate drawn cell sums in chunks (closed form here)."""
+    df, t = _sample(3000)
+    ps = Targets.from_frame(pd.DataFrame({"variable": ["age"] * 3, "level": ["y", "m", "o"],
+                                          "share": [0.3, 0.3, 0.4]}), population=1e6)
+    s = Sample(df).poststratify(ps)
+    R = 1200
+    a = estimate(s, outcome, variance="bootstrap", replicates=R, seed=1, bootstrap_draw="groups")
+    b = estimate(s, outcome, variance="bootstrap", replicates=R, seed=2, bootstrap_draw="rows")
+    assert a.attrs["bootstrap_draw"] != "rows"
+    assert a["se"].iloc[0] == pytest.approx(b["se"].iloc[0], rel=4 * np.sqrt(1 / R))

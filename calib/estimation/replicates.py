@@ -8,9 +8,11 @@
 
 Replicates are recalibrated with the sample's own weighting steps (method, options and
 targets from ``sample.history``): a replicate changes only the cell totals (one bincount per
-replicate), and the solver runs on cells for a chunk of replicates at once (raking: vectorized
-IPF warm-started at ``replicate cell weight * g_full``; poststratification: closed form;
-calibration: Newton per replicate on cells).
+replicate), and the solver runs on cells for a chunk of replicates at once (raking: the
+compiled batch IPF of :mod:`calib.weighting.ipf_batch`, warm-started at ``replicate cell
+weight * g_full``; poststratification: closed form; calibration: Newton per replicate on
+cells). :func:`fast_thetas` skips row-level replicate weights altogether (cell sums drawn by
+:mod:`.grouped`).
 
 With ``targets_se=True`` (bootstrap only) each replicate also perturbs the target totals of
 margins that carry a standard error: every entry gets ``N(0, se)`` noise, then each
@@ -32,7 +34,7 @@ from ..sample import Sample
 from ..threads import run_parts
 from ..weighting import distance as _distance
 from ..weighting.calibrate import newton
-from ..weighting.ipf_batch import NOT_CONVERGED, ipf_batch
+from ..weighting.ipf_batch import NOT_CONVERGED, RakeKernel, ipf_batch
 from .design import PSUDesign, psu_design
 from .grouped import GROUP_MIN_ROWS, GROUP_SHARE, CellSums
 from .linearization import CalStep, calibration_chain
@@ -41,6 +43,9 @@ __all__ = ["GROUP_MIN_ROWS", "GROUP_SHARE", "METHODS", "ReplicatePlan", "fast_th
            "replicate_weights"]
 
 METHODS = ("bootstrap", "jackknife")
+#: Drawn replicates of a raked sample are re-raked in the thread that drew them (False: in
+#: chunks after the draws, as every other method; the same numbers, kept for tests).
+FUSED_RAKE = True
 #: Row-by-replicate entries held in memory at once.
 CHUNK_ENTRIES = 4_000_000
 
@@ -253,18 +258,10 @@ def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
         if opts.get("cap") is not None:
             raise DataError("replicates of a rake with cap= are not supported; use "
                             "variance='linearization' or rake without cap")
-        res = ipf_batch(Wc * cal.g[None, :], cal.margin_index, T,
-                        tol=float(opts.get("tol", 1e-10)),
-                        max_iter=int(opts.get("max_iter", 1000)) * 5, copy=False)
-        empty = np.flatnonzero(res.status <= -2)
-        if empty.size:
-            r = int(empty[0])
-            _empty_margin(cs, -2 - int(res.status[r]), start + r)
-        if (res.status == NOT_CONVERGED).any():
-            raise DataError(
-                f"replicate raking did not converge (largest margin factor off 1 by "
-                f"{float(res.error.max()):.3g}); a replicate is too thin for the margins: use "
-                "fewer levels or variance='linearization'")
+        tol, max_iter = _rake_options(cs)
+        res = ipf_batch(Wc * cal.g[None, :], cal.margin_index, T, tol=tol, max_iter=max_iter,
+                        copy=False)
+        _rake_status(cs, res.status, res.error, start)
         np.divide(res.weight, Wc, out=g, where=Wc > 0)
     elif method == "poststratify":
         idx = cal.margin_index[0]
@@ -326,6 +323,10 @@ def fast_thetas(
     drawn = CellSums.build(p, rc, base, YD, m) if grouped and p.method == "bootstrap" else None
     draw = drawn.draw if drawn is not None else "rows"
     step = max(1, min(p.n_rep, CHUNK_ENTRIES // (m * (J + 1))))
+    if (FUSED_RAKE and drawn is not None and cs is not None and cs.step.method == "rake"
+            and not targets_se and cs.step.options.get("cap") is None):
+        tot = _drawn_rake_totals(cs, drawn, p.n_rep, J, step, advance)
+        return _ratio(tot, E, stat), draw
     buf = np.empty((step, m, J + 1))  # per replicate and cell: sum f w, then sums f w v_j
     for a in range(0, p.n_rep, step):
         bnd = min(a + step, p.n_rep)
@@ -346,16 +347,69 @@ def fast_thetas(
             tot = np.matmul(g[:, None, :], A[:, :, 1:])[:, 0, :]
         else:
             tot = A[:, 0, 1:]
-        T, N = tot[:, :E], tot[:, E:]
-        if stat == "total":
-            out[a:bnd] = T
-        else:
-            res = np.full_like(T, np.nan)
-            np.divide(T, N, out=res, where=N > 0)
-            out[a:bnd] = res
+        out[a:bnd] = _ratio(tot, E, stat)
         if advance is not None:
             advance(k)
     return out, draw
+
+
+def _ratio(tot: np.ndarray, E: int, stat: str) -> np.ndarray:
+    """Replicate estimates from calibrated totals: ``E`` outcome totals, then domain sizes."""
+    T, N = tot[:, :E], tot[:, E:]
+    if stat == "total":
+        return T.copy()
+    res = np.full_like(T, np.nan)
+    np.divide(T, N, out=res, where=N > 0)
+    return res
+
+
+def _drawn_rake_totals(cs: CalStep, drawn: CellSums, n_rep: int, J: int, step: int,
+                       advance: Callable[[int], None] | None) -> np.ndarray:
+    """(n_rep, J) calibrated totals of drawn replicates of a raked sample: each replicate is
+    drawn and re-raked in the same thread, while its cells are in cache."""
+    cal = cs.cal
+    tol, max_iter = _rake_options(cs)
+    kern = RakeKernel.build(cal.margin_index, cal.totals, tol=tol, max_iter=max_iter)
+    m = cal.X.shape[0]
+    g0 = np.ascontiguousarray(cal.g, dtype=float)
+    tot = np.empty((n_rep, J))
+    status = np.zeros(n_rep, dtype=np.int64)
+    error = np.zeros(n_rep)
+
+    def part(u: int, v: int) -> None:
+        A = np.empty((m, J + 1))
+        scratch = (np.empty(m), np.empty(kern.totals.size), np.empty(kern.totals.size))
+        for r in range(u, v):
+            drawn.sums(r, A)
+            status[r], error[r] = kern.sums(A, g0, tot[r], scratch)
+
+    for a in range(0, n_rep, step):
+        b = min(a + step, n_rep)
+        run_parts(lambda u, v, a=a: part(a + u, a + v), b - a)
+        _rake_status(cs, status[a:b], error[a:b], a)
+        if advance is not None:
+            advance(b - a)
+    return tot
+
+
+def _rake_options(cs: CalStep) -> tuple[float, int]:
+    """The rake's own tolerance, and five times its sweeps (replicates start warm but may be
+    thinner than the sample)."""
+    opts = cs.step.options
+    return float(opts.get("tol", 1e-10)), int(opts.get("max_iter", 1000)) * 5
+
+
+def _rake_status(cs: CalStep, status: np.ndarray, error: np.ndarray, start: int) -> None:
+    """Raise for replicates the raking kernel could not rake (``start``: the first's number)."""
+    empty = np.flatnonzero(status <= -2)
+    if empty.size:
+        r = int(empty[0])
+        _empty_margin(cs, -2 - int(status[r]), start + r)
+    if (status == NOT_CONVERGED).any():
+        raise DataError(
+            f"replicate raking did not converge (largest margin factor off 1 by "
+            f"{float(error.max()):.3g}); a replicate is too thin for the margins: use "
+            "fewer levels or variance='linearization'")
 
 
 def _empty_margin(cs: CalStep, entry: int, replicate: int) -> None:

@@ -1,7 +1,8 @@
 """Iterative proportional fitting on cells, for one weight vector or many at once.
 
-The solver works on per-cell weights; a replicate-weight run passes an (R, m) array and every
-replicate is raked in the same vectorized sweep (one bincount per margin for all replicates).
+The solver works on per-cell weights, one vector (m,) or several (R, m) raked in the same
+vectorized sweep (one bincount per margin for all of them). Replicate variance uses the
+compiled :mod:`calib.weighting.ipf_batch` instead (the same algorithm, one replicate at a time).
 """
 
 from __future__ import annotations

@@ -90,6 +90,85 @@ def _rake_batch(W, idx, offs, sizes, T, tol, max_iter, status, errs):  # pragma:
         status[r], errs[r] = _rake_one(W[r], idx, offs, sizes, T[r], tol, max_iter, cur, f)
 
 
+@numba.njit(cache=True, nogil=True)
+def _rake_sums(A, g0, idx, offs, sizes, tot, tol, max_iter, w, cur, f,
+               out):  # pragma: no cover - numba
+    """Rake the cell weights ``A[:, 0]`` (warm start ``A[:, 0] * g0``) and put
+    ``sum_c g_c A[c, j + 1]`` in ``out[j]``, with ``g`` the raked weight over ``A[:, 0]``."""
+    m = A.shape[0]
+    for c in range(m):
+        w[c] = A[c, 0] * g0[c]
+    status, err = _rake_one(w, idx, offs, sizes, tot, tol, max_iter, cur, f)
+    for j in range(out.size):
+        out[j] = 0.0
+    for c in range(m):
+        a0 = A[c, 0]
+        if a0 > 0.0:
+            g = w[c] / a0
+            for j in range(out.size):
+                out[j] += g * A[c, j + 1]
+    return status, err
+
+
+@dataclass(frozen=True)
+class RakeKernel:
+    """Margins prepared once for raking many cell-weight vectors one at a time (each in the
+    thread that drew it, while its cells are in cache): :meth:`sums` rakes one replicate's
+    cell sums and returns its calibrated totals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> k = RakeKernel.build([np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])],
+    ...                      np.array([3.0, 1.0, 2.0, 2.0]))
+    >>> A = np.array([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [1.0, 0.0]])  # weight, weight * y
+    >>> out = np.empty(1)
+    >>> k.sums(A, np.ones(4), out), out.round(6).tolist()
+    ((2, 0.0), [2.0])
+    """
+
+    idx: np.ndarray
+    offs: np.ndarray
+    sizes: np.ndarray
+    totals: np.ndarray
+    tol: float
+    max_iter: int
+
+    @classmethod
+    def build(cls, index: Sequence[np.ndarray], totals: np.ndarray, tol: float = 1e-10,
+              max_iter: int = 5000) -> RakeKernel:
+        idx, offs, sizes = _prepare(index)
+        T = np.ascontiguousarray(totals, dtype=float)
+        if T.shape != (int(sizes.sum()),):
+            raise ValueError(f"totals has shape {T.shape}; expected ({int(sizes.sum())},)")
+        return cls(idx, offs, sizes, T, float(tol), int(max_iter))
+
+    def sums(self, A: np.ndarray, g0: np.ndarray, out: np.ndarray,
+             scratch: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+             ) -> tuple[int, float]:
+        """Rake ``A[:, 0]`` (m cells; warm start ``A[:, 0] * g0``) and write the totals
+        ``sum_c g_c A[c, 1:]`` into ``out``; returns ``(status, error)`` as
+        :class:`BatchResult`. ``scratch``: reusable ``(w (m,), cur (p,), f (p,))``."""
+        if scratch is None:
+            scratch = (np.empty(A.shape[0]), np.empty(self.totals.size),
+                       np.empty(self.totals.size))
+        if A.shape[0] == 0 or not self.idx.size:
+            out[:] = A[:, 1:].sum(axis=0)
+            return 0, 0.0
+        st, err = _rake_sums(A, g0, self.idx, self.offs, self.sizes, self.totals, self.tol,
+                             self.max_iter, *scratch, out)
+        return int(st), float(err)
+
+
+def _prepare(index: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not len(index):
+        return np.empty((0, 0), np.int32), np.empty(0, np.int64), np.empty(0, np.int64)
+    sizes = np.array([int(i.max()) + 1 if i.size else 0 for i in index], dtype=np.int64)
+    offs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    idx = np.ascontiguousarray(np.stack([np.asarray(i) for i in index]), dtype=np.int32)
+    return idx, offs, sizes
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """Raked (k, m) weights; per replicate ``status`` (sweeps to convergence, ``-1`` not
@@ -118,9 +197,7 @@ def ipf_batch(
     ([[1.5, 1.5, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5]], [2, 2])
     """
     W = np.array(weight, dtype=float, order="C", copy=True if copy else None, ndmin=2)
-    sizes = np.array([int(i.max()) + 1 if i.size else 0 for i in index], dtype=np.int64)
-    offs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    idx = np.ascontiguousarray(np.stack([np.asarray(i) for i in index]), dtype=np.int32)
+    idx, offs, sizes = _prepare(index)
     T = np.ascontiguousarray(totals, dtype=float)
     if T.shape != (W.shape[0], int(sizes.sum())):
         raise ValueError(f"totals has shape {T.shape}; expected {(W.shape[0], int(sizes.sum()))}")
