@@ -97,7 +97,7 @@ def _pass(s0, s1, s2, s3, a, b, tab, toff, twidth, tkmin, cdf, guide, lam, mode,
 
 @numba.njit(cache=True, nogil=True)
 def _draw(state, tab, toff, twidth, tkmin, cdf, guide, lam, mode, pmf_mode, cdf_mode, n_draw,
-          fac, cum, base, total, start, stop, cell, wv, out):  # pragma: no cover - numba
+          fac, rel, cguide, start, stop, cell, wv, out):  # pragma: no cover - numba
     """One draw from the xoshiro256+ ``state`` (4 words; categories sorted by stratum):
     ``out[cell[g], j] += count_g * fac[h] * wv[g, j]`` (``out`` is zeroed first)."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
@@ -121,7 +121,9 @@ def _draw(state, tab, toff, twidth, tkmin, cdf, guide, lam, mode, pmf_mode, cdf_
         fh = fac[h]
         for _ in range(n_draw[h] - K[h]):
             u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-            i = min(a + np.searchsorted(cum[a:b], base[h] + u * total[h], side="right"), b - 1)
+            i = cguide[a + np.int64(u * (b - a))]  # the category whose share interval
+            while i < b - 1 and rel[i] <= u:  # (rel[i-1], rel[i]] holds u, from its guide
+                i += 1
             c = cell[i]
             for j in range(J):
                 out[c, j] += fh * wv[i, j]
@@ -205,9 +207,8 @@ class ExactMultinomial:
     mode: np.ndarray
     pmf_mode: np.ndarray
     cdf_mode: np.ndarray
-    cum: np.ndarray  # cumulative weight in sorted order
-    base: np.ndarray  # (H,) cumulative weight before each stratum
-    total: np.ndarray  # (H,) stratum weight
+    rel: np.ndarray  # cumulative share of the weight within the stratum, in sorted order
+    cguide: np.ndarray  # guide into ``rel``: the first category past each 1/G_h step
     start: np.ndarray  # (H,) first category of each stratum, sorted order
     stop: np.ndarray
 
@@ -246,8 +247,16 @@ class ExactMultinomial:
             lw, kw = lam[walk], mode[walk]
             pmf[walk] = np.exp(-lw + kw * np.log(lw) - gammaln(kw + 1.0))
             cdf[walk] = pdtr(kw, lw)
-        return cls(order, stratum, n_draw, *tables, lam, mode, pmf, cdf, cum, base, total,
-                   start, stop)
+        # categorical draws of the fix-up: inversion of the within-stratum cumulative shares,
+        # entered through a guide table (the first category past j / G_h)
+        rel = (cum - base[stratum]) / np.where(total > 0, total, 1.0)[stratum]
+        Gh = (stop - start)[stratum]
+        j = np.arange(stratum.size) - start[stratum]
+        cguide = np.searchsorted(rel + 2.0 * stratum, j / np.maximum(Gh, 1) + 2.0 * stratum,
+                                 side="right")
+        cguide = np.minimum(cguide, stop[stratum] - 1)
+        return cls(order, stratum, n_draw, *tables, lam, mode, pmf, cdf, rel, cguide, start,
+                   stop)
 
     def cell_sums(self, seed, fac: np.ndarray, cell: np.ndarray, wv: np.ndarray,
                   out: np.ndarray) -> np.ndarray:
@@ -256,7 +265,7 @@ class ExactMultinomial:
         sampler's order (``order``: by stratum, then weight); ``out`` (m, J) is overwritten."""
         _draw(seed_state(seed), self.tab, self.toff, self.twidth, self.tkmin, self.cdf,
               self.guide, self.lam, self.mode, self.pmf_mode, self.cdf_mode, self.n_draw, fac,
-              self.cum, self.base, self.total, self.start, self.stop, cell, wv, out)
+              self.rel, self.cguide, self.start, self.stop, cell, wv, out)
         return out
 
     def draw_sorted(self, seed) -> np.ndarray:
