@@ -3,9 +3,10 @@
 A synthetic population (calib.simulate: the CVAP frame with a logistic outcome, known truth)
 is sampled with composition skew multiplicative in age, education and sex, so raking on the
 age6, sex, race4 and educ5 margins is consistent. Each repetition rakes the sample and builds
-intervals for the population mean three ways: linearized with the calibration step
-(R survey's way), bootstrap with every replicate re-raked, and linearized ignoring the
-calibration (weights taken as fixed). The first two must cover 95% within three Monte Carlo
+intervals for the population mean four ways: linearized with the calibration step
+(R survey's way), bootstrap with every replicate re-raked (the numpy row draw, and the compiled
+exact draw of :mod:`calib.estimation.grouped` on the same samples), and linearized ignoring the
+calibration (weights taken as fixed). The first three must cover 95% within three Monte Carlo
 standard errors; the figures are recorded in docs/validation.md ("Estimation coverage").
 
 Run: ``nice .venv/bin/python tests/test_estimation_coverage.py [reps] [boot_reps]``.
@@ -44,7 +45,8 @@ def run(reps: int = 2000, boot_reps: int = 2000, boot_r: int = 200, seed: int = 
     pop = simulate.population()
     truth = float(pop.truth_overall["estimate"].iloc[0])
     targets = _targets(pop)
-    hits: dict[str, list[bool]] = {"linearization": [], "bootstrap": [], "ignore calibration": []}
+    hits: dict[str, list[bool]] = {"linearization": [], "bootstrap": [],
+                                   "bootstrap, compiled draw": [], "ignore calibration": []}
     width: dict[str, list[float]] = {k: [] for k in hits}
     bias = []
     for r in range(reps):
@@ -55,7 +57,10 @@ def run(reps: int = 2000, boot_reps: int = 2000, boot_r: int = 200, seed: int = 
                 "ignore calibration": estimate(Sample(rows, weight=raked.weight_array), "y")}
         if r < boot_reps:
             arms["bootstrap"] = estimate(raked, "y", variance="bootstrap", replicates=boot_r,
-                                         seed=seed + r)
+                                         seed=seed + r, bootstrap_draw="rows")
+            arms["bootstrap, compiled draw"] = estimate(
+                raked, "y", variance="bootstrap", replicates=boot_r, seed=seed + r,
+                bootstrap_draw="groups")
         bias.append(float(arms["linearization"]["estimate"].iloc[0]) - truth)
         for k, e in arms.items():
             lo, hi = float(e["ci_low"].iloc[0]), float(e["ci_high"].iloc[0])
@@ -73,7 +78,7 @@ def run(reps: int = 2000, boot_reps: int = 2000, boot_r: int = 200, seed: int = 
 @pytest.mark.slow
 def test_coverage_after_raking():
     res = run(reps=2000, boot_reps=2000, boot_r=200)
-    for arm in ("linearization", "bootstrap"):
+    for arm in ("linearization", "bootstrap", "bootstrap, compiled draw"):
         c = res[arm]
         assert abs(c["coverage"] - 0.95) <= 3 * c["mc_se"], (arm, c)
     # ignoring the raking step misstates the uncertainty: here (y related to the margins) the

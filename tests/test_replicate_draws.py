@@ -28,7 +28,7 @@ def _joint_pvalue(em: mn.ExactMultinomial, N: int, p: np.ndarray, draws: int, se
     for x in itertools.product(range(N + 1), repeat=p.size):
         if sum(x) != N:
             continue
-        pmf = math.factorial(N) * np.prod([q**k / math.factorial(k) for q, k in zip(p, x)])
+        pmf = math.factorial(N) * np.prod([q**k / math.factorial(k) for q, k in zip(p, x, strict=True)])
         exp = draws * pmf
         if exp >= 5:
             stat += (seen.pop(x, 0) - exp) ** 2 / exp

@@ -184,19 +184,50 @@ def group_factors(p, g: RowGroups, r: int) -> np.ndarray:
 @numba.njit(cache=True, nogil=True)
 def _spread(state, count, row_start, row_size, fac, cell, wv, out):  # pragma: no cover
     """Each block's ``count`` spread over its rows uniformly with replacement:
-    ``out[cell[b]] += fac[b] * wv[row]`` per drawn row (rows of a block contiguous in ``wv``)."""
+    ``out[cell[b]] += fac[b] * wv[row]`` per drawn row (rows of a block contiguous in ``wv``);
+    a block's sums are kept in registers for two or three columns (the usual case)."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     J = wv.shape[1]
+    acc = np.zeros(J)
     for b in range(count.size):
-        k = int(count[b])
+        k = np.int64(count[b])
         if k == 0:
             continue
-        a, s, c, f = row_start[b], row_size[b], cell[b], fac[b]
-        for _ in range(k):
-            u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-            i = a + min(int(u * s), s - 1)
+        a = row_start[b]
+        size = np.float64(row_size[b])
+        c, f = cell[b], fac[b]
+        if J == 3:
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            for _ in range(k):
+                u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
+                i = a + np.int64(u * size)
+                a0 += wv[i, 0]
+                a1 += wv[i, 1]
+                a2 += wv[i, 2]
+            out[c, 0] += f * a0
+            out[c, 1] += f * a1
+            out[c, 2] += f * a2
+        elif J == 2:
+            a0 = 0.0
+            a1 = 0.0
+            for _ in range(k):
+                u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
+                i = a + np.int64(u * size)
+                a0 += wv[i, 0]
+                a1 += wv[i, 1]
+            out[c, 0] += f * a0
+            out[c, 1] += f * a1
+        else:
+            acc[:] = 0.0
+            for _ in range(k):
+                u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
+                i = a + np.int64(u * size)
+                for j in range(J):
+                    acc[j] += wv[i, j]
             for j in range(J):
-                out[c, j] += f * wv[i, j]
+                out[c, j] += f * acc[j]
 
 
 @dataclass
