@@ -241,6 +241,7 @@ class CellSums:
 
     @classmethod
     def build(cls, p, rc: np.ndarray, base: np.ndarray, YD: np.ndarray, m: int) -> CellSums:
+        seeds = p._seeds  # the replicates' seeds, made once here (``sums`` runs in threads)
         unit, rows_are_psus = _unit(p)
         g = row_groups(p, rc, base, YD)
         if not rows_are_psus:  # clustered: the PSU draw of the row path, per group
@@ -271,7 +272,7 @@ class CellSums:
             gwv = np.ascontiguousarray(np.column_stack([g.weight, g.weight[:, None] * g.values])[o])
 
             def sums(r: int, out: np.ndarray) -> np.ndarray:
-                em.cell_sums(seed_state(p._seeds[r], 8)[:4], fac, gcell, gwv, out)
+                em.cell_sums(seed_state(seeds[r], 8)[:4], fac, gcell, gwv, out)
                 out += fixed
                 return out
 
@@ -298,7 +299,7 @@ class CellSums:
         ones = np.ones((B, 1))
 
         def sums(r: int, out: np.ndarray) -> np.ndarray:
-            state = seed_state(p._seeds[r], 8)
+            state = seed_state(seeds[r], 8)
             cnt = em.cell_sums(state[:4], np.ones(fac.size), ident, ones, np.empty((B, 1)))
             out[:] = fixed
             _spread(state[4:], np.rint(cnt[:, 0]), rows, sizes, bfac, bcell_o, rwv, out)
