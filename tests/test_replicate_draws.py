@@ -192,3 +192,43 @@ def test_drawn_replicates_after_poststratify_agree_with_the_row_draw(outcome):
     b = estimate(s, outcome, variance="bootstrap", replicates=R, seed=2, bootstrap_draw="rows")
     assert a.attrs["bootstrap_draw"] != "rows"
     assert a["se"].iloc[0] == pytest.approx(b["se"].iloc[0], rel=4 * np.sqrt(1 / R))
+
+
+@pytest.mark.parametrize("outcome,by", [("y", "st"), ("y", "sex"), ("st", "age")])
+def test_domain_replicates_through_subcells_equal_exported_weights(outcome, by):
+    """Domains inside calibration cells (by='st') or made of them (by='sex', a margin), a
+    numeric or a categorical outcome, missing outcomes and domains: the sub-cell path gives
+    the SEs of the exported replicate weights."""
+    from calib.estimation import replicate_weights
+
+    df, t = _sample(1500)
+    df.loc[:30, "y"] = np.nan
+    df.loc[40:60, "st"] = None
+    s = Sample(df).rake(t)
+    rw = replicate_weights(s, "bootstrap", replicates=20, seed=3)
+    with pytest.warns(UserWarning):
+        est = estimate(s, outcome, by=by, variance="bootstrap", replicates=20, seed=3,
+                       bootstrap_draw="rows")
+    assert len(est) > 1
+    for _, row in est.iterrows():
+        dom = df[by].astype(str) == row["domain"]
+        if outcome == "y":
+            ok, y = dom & df["y"].notna(), df["y"].fillna(0.0)
+        else:
+            ok, y = dom & df["st"].notna(), (df["st"] == row["level"]).astype(float)
+        th = (rw[ok].mul(y[ok], axis=0).sum() / rw[ok].sum()).to_numpy()
+        se = np.sqrt(((th - th.mean()) ** 2).sum() / (len(th) - 1))
+        assert row["se"] == pytest.approx(se, rel=1e-9), row.to_dict()
+
+
+def test_domain_estimates_with_the_compiled_draw_agree_with_the_row_draw():
+    df, t = _sample(3000)
+    s = Sample(df).rake(t)
+    R = 1000
+    a = estimate(s, "yes", by="st", variance="bootstrap", replicates=R, seed=1,
+                 bootstrap_draw="groups")
+    b = estimate(s, "yes", by="st", variance="bootstrap", replicates=R, seed=2,
+                 bootstrap_draw="rows")
+    assert a.attrs["bootstrap_draw"].startswith("groups")
+    np.testing.assert_allclose(a["se"], b["se"], rtol=4 * np.sqrt(1 / R))
+    np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-12)

@@ -32,6 +32,10 @@ class Estimands:
     D : (n, E) 1 inside the domain and with the outcome observed, else 0.
     stat : ``"mean"`` (ratio ``sum w y / sum w``) or ``"total"``.
     missing : rows with a missing outcome; missing_by : rows with a missing domain value.
+    ycols, dom, n_dom : the same estimands factored: ``Y[:, l * n_dom + d] = ycols[:, l] *
+        (dom == d)`` and ``D[:, l * n_dom + d] = (dom == d)``; ``dom`` is -1 for rows in no
+        estimand (a missing outcome or domain value). Replicates sum ``ycols`` by cell and
+        domain instead of every column of ``Y``.
     """
 
     labels: pd.DataFrame
@@ -40,6 +44,9 @@ class Estimands:
     stat: str
     missing: int
     missing_by: int
+    ycols: np.ndarray | None = None
+    dom: np.ndarray | None = None
+    n_dom: int = 1
 
     def point(self, w: np.ndarray) -> np.ndarray:
         """Estimates for weights ``w`` (n,) or replicate weights (R, n) -> (E,) or (R, E).
@@ -133,8 +140,10 @@ def build(
             rows.append((outcome, lev, by or "", dom))
     labels = pd.DataFrame(rows, columns=["outcome", "level", "by", "domain"])
     eff = "total" if stat == "total" else "mean"
+    dom = np.where(ok, dom_codes, -1).astype(np.int64)
     return Estimands(labels, np.column_stack(Ys), np.column_stack(Ds), eff,
-                     int(miss.sum()), int((bmiss & ~miss).sum()))
+                     int(miss.sum()), int((bmiss & ~miss).sum()),
+                     np.column_stack(ycols).astype(float), dom, len(dom_levels))
 
 
 def _levels(col: pd.Series, miss: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -151,8 +151,8 @@ def estimate(
         from ..progress import progress_bar
 
         with progress_bar(p.n_rep, f"{p.method} replicates", progress) as advance:
-            fast = _rep.fast_thetas(sample, p, chain, est.Y, est.D, est.stat, targets_se,
-                                    grouped=grouped, advance=advance)
+            fast = _rep.fast_thetas(sample, p, chain, est, targets_se, grouped=grouped,
+                                    advance=advance)
             thetas, draw = fast if fast is not None else (None, "rows")
             if thetas is None:
                 thetas = np.empty((p.n_rep, theta.size))

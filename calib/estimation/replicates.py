@@ -36,6 +36,7 @@ from ..weighting import distance as _distance
 from ..weighting.calibrate import newton
 from ..weighting.ipf_batch import NOT_CONVERGED, RakeKernel, ipf_batch
 from .design import PSUDesign, psu_design
+from .domains import Estimands
 from .grouped import GROUP_MIN_ROWS, GROUP_SHARE, CellSums
 from .linearization import CalStep, calibration_chain
 
@@ -295,39 +296,46 @@ def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
 
 
 def fast_thetas(
-    sample: Sample, p: ReplicatePlan, chain: tuple[CalStep, ...], Y: np.ndarray,
-    D: np.ndarray, stat: str, targets_se: bool = False, grouped: bool = True,
+    sample: Sample, p: ReplicatePlan, chain: tuple[CalStep, ...], est: Estimands,
+    targets_se: bool = False, grouped: bool = True,
     advance: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, str] | None:
     """Replicate estimates through cells, without (k, n) replicate weight matrices (or None).
 
     With at most one calibration step, a replicate's final weight is ``f_i w_i g_r[c(i)]``, so
-    ``theta_r`` needs only per-cell sums of ``f w`` (to recalibrate) and of ``f w y`` (for the
-    estimate), then ``sum_c g_rc S_rc``. With ``grouped`` (bootstrap) those sums are drawn by
-    :class:`~calib.estimation.grouped.CellSums` (compiled exact multinomial draws over groups of
-    identical rows, or over cells then rows); otherwise the factors are those of
-    :meth:`ReplicatePlan.row_factors` (one pass over the rows per replicate) and the result
-    equals the row path. Returns ``(thetas, draw)`` with ``draw`` naming the path, or None (use
-    the row path) for chains of several steps or many estimands.
+    ``theta_r`` needs only sums of ``f w`` and ``f w y_l`` per sub-cell (a calibration cell
+    split by domain): ``f w`` summed over a cell's sub-cells recalibrates it, and
+    ``sum_c g_rc S_rc`` over a domain's sub-cells gives its totals. With ``grouped``
+    (bootstrap) those sums are drawn by :class:`~calib.estimation.grouped.CellSums` (compiled
+    exact multinomial draws over groups of identical rows, or over sub-cells then rows);
+    otherwise the factors are those of :meth:`ReplicatePlan.row_factors` (one pass over the
+    rows per replicate) and the result equals the row path. Returns ``(thetas, draw)`` with
+    ``draw`` naming the path, or None (use the row path) for chains of several steps or
+    outcomes of very many levels.
     """
-    if len(chain) > 1 or len(sample.history) != len(chain) or Y.shape[1] > 8:
+    if (len(chain) > 1 or len(sample.history) != len(chain) or est.ycols is None
+            or est.ycols.shape[1] > 32):
         return None
     base = sample.base_weights.to_numpy(dtype=float)
     ones = bool((base == 1.0).all())
-    YD = np.column_stack([Y, D])
-    E, J = Y.shape[1], YD.shape[1]
-    out = np.empty((p.n_rep, E))
+    L, K = est.ycols.shape[1], est.n_dom
+    V = np.column_stack([est.ycols, np.ones(sample.n)])  # value columns: y_1..y_L, 1
+    J = L + 1
     cs = chain[0] if chain else None
     m = cs.cal.X.shape[0] if cs is not None else 1
     rc = cs.cal.row_cell if cs is not None else np.zeros(sample.n, dtype=np.int64)
-    drawn = CellSums.build(p, rc, base, YD, m) if grouped and p.method == "bootstrap" else None
+    sub, sub_cell, sub_dom = _subcells(rc, est.dom, m, K)
+    ms = sub_cell.size
+    drawn = CellSums.build(p, sub, base, V, ms) if grouped and p.method == "bootstrap" else None
     draw = drawn.draw if drawn is not None else "rows"
-    step = max(1, min(p.n_rep, CHUNK_ENTRIES // (m * (J + 1))))
+    step = max(1, min(p.n_rep, CHUNK_ENTRIES // (ms * (J + 1))))
     if (FUSED_RAKE and drawn is not None and cs is not None and cs.step.method == "rake"
             and not targets_se and cs.step.options.get("cap") is None):
-        tot = _drawn_rake_totals(cs, drawn, p.n_rep, J, step, advance)
-        return _ratio(tot, E, stat), draw
-    buf = np.empty((step, m, J + 1))  # per replicate and cell: sum f w, then sums f w v_j
+        tot = _drawn_rake_totals(cs, drawn, sub_cell, sub_dom, K, p.n_rep, J, step, advance)
+        return _ratio(tot, est.stat), draw
+    out = np.empty((p.n_rep, L * K))
+    buf = np.empty((step, ms, J + 1))  # per replicate and sub-cell: sum f w, sums f w v_j
+    inside = sub_dom >= 0
     for a in range(0, p.n_rep, step):
         bnd = min(a + step, p.n_rep)
         k = bnd - a
@@ -338,50 +346,79 @@ def fast_thetas(
             f = p.row_factors(a + r, a + r + 1)[0]
             if not ones:
                 f *= base
-            A[r, :, 0] = np.bincount(rc, weights=f, minlength=m)
+            A[r, :, 0] = np.bincount(sub, weights=f, minlength=ms)
             for j in range(J):
-                A[r, :, j + 1] = np.bincount(rc, weights=f * YD[:, j], minlength=m)
+                A[r, :, j + 1] = np.bincount(sub, weights=f * V[:, j], minlength=ms)
         if cs is not None:
             tseed = ((p.seed if p.seed is not None else 0), a) if targets_se else None
-            g = _solve(cs, np.ascontiguousarray(A[:, :, 0]), a, tseed)
-            tot = np.matmul(g[:, None, :], A[:, :, 1:])[:, 0, :]
+            Wc = np.stack([np.bincount(sub_cell, weights=A[r, :, 0], minlength=m)
+                           for r in range(k)])
+            gs = _solve(cs, Wc, a, tseed)[:, sub_cell]
         else:
-            tot = A[:, 0, 1:]
-        out[a:bnd] = _ratio(tot, E, stat)
+            gs = np.ones((k, ms))
+        tot = np.empty((k, J, K))
+        for r in range(k):
+            for j in range(J):
+                tot[r, j] = np.bincount(sub_dom[inside], weights=gs[r, inside] * A[r, inside, j + 1],
+                                        minlength=K)
+        out[a:bnd] = _ratio(tot, est.stat)
         if advance is not None:
             advance(k)
     return out, draw
 
 
-def _ratio(tot: np.ndarray, E: int, stat: str) -> np.ndarray:
-    """Replicate estimates from calibrated totals: ``E`` outcome totals, then domain sizes."""
-    T, N = tot[:, :E], tot[:, E:]
+def _subcells(rc: np.ndarray, dom: np.ndarray, m: int, K: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sub-cells: calibration cells split by domain (-1: in no estimand). Returns each row's
+    sub-cell code and, per sub-cell, its cell and its domain."""
+    key = rc.astype(np.int64) * (K + 1) + (dom + 1)
+    span = m * (K + 1)
+    if span <= 4 * rc.size + 16:  # compact by presence
+        present = np.zeros(span, dtype=bool)
+        present[key] = True
+        code = np.cumsum(present) - 1
+        keys = np.flatnonzero(present)
+        sub = code[key]
+    else:
+        sub, keys = pd.factorize(key)
+        keys = np.asarray(keys, dtype=np.int64)
+    return np.asarray(sub, dtype=np.int64), keys // (K + 1), keys % (K + 1) - 1
+
+
+def _ratio(tot: np.ndarray, stat: str) -> np.ndarray:
+    """Replicate estimates (k, L * K) from calibrated totals ``tot`` (k, L + 1, K): per domain
+    the L outcome totals, then the domain's weight (the ratio's denominator)."""
+    k, J, K = tot.shape
+    T = tot[:, :-1, :].reshape(k, (J - 1) * K)
     if stat == "total":
         return T.copy()
+    N = np.tile(tot[:, -1, :], (1, J - 1))
     res = np.full_like(T, np.nan)
     np.divide(T, N, out=res, where=N > 0)
     return res
 
 
-def _drawn_rake_totals(cs: CalStep, drawn: CellSums, n_rep: int, J: int, step: int,
+def _drawn_rake_totals(cs: CalStep, drawn: CellSums, sub_cell: np.ndarray,
+                       sub_dom: np.ndarray, K: int, n_rep: int, J: int, step: int,
                        advance: Callable[[int], None] | None) -> np.ndarray:
-    """(n_rep, J) calibrated totals of drawn replicates of a raked sample: each replicate is
+    """(n_rep, J, K) calibrated totals of drawn replicates of a raked sample: each replicate is
     drawn and re-raked in the same thread, while its cells are in cache."""
     cal = cs.cal
     tol, max_iter = _rake_options(cs)
     kern = RakeKernel.build(cal.margin_index, cal.totals, tol=tol, max_iter=max_iter)
-    m = cal.X.shape[0]
+    m, ms = cal.X.shape[0], sub_cell.size
     g0 = np.ascontiguousarray(cal.g, dtype=float)
-    tot = np.empty((n_rep, J))
+    tot = np.empty((n_rep, J, K))
     status = np.zeros(n_rep, dtype=np.int64)
     error = np.zeros(n_rep)
 
     def part(u: int, v: int) -> None:
-        A = np.empty((m, J + 1))
-        scratch = (np.empty(m), np.empty(kern.totals.size), np.empty(kern.totals.size))
+        A = np.empty((ms, J + 1))
+        p_ = kern.totals.size
+        scratch = (np.empty(m), np.empty(m), np.empty(p_), np.empty(p_))
         for r in range(u, v):
             drawn.sums(r, A)
-            status[r], error[r] = kern.sums(A, g0, tot[r], scratch)
+            status[r], error[r] = kern.sums(A, sub_cell, sub_dom, g0, tot[r], scratch)
 
     for a in range(0, n_rep, step):
         b = min(a + step, n_rep)

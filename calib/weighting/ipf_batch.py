@@ -91,30 +91,33 @@ def _rake_batch(W, idx, offs, sizes, T, tol, max_iter, status, errs):  # pragma:
 
 
 @numba.njit(cache=True, nogil=True)
-def _rake_sums(A, g0, idx, offs, sizes, tot, tol, max_iter, w, cur, f,
+def _rake_sums(A, sub_cell, sub_dom, g0, idx, offs, sizes, tot, tol, max_iter, wc, w, cur, f,
                out):  # pragma: no cover - numba
-    """Rake the cell weights ``A[:, 0]`` (warm start ``A[:, 0] * g0``) and put
-    ``sum_c g_c A[c, j + 1]`` in ``out[j]``, with ``g`` the raked weight over ``A[:, 0]``."""
-    m = A.shape[0]
-    for c in range(m):
-        w[c] = A[c, 0] * g0[c]
+    """Rake the cell weights summed from ``A[:, 0]`` over sub-cells (``sub_cell``), warm start
+    ``* g0``; then ``out[j, d] = sum of g_c A[s, j + 1]`` over sub-cells ``s`` of domain
+    ``d = sub_dom[s]`` (-1: none), with ``g`` the raked weight over the cell weight."""
+    wc[:] = 0.0
+    for s in range(A.shape[0]):
+        wc[sub_cell[s]] += A[s, 0]
+    for c in range(wc.size):
+        w[c] = wc[c] * g0[c]
     status, err = _rake_one(w, idx, offs, sizes, tot, tol, max_iter, cur, f)
-    for j in range(out.size):
-        out[j] = 0.0
-    for c in range(m):
-        a0 = A[c, 0]
-        if a0 > 0.0:
-            g = w[c] / a0
-            for j in range(out.size):
-                out[j] += g * A[c, j + 1]
+    out[:, :] = 0.0
+    for s in range(A.shape[0]):
+        d = sub_dom[s]
+        c = sub_cell[s]
+        if d >= 0 and wc[c] > 0.0:
+            g = w[c] / wc[c]
+            for j in range(out.shape[0]):
+                out[j, d] += g * A[s, j + 1]
     return status, err
 
 
 @dataclass(frozen=True)
 class RakeKernel:
-    """Margins prepared once for raking many cell-weight vectors one at a time (each in the
-    thread that drew it, while its cells are in cache): :meth:`sums` rakes one replicate's
-    cell sums and returns its calibrated totals.
+    """Margins prepared once for raking many replicates' cell weights one at a time (each in
+    the thread that drew it, while its cells are in cache): :meth:`sums` rakes one replicate
+    and returns its calibrated totals by domain.
 
     Examples
     --------
@@ -122,9 +125,9 @@ class RakeKernel:
     >>> k = RakeKernel.build([np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])],
     ...                      np.array([3.0, 1.0, 2.0, 2.0]))
     >>> A = np.array([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [1.0, 0.0]])  # weight, weight * y
-    >>> out = np.empty(1)
-    >>> k.sums(A, np.ones(4), out), out.round(6).tolist()
-    ((2, 0.0), [2.0])
+    >>> out = np.empty((1, 1))
+    >>> k.sums(A, np.arange(4), np.zeros(4, int), np.ones(4), out), out.round(6).tolist()
+    ((2, 0.0), [[2.0]])
     """
 
     idx: np.ndarray
@@ -143,20 +146,22 @@ class RakeKernel:
             raise ValueError(f"totals has shape {T.shape}; expected ({int(sizes.sum())},)")
         return cls(idx, offs, sizes, T, float(tol), int(max_iter))
 
-    def sums(self, A: np.ndarray, g0: np.ndarray, out: np.ndarray,
-             scratch: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    def sums(self, A: np.ndarray, sub_cell: np.ndarray, sub_dom: np.ndarray, g0: np.ndarray,
+             out: np.ndarray, scratch: tuple[np.ndarray, ...] | None = None
              ) -> tuple[int, float]:
-        """Rake ``A[:, 0]`` (m cells; warm start ``A[:, 0] * g0``) and write the totals
-        ``sum_c g_c A[c, 1:]`` into ``out``; returns ``(status, error)`` as
-        :class:`BatchResult`. ``scratch``: reusable ``(w (m,), cur (p,), f (p,))``."""
+        """Rake the cells' weights ``sum of A[s, 0]`` over their sub-cells ``s``
+        (``sub_cell[s]``: the cell; warm start ``* g0``) and write ``out[j, d]``, the total of
+        ``g A[s, j + 1]`` over the sub-cells of domain ``d = sub_dom[s]`` (-1: none). Returns
+        ``(status, error)`` as :class:`BatchResult`. ``scratch``: reusable ``(wc (m,), w (m,),
+        cur (p,), f (p,))``."""
+        m = g0.size
         if scratch is None:
-            scratch = (np.empty(A.shape[0]), np.empty(self.totals.size),
+            scratch = (np.empty(m), np.empty(m), np.empty(self.totals.size),
                        np.empty(self.totals.size))
-        if A.shape[0] == 0 or not self.idx.size:
-            out[:] = A[:, 1:].sum(axis=0)
-            return 0, 0.0
-        st, err = _rake_sums(A, g0, self.idx, self.offs, self.sizes, self.totals, self.tol,
-                             self.max_iter, *scratch, out)
+        if m == 0 or not self.idx.size:
+            raise ValueError("RakeKernel.sums needs cells and margins")
+        st, err = _rake_sums(A, sub_cell, sub_dom, g0, self.idx, self.offs, self.sizes,
+                             self.totals, self.tol, self.max_iter, *scratch, out)
         return int(st), float(err)
 
 
