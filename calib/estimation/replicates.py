@@ -319,8 +319,8 @@ def fast_thetas(
     base = sample.base_weights.to_numpy(dtype=float)
     ones = bool((base == 1.0).all())
     L, K = est.ycols.shape[1], est.n_dom
-    V = np.column_stack([est.ycols, np.ones(sample.n)])  # value columns: y_1..y_L, 1
-    J = L + 1
+    V = np.ascontiguousarray(est.ycols)  # sums of f w y_l; a domain's weight is that of its
+    J = L  # sub-cells (rows outside every estimand have sub-cells of their own)
     cs = chain[0] if chain else None
     m = cs.cal.X.shape[0] if cs is not None else 1
     rc = cs.cal.row_cell if cs is not None else np.zeros(sample.n, dtype=np.int64)
@@ -356,10 +356,11 @@ def fast_thetas(
             gs = _solve(cs, Wc, a, tseed)[:, sub_cell]
         else:
             gs = np.ones((k, ms))
-        tot = np.empty((k, J, K))
+        tot = np.empty((k, J + 1, K))
         for r in range(k):
-            for j in range(J):
-                tot[r, j] = np.bincount(sub_dom[inside], weights=gs[r, inside] * A[r, inside, j + 1],
+            for j in range(J + 1):
+                col = j + 1 if j < J else 0  # outcome totals, then the domain's weight
+                tot[r, j] = np.bincount(sub_dom[inside], weights=gs[r, inside] * A[r, inside, col],
                                         minlength=K)
         out[a:bnd] = _ratio(tot, est.stat)
         if advance is not None:
@@ -401,14 +402,15 @@ def _ratio(tot: np.ndarray, stat: str) -> np.ndarray:
 def _drawn_rake_totals(cs: CalStep, drawn: CellSums, sub_cell: np.ndarray,
                        sub_dom: np.ndarray, K: int, n_rep: int, J: int, step: int,
                        advance: Callable[[int], None] | None) -> np.ndarray:
-    """(n_rep, J, K) calibrated totals of drawn replicates of a raked sample: each replicate is
+    """(n_rep, J + 1, K) calibrated totals of drawn replicates of a raked sample (J outcome
+    columns, then the domain's weight): each replicate is
     drawn and re-raked in the same thread, while its cells are in cache."""
     cal = cs.cal
     tol, max_iter = _rake_options(cs)
     kern = RakeKernel.build(cal.margin_index, cal.totals, tol=tol, max_iter=max_iter)
     m, ms = cal.X.shape[0], sub_cell.size
     g0 = np.ascontiguousarray(cal.g, dtype=float)
-    tot = np.empty((n_rep, J, K))
+    tot = np.empty((n_rep, J + 1, K))
     status = np.zeros(n_rep, dtype=np.int64)
     error = np.zeros(n_rep)
 

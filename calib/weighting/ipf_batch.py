@@ -95,7 +95,8 @@ def _rake_sums(A, sub_cell, sub_dom, g0, idx, offs, sizes, tot, tol, max_iter, w
                out):  # pragma: no cover - numba
     """Rake the cell weights summed from ``A[:, 0]`` over sub-cells (``sub_cell``), warm start
     ``* g0``; then ``out[j, d] = sum of g_c A[s, j + 1]`` over sub-cells ``s`` of domain
-    ``d = sub_dom[s]`` (-1: none), with ``g`` the raked weight over the cell weight."""
+    ``d = sub_dom[s]`` (-1: none), with ``g`` the raked weight over the cell weight, and in
+    the last row of ``out`` the domain's calibrated weight ``sum of g_c A[s, 0]``."""
     wc[:] = 0.0
     for s in range(A.shape[0]):
         wc[sub_cell[s]] += A[s, 0]
@@ -108,8 +109,9 @@ def _rake_sums(A, sub_cell, sub_dom, g0, idx, offs, sizes, tot, tol, max_iter, w
         c = sub_cell[s]
         if d >= 0 and wc[c] > 0.0:
             g = w[c] / wc[c]
-            for j in range(out.shape[0]):
+            for j in range(out.shape[0] - 1):
                 out[j, d] += g * A[s, j + 1]
+            out[out.shape[0] - 1, d] += g * A[s, 0]
     return status, err
 
 
@@ -125,9 +127,9 @@ class RakeKernel:
     >>> k = RakeKernel.build([np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])],
     ...                      np.array([3.0, 1.0, 2.0, 2.0]))
     >>> A = np.array([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [1.0, 0.0]])  # weight, weight * y
-    >>> out = np.empty((1, 1))
+    >>> out = np.empty((2, 1))
     >>> k.sums(A, np.arange(4), np.zeros(4, int), np.ones(4), out), out.round(6).tolist()
-    ((2, 0.0), [[2.0]])
+    ((2, 0.0), [[2.0], [4.0]])
     """
 
     idx: np.ndarray
@@ -151,7 +153,8 @@ class RakeKernel:
              ) -> tuple[int, float]:
         """Rake the cells' weights ``sum of A[s, 0]`` over their sub-cells ``s``
         (``sub_cell[s]``: the cell; warm start ``* g0``) and write ``out[j, d]``, the total of
-        ``g A[s, j + 1]`` over the sub-cells of domain ``d = sub_dom[s]`` (-1: none). Returns
+        ``g A[s, j + 1]`` over the sub-cells of domain ``d = sub_dom[s]`` (-1: none), and in
+        ``out[-1, d]`` the domain's weight, the total of ``g A[s, 0]``. Returns
         ``(status, error)`` as :class:`BatchResult`. ``scratch``: reusable ``(wc (m,), w (m,),
         cur (p,), f (p,))``."""
         m = g0.size
