@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> None:
                      f"(bootstrap_draw={draw!r}, {nthreads} thread{'s' if nthreads > 1 else ''})",
                      t, f"se {e['se'].iloc[0]:.3g}; draw: {path}"))
     os.environ.pop("CALIB_THREADS", None)
+    t, e = best(lambda: s.estimate("vote", by="state", variance="bootstrap",
+                                   replicates=a.replicates, seed=1), a.repeat)
+    rows.append((f"{a.replicates} bootstrap replicates, re-raked, binary outcome by state "
+                 f"({len(e)} domains; {cpus} thread{'s' if cpus > 1 else ''})", t,
+                 f"draw: {e.attrs.get('bootstrap_draw', '')}"))
     lines = [f"# Replicate weights benchmark\n\n{a.n:,} rows, variables {', '.join(VARIABLES)} "
              f"(36,720 possible cells); {platform.machine()}, {os.cpu_count()} CPUs, load "
              f"average {os.getloadavg()[0]:.1f}; best of {a.repeat}.\n",

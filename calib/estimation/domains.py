@@ -11,6 +11,7 @@ are kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -23,30 +24,75 @@ STATS = ("mean", "total", "proportion")
 
 @dataclass(frozen=True)
 class Estimands:
-    """Row matrices of the estimands.
+    """The estimands, factored: estimand ``l * n_dom + d`` is outcome column ``l`` within
+    domain ``d``.
 
     Attributes
     ----------
     labels : DataFrame with columns outcome, level, by, domain (one row per estimand).
-    Y : (n, E) ``y`` inside the domain and with the outcome observed, else 0.
-    D : (n, E) 1 inside the domain and with the outcome observed, else 0.
+    ycols : (n, L) the outcome (L = 1) or the 0/1 indicators of its levels; 0 where missing.
+    dom : (n,) the domain of each row, -1 for rows in no estimand (a missing outcome or domain
+        value).
+    n_dom : number of domains.
     stat : ``"mean"`` (ratio ``sum w y / sum w``) or ``"total"``.
     missing : rows with a missing outcome; missing_by : rows with a missing domain value.
-    ycols, dom, n_dom : the same estimands factored: ``Y[:, l * n_dom + d] = ycols[:, l] *
-        (dom == d)`` and ``D[:, l * n_dom + d] = (dom == d)``; ``dom`` is -1 for rows in no
-        estimand (a missing outcome or domain value). Replicates sum ``ycols`` by cell and
-        domain instead of every column of ``Y``.
+    Y, D : the dense (n, E) row matrices ``Y[:, l * n_dom + d] = ycols[:, l] * (dom == d)`` and
+        ``D[:, l * n_dom + d] = (dom == d)``, built on first use (linearization and row-level
+        replicate weights need them; point estimates, sizes and deff use bincounts).
     """
 
     labels: pd.DataFrame
-    Y: np.ndarray
-    D: np.ndarray
+    ycols: np.ndarray
+    dom: np.ndarray
+    n_dom: int
     stat: str
     missing: int
     missing_by: int
-    ycols: np.ndarray | None = None
-    dom: np.ndarray | None = None
-    n_dom: int = 1
+
+    @cached_property
+    def _inside(self) -> np.ndarray:
+        return np.flatnonzero(self.dom >= 0)
+
+    def _dense(self, values: np.ndarray | None) -> np.ndarray:
+        L, K = self.ycols.shape[1], self.n_dom
+        out = np.zeros((self.dom.size, L * K))
+        rows = self._inside
+        for lv in range(L):
+            cols = lv * K + self.dom[rows]
+            out[rows, cols] = 1.0 if values is None else values[rows, lv]
+        return out
+
+    @cached_property
+    def Y(self) -> np.ndarray:
+        return self._dense(self.ycols)
+
+    @cached_property
+    def D(self) -> np.ndarray:
+        return self._dense(None)
+
+    def _by_domain(self, v: np.ndarray) -> np.ndarray:
+        """(K,) sums of ``v`` (n,) over each domain's rows."""
+        rows = self._inside
+        return np.bincount(self.dom[rows], weights=v[rows], minlength=self.n_dom)
+
+    def domain_sums(self, w: np.ndarray) -> np.ndarray:
+        """(E,) sum of ``w`` over each estimand's rows (``w @ D``)."""
+        return np.tile(self._by_domain(w), self.ycols.shape[1])
+
+    def outcome_sums(self, w: np.ndarray) -> np.ndarray:
+        """(E,) sum of ``w y`` over each estimand's rows (``w @ Y``)."""
+        return np.concatenate([self._by_domain(w * self.ycols[:, lv])
+                               for lv in range(self.ycols.shape[1])])
+
+    def squared_deviations(self, w: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """(E,) sum of ``w (y - centre_e)^2`` over each estimand's rows."""
+        rows = self._inside
+        K = self.n_dom
+        out = []
+        for lv in range(self.ycols.shape[1]):
+            dev = self.ycols[rows, lv] - centre[lv * K + self.dom[rows]]
+            out.append(np.bincount(self.dom[rows], weights=w[rows] * dev**2, minlength=K))
+        return np.concatenate(out)
 
     def point(self, w: np.ndarray) -> np.ndarray:
         """Estimates for weights ``w`` (n,) or replicate weights (R, n) -> (E,) or (R, E).
@@ -59,10 +105,12 @@ class Estimands:
         >>> e.point(np.array([1.0, 1.0, 2.0])).tolist()
         [0.75]
         """
-        T = w @ self.Y
+        if w.ndim == 1:
+            T, N = self.outcome_sums(w), self.domain_sums(w)
+        else:
+            T, N = w @ self.Y, w @ self.D
         if self.stat == "total":
             return T
-        N = w @ self.D
         out = np.full_like(T, np.nan)
         np.divide(T, N, out=out, where=N > 0)
         return out
@@ -71,7 +119,7 @@ class Estimands:
         """Influence values ``w z`` (n, E): ``w y`` for totals, ``w (y - ybar)/N`` for means."""
         if self.stat == "total":
             return w[:, None] * self.Y
-        N = w @ self.D
+        N = self.domain_sums(w)
         theta = self.point(w)
         return w[:, None] * (self.Y - self.D * theta[None, :]) / N[None, :]
 
@@ -131,19 +179,12 @@ def build(
     else:
         codes, levels = _levels(col, miss)
         ycols = [(codes == j).astype(float) for j in range(len(levels))]
-    Ys, Ds, rows = [], [], []
-    for lev, y in zip(levels, ycols, strict=True):
-        for k, dom in enumerate(dom_levels):
-            d = (ok & (dom_codes == k)).astype(float)
-            Ys.append(y * d)
-            Ds.append(d)
-            rows.append((outcome, lev, by or "", dom))
+    rows = [(outcome, lev, by or "", dom) for lev in levels for dom in dom_levels]
     labels = pd.DataFrame(rows, columns=["outcome", "level", "by", "domain"])
     eff = "total" if stat == "total" else "mean"
     dom = np.where(ok, dom_codes, -1).astype(np.int64)
-    return Estimands(labels, np.column_stack(Ys), np.column_stack(Ds), eff,
-                     int(miss.sum()), int((bmiss & ~miss).sum()),
-                     np.column_stack(ycols).astype(float), dom, len(dom_levels))
+    return Estimands(labels, np.column_stack(ycols).astype(float), dom, len(dom_levels), eff,
+                     int(miss.sum()), int((bmiss & ~miss).sum()))
 
 
 def _levels(col: pd.Series, miss: np.ndarray) -> tuple[np.ndarray, list[str]]:

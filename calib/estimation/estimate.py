@@ -120,9 +120,9 @@ def estimate(
             "(df.attrs['missing_by'])", UserWarning, stacklevel=2)
     w = sample.weight_array
     theta = est.point(w)
-    n = est.D.sum(axis=0)
-    sw = w @ est.D
-    sw2 = (w**2) @ est.D
+    n = est.domain_sums(np.ones(w.size))
+    sw = est.domain_sums(w)
+    sw2 = est.domain_sums(w**2)
     empty = sw <= 0
     if empty.any():
         bad = est.labels[empty].iloc[0]
@@ -190,12 +190,10 @@ def estimate(
 
 def _srs_variance(est, w, theta, n, sw) -> np.ndarray:
     """Variance under simple random sampling with replacement of ``n`` rows (R deff='replace')."""
-    resid2 = (est.Y - est.D * theta[None, :]) ** 2 if est.stat == "mean" else None
     if est.stat == "mean":
-        s2 = (w @ resid2) / sw
+        s2 = est.squared_deviations(w, theta) / sw
     else:
-        mean = (w @ est.Y) / sw
-        s2 = (w @ ((est.Y - est.D * mean[None, :]) ** 2)) / sw
+        s2 = est.squared_deviations(w, est.outcome_sums(w) / sw) / sw
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = s2 * n / (n - 1)
         v = s2 / n if est.stat == "mean" else s2 * sw**2 / n

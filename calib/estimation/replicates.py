@@ -313,8 +313,7 @@ def fast_thetas(
     ``draw`` naming the path, or None (use the row path) for chains of several steps or
     outcomes of very many levels.
     """
-    if (len(chain) > 1 or len(sample.history) != len(chain) or est.ycols is None
-            or est.ycols.shape[1] > 32):
+    if len(chain) > 1 or len(sample.history) != len(chain) or est.ycols.shape[1] > 32:
         return None
     base = sample.base_weights.to_numpy(dtype=float)
     ones = bool((base == 1.0).all())
