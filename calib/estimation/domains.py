@@ -55,6 +55,8 @@ class Estimands:
 
     def _dense(self, values: np.ndarray | None) -> np.ndarray:
         L, K = self.ycols.shape[1], self.n_dom
+        if K == 1 and self._all_inside:  # one domain, every row in it
+            return np.ones((self.dom.size, L)) if values is None else values.copy()
         out = np.zeros((self.dom.size, L * K))
         rows = self._inside
         for lv in range(L):
@@ -70,10 +72,19 @@ class Estimands:
     def D(self) -> np.ndarray:
         return self._dense(None)
 
+    @cached_property
+    def _bin(self) -> np.ndarray:
+        return self.dom + 1  # bin 0 collects the rows in no estimand
+
+    @cached_property
+    def _all_inside(self) -> bool:
+        return bool(self._inside.size == self.dom.size)
+
     def _by_domain(self, v: np.ndarray) -> np.ndarray:
         """(K,) sums of ``v`` (n,) over each domain's rows."""
-        rows = self._inside
-        return np.bincount(self.dom[rows], weights=v[rows], minlength=self.n_dom)
+        if self.n_dom == 1:
+            return np.array([v.sum() if self._all_inside else v @ (self.dom >= 0)])
+        return np.bincount(self._bin, weights=v, minlength=self.n_dom + 1)[1:]
 
     def domain_sums(self, w: np.ndarray) -> np.ndarray:
         """(E,) sum of ``w`` over each estimand's rows (``w @ D``)."""
@@ -86,12 +97,12 @@ class Estimands:
 
     def squared_deviations(self, w: np.ndarray, centre: np.ndarray) -> np.ndarray:
         """(E,) sum of ``w (y - centre_e)^2`` over each estimand's rows."""
-        rows = self._inside
         K = self.n_dom
+        at = np.maximum(self.dom, 0)
         out = []
         for lv in range(self.ycols.shape[1]):
-            dev = self.ycols[rows, lv] - centre[lv * K + self.dom[rows]]
-            out.append(np.bincount(self.dom[rows], weights=w[rows] * dev**2, minlength=K))
+            dev = self.ycols[:, lv] - centre[lv * K + at]
+            out.append(self._by_domain(w * dev**2))
         return np.concatenate(out)
 
     def point(self, w: np.ndarray) -> np.ndarray:
