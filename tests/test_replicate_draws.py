@@ -169,13 +169,13 @@ def test_rake_replicate_without_weight_in_a_level_names_it():
 def test_fused_rake_path_equals_the_chunked_path(monkeypatch):
     """Re-raking each drawn replicate in its own thread gives the numbers of raking them in
     chunks after the draws."""
-    from calib.estimation import replicates
+    from calib.estimation import cell_replicates
 
     df, t = _sample()
     s = Sample(df, strata="st").rake(t)
     kw = dict(variance="bootstrap", replicates=25, seed=9, bootstrap_draw="groups")
     fused = estimate(s, "yes", by="age", **kw)
-    monkeypatch.setattr(replicates, "FUSED_RAKE", False)
+    monkeypatch.setattr(cell_replicates, "FUSED_RAKE", False)
     chunked = estimate(s, "yes", by="age", **kw)
     np.testing.assert_allclose(fused["se"], chunked["se"], rtol=1e-10)
 

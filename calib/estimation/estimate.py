@@ -17,6 +17,7 @@ from ..errors import DataError
 from ..sample import Sample
 from . import domains as _domains
 from . import replicates as _rep
+from .cell_replicates import fast_thetas
 from .design import psu_design
 from .linearization import calibration_chain, residualize
 
@@ -151,8 +152,8 @@ def estimate(
         from ..progress import progress_bar
 
         with progress_bar(p.n_rep, f"{p.method} replicates", progress) as advance:
-            fast = _rep.fast_thetas(sample, p, chain, est, targets_se, grouped=grouped,
-                                    advance=advance)
+            fast = fast_thetas(sample, p, chain, est, targets_se, grouped=grouped,
+                               advance=advance)
             thetas, draw = fast if fast is not None else (None, "rows")
             if thetas is None:
                 thetas = np.empty((p.n_rep, theta.size))
