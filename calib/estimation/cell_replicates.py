@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 
 from ..sample import Sample
 from ..threads import run_parts
 from ..weighting.ipf_batch import RakeKernel
 from .domains import Estimands
-from .grouped import CellSums
+from .grouped import CellSums, _factorize_rows, first_rows
 from .linearization import CalStep
 from .replicates import CHUNK_ENTRIES, ReplicatePlan, _rake_options, _rake_status, _solve
 
@@ -51,8 +50,10 @@ def fast_thetas(
     base = sample.base_weights.to_numpy(dtype=float)
     ones = bool((base == 1.0).all())
     L, K = est.ycols.shape[1], est.n_dom
-    V = np.ascontiguousarray(est.ycols)  # sums of f w y_l; a domain's weight is that of its
-    J = L  # sub-cells (rows outside every estimand have sub-cells of their own)
+    # value columns y_l (a domain's weight is the weight of its sub-cells: rows outside every
+    # estimand have sub-cells of their own)
+    V = np.ascontiguousarray(est.ycols)
+    J = L
     cs = chain[0] if chain else None
     m = cs.cal.X.shape[0] if cs is not None else 1
     rc = cs.cal.row_cell if cs is not None else np.zeros(sample.n, dtype=np.int64)
@@ -104,18 +105,9 @@ def _subcells(rc: np.ndarray, dom: np.ndarray, m: int, K: int
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sub-cells: calibration cells split by domain (-1: in no estimand). Returns each row's
     sub-cell code and, per sub-cell, its cell and its domain."""
-    key = rc.astype(np.int64) * (K + 1) + (dom + 1)
-    span = m * (K + 1)
-    if span <= 4 * rc.size + 16:  # compact by presence
-        present = np.zeros(span, dtype=bool)
-        present[key] = True
-        code = np.cumsum(present) - 1
-        keys = np.flatnonzero(present)
-        sub = code[key]
-    else:
-        sub, keys = pd.factorize(key)
-        keys = np.asarray(keys, dtype=np.int64)
-    return np.asarray(sub, dtype=np.int64), keys // (K + 1), keys % (K + 1) - 1
+    sub, ms = _factorize_rows([(rc, m), (dom + 1, K + 1)], rc.size)
+    first = first_rows(sub, ms)
+    return sub, rc[first], dom[first]
 
 
 def _ratio(tot: np.ndarray, stat: str) -> np.ndarray:

@@ -105,6 +105,18 @@ def _counting_order(key, k):  # pragma: no cover - numba
     return out
 
 
+def first_rows(code: np.ndarray, n_codes: int) -> np.ndarray:
+    """A row of each code ``0..n_codes-1`` (its first row)."""
+    rep = np.empty(n_codes, dtype=np.int64)
+    rep[code[::-1]] = np.arange(code.size)[::-1]
+    return rep
+
+
+def _weighted(weight: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Columns ``weight, weight * values_j``: what a replicate sums per cell."""
+    return np.column_stack([weight, weight[:, None] * values])
+
+
 @dataclass(frozen=True)
 class RowGroups:
     """Rows identical in what a replicate estimate depends on: the drawing unit (the stratum
@@ -147,8 +159,7 @@ def row_groups(p, rc: np.ndarray, base: np.ndarray, YD: np.ndarray,
     if got is None or got[1] > share * n:
         return None
     key, G = got
-    rep = np.empty(G, dtype=np.int64)
-    rep[key] = np.arange(n)
+    rep = first_rows(key, G)
     return RowGroups(G, np.bincount(key, minlength=G).astype(float), rc[rep], base[rep],
                      YD[rep], unit[rep], rows_are_psus)
 
@@ -171,12 +182,7 @@ def group_factors(p, g: RowGroups, r: int) -> np.ndarray:
         return fs[g.unit] * g.size
     n_draw, fac = _stratum_draws(p)
     em = ExactMultinomial.build(g.size, g.unit, n_draw)
-    counts = np.empty(g.n_groups)
-    sorted_counts = em.draw_sorted(seed_state(p._seeds[r], 8)[:4])
-    if em.order is None:
-        counts[:] = sorted_counts
-    else:
-        counts[em.order] = sorted_counts
+    counts = em.counts(seed_state(p._seeds[r], 8)[:4])
     lone = n_draw[g.unit] == 0
     return np.where(lone, g.size, counts * fac[g.unit])
 
@@ -185,7 +191,8 @@ def group_factors(p, g: RowGroups, r: int) -> np.ndarray:
 def _spread(state, count, row_start, row_size, fac, cell, wv, out):  # pragma: no cover
     """Each block's ``count`` spread over its rows uniformly with replacement:
     ``out[cell[b]] += fac[b] * wv[row]`` per drawn row (rows of a block contiguous in ``wv``);
-    a block's sums are kept in registers for two or three columns (the usual case)."""
+    a block's sums are kept in registers for two columns (weight and a numeric outcome: the
+    usual case here), in a small array otherwise."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     J = wv.shape[1]
     acc = np.zeros(J)
@@ -196,20 +203,7 @@ def _spread(state, count, row_start, row_size, fac, cell, wv, out):  # pragma: n
         a = row_start[b]
         size = np.float64(row_size[b])
         c, f = cell[b], fac[b]
-        if J == 3:
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            for _ in range(k):
-                u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
-                i = a + np.int64(u * size)
-                a0 += wv[i, 0]
-                a1 += wv[i, 1]
-                a2 += wv[i, 2]
-            out[c, 0] += f * a0
-            out[c, 1] += f * a1
-            out[c, 2] += f * a2
-        elif J == 2:
+        if J == 2:
             a0 = 0.0
             a1 = 0.0
             for _ in range(k):
@@ -247,7 +241,7 @@ class CellSums:
         if not rows_are_psus:  # clustered: the PSU draw of the row path, per group
             if g is None:
                 g = RowGroups(rc.size, np.ones(rc.size), rc, base, YD, unit, False)
-            gwv = np.column_stack([g.weight, g.weight[:, None] * g.values])
+            gwv = _weighted(g.weight, g.values)
 
             def sums(r: int, out: np.ndarray) -> np.ndarray:
                 F = group_factors(p, g, r)
@@ -260,16 +254,14 @@ class CellSums:
         lone_rows = n_draw[unit] == 0
         fixed = np.zeros((m, YD.shape[1] + 1))
         if lone_rows.any():  # lonely strata keep their rows' weights (factor 1)
-            lb = base[lone_rows]
-            fixed[:, 0] = np.bincount(rc[lone_rows], weights=lb, minlength=m)
-            for j in range(YD.shape[1]):
-                fixed[:, j + 1] = np.bincount(rc[lone_rows], weights=lb * YD[lone_rows, j],
-                                              minlength=m)
+            lwv = _weighted(base[lone_rows], YD[lone_rows])
+            for j in range(fixed.shape[1]):
+                fixed[:, j] = np.bincount(rc[lone_rows], weights=lwv[:, j], minlength=m)
         if g is not None:
             em = ExactMultinomial.build(g.size, g.unit, n_draw)
             o = slice(None) if em.order is None else em.order
             gcell = np.ascontiguousarray(g.cell[o])
-            gwv = np.ascontiguousarray(np.column_stack([g.weight, g.weight[:, None] * g.values])[o])
+            gwv = np.ascontiguousarray(_weighted(g.weight, g.values)[o])
 
             def sums(r: int, out: np.ndarray) -> np.ndarray:
                 em.cell_sums(seed_state(seeds[r], 8)[:4], fac, gcell, gwv, out)
@@ -280,29 +272,23 @@ class CellSums:
         # blocks of (stratum, cell); their rows made contiguous, blocks in the sampler's order
         block, B = _factorize_rows([(unit, int(unit.max()) + 1), (rc, m)], rc.size)
         bsize = np.bincount(block, minlength=B).astype(float)
-        first = np.empty(B, dtype=np.int64)
-        first[block[::-1]] = np.arange(rc.size)[::-1]  # a row of each block
+        first = first_rows(block, B)
         bunit, bcell = unit[first], rc[first]
         em = ExactMultinomial.build(bsize, bunit, n_draw)
         o = np.arange(B) if em.order is None else em.order
         rank = np.empty(B, dtype=np.int64)
         rank[o] = np.arange(B)
         row_order = _counting_order(rank[block], B)
-        rwv = np.empty((rc.size, YD.shape[1] + 1))
-        rwv[:, 0] = base[row_order]
-        rwv[:, 1:] = YD[row_order] * rwv[:, :1]
+        rwv = _weighted(base[row_order], YD[row_order])
         sizes = bsize[o].astype(np.int64)
         rows = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         bfac = fac[bunit[o]]
         bcell_o = np.ascontiguousarray(bcell[o])
-        ident = np.arange(B)
-        ones = np.ones((B, 1))
 
         def sums(r: int, out: np.ndarray) -> np.ndarray:
             state = seed_state(seeds[r], 8)
-            cnt = em.cell_sums(state[:4], np.ones(fac.size), ident, ones, np.empty((B, 1)))
             out[:] = fixed
-            _spread(state[4:], np.rint(cnt[:, 0]), rows, sizes, bfac, bcell_o, rwv, out)
+            _spread(state[4:], em.draw_sorted(state[:4]), rows, sizes, bfac, bcell_o, rwv, out)
             return out
 
         return cls(f"cells then rows ({B:,} stratum x cell blocks of {rc.size:,} rows)", sums)

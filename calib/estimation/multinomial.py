@@ -181,8 +181,8 @@ def seed_state(seed, words: int = 4) -> np.ndarray:
 class ExactMultinomial:
     """Independent ``Multinomial(n_draw[h], weight_g / sum_h weight)`` per stratum ``h``.
 
-    Build with :meth:`build`; :meth:`draw` returns counts, :meth:`cell_sums` the
-    count-weighted sums of values per cell.
+    Build with :meth:`build`; :meth:`draw` and :meth:`counts` return counts, :meth:`cell_sums`
+    the count-weighted sums of values per cell.
 
     Examples
     --------
@@ -195,7 +195,6 @@ class ExactMultinomial:
     """
 
     order: np.ndarray | None  # categories by stratum, then weight (None: already so)
-    stratum: np.ndarray  # stratum of each category, in sorted order
     n_draw: np.ndarray  # (H,) draws per stratum
     tab: np.ndarray  # table of each category (-1: walk from the mode)
     toff: np.ndarray  # per table: offset of its CDF and guide entries
@@ -214,7 +213,7 @@ class ExactMultinomial:
 
     @classmethod
     def build(cls, weight: np.ndarray, stratum: np.ndarray, n_draw: np.ndarray,
-              slack: float = SLACK, key: np.ndarray | None = None) -> ExactMultinomial:
+              slack: float = SLACK) -> ExactMultinomial:
         """Tables for categories of positive ``weight`` in strata ``stratum`` (codes
         ``0..H-1``), drawing ``n_draw[h]`` items in stratum ``h``; ``slack`` as in the module
         text."""
@@ -224,7 +223,7 @@ class ExactMultinomial:
         if np.any(weight <= 0) or not np.all(np.isfinite(weight)):
             raise DataError("ExactMultinomial: every weight must be positive and finite")
         # by stratum, then by weight: categories of one mean (one table) come together
-        order = np.lexsort((weight if key is None else key, stratum))
+        order = np.lexsort((weight, stratum))
         if np.array_equal(order, np.arange(order.size)):
             order = None
         else:
@@ -255,8 +254,7 @@ class ExactMultinomial:
         cguide = np.searchsorted(rel + 2.0 * stratum, j / np.maximum(Gh, 1) + 2.0 * stratum,
                                  side="right")
         cguide = np.minimum(cguide, stop[stratum] - 1)
-        return cls(order, stratum, n_draw, *tables, lam, mode, pmf, cdf, rel, cguide, start,
-                   stop)
+        return cls(order, n_draw, *tables, lam, mode, pmf, cdf, rel, cguide, start, stop)
 
     def cell_sums(self, seed, fac: np.ndarray, cell: np.ndarray, wv: np.ndarray,
                   out: np.ndarray) -> np.ndarray:
@@ -276,12 +274,16 @@ class ExactMultinomial:
                              np.empty((G, 1)))
         return np.rint(out[:, 0]).astype(np.int64)
 
-    def draw(self, rng: np.random.Generator) -> np.ndarray:
-        """One set of counts (int64, in the categories' original order); ``rng`` gives the
-        seed."""
-        x = self.draw_sorted(int(rng.integers(2**63)))
+    def counts(self, seed) -> np.ndarray:
+        """The counts of :meth:`draw_sorted` in the categories' original order (int64)."""
+        x = self.draw_sorted(seed)
         if self.order is None:
             return x
         out = np.empty_like(x)
         out[self.order] = x
         return out
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """One set of counts (int64, in the categories' original order); ``rng`` gives the
+        seed."""
+        return self.counts(int(rng.integers(2**63)))
