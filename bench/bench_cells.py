@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from calib.cells import broadcast, collapse, encode
+from calib.core.cells import broadcast, collapse, encode
 
 from .synth import VARIABLES, make_sample
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calib import simulate
 from calib.mrp import fit
 from calib.mrp.model import clear_cache
+from calib.studies import simulate
 
 QUICK = bool(os.environ.get("BENCH_QUICK"))
 ONLY = [s for s in os.environ.get("BENCH_ONLY", "").split(";") if s]
@@ -107,7 +107,7 @@ def write(out: list[dict]) -> str:
     head = (f"# MRP benchmark\n\n{CHAINS} chains x {DRAWS} draws (+{DRAWS} tune), 2 chains at a "
             f"time (cores=2). Machine: {platform.machine()}, {os.cpu_count()} CPUs shared with "
             "other jobs (load1 = 1-minute load average when the row finished). Simulated persona "
-            "set from calib.simulate (skewed to young and educated), seed 7.\n\n")
+            "set from calib.studies.simulate (skewed to young and educated), seed 7.\n\n")
     md_out = head + md + "\n"
     name = os.environ.get("BENCH_OUT", "mrp.md")
     Path(__file__).parent.joinpath("out").mkdir(exist_ok=True)

@@ -93,7 +93,7 @@ CHILD = r"""
 import json, os, resource, sys, time
 import pandas as pd
 from calib import Targets
-from calib.engines import weight_files
+from calib.outofcore import weight_files
 args = json.loads(sys.argv[1])
 t = Targets.from_frame(pd.read_json(args["targets"]), population=2.5e8)
 client = cluster = None

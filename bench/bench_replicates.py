@@ -22,8 +22,8 @@ import pandas as pd
 
 from bench.synth import VARIABLES, make_sample
 from calib import Sample
-from calib.targets import Targets
-from calib.threads import threads
+from calib.core.targets import Targets
+from calib.core.threads import threads
 
 
 def targets_of(shares: dict, n: float) -> Targets:

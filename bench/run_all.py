@@ -206,7 +206,7 @@ def write_doc(
         "- R times are inside R around `rake()` / `calibrate()` only; the note gives the total "
         "with R's start-up and reading/writing CSV.",
         "",
-        "## Cell engine (`calib.cells`)",
+        "## Cell engine (`calib.core.cells`)",
         "",
         bench_cells.format_table(cells),
         "",

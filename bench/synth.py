@@ -1,7 +1,7 @@
 """Synthetic benchmark data: a skewed sample of n rows over six categorical variables.
 
 The variables have 51, 6, 2, 5, 4 and 3 levels (state, age6, sex, educ5, race4, pid3 of
-:mod:`calib.variables`). The sample is drawn with a selection bias (a skew on every variable),
+:mod:`calib.data.variables`). The sample is drawn with a selection bias (a skew on every variable),
 and the targets are population margins that differ from the sample's shares, so raking has real
 work to do. Everything is seeded: the same ``n`` and ``seed`` give the same rows and targets.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from calib.variables import LEVELS
+from calib.data.variables import LEVELS
 
 #: The benchmark's variables, in order, with their level counts 51, 6, 2, 5, 4, 3.
 VARIABLES: tuple[str, ...] = ("state", "age6", "sex", "educ5", "race4", "pid3")

@@ -2,7 +2,7 @@
 
 Usage: python examples/forecast_pipeline.py [OUTDIR]   (OUTDIR defaults to $CALIB_EXAMPLE_OUT
 or a new temp dir). Writes ``study.toml`` there and runs it with
-:func:`calib.pipeline.run_study` (the same as ``calib run study.toml``); the outputs go to
+:func:`calib.studies.pipeline.run_study` (the same as ``calib run study.toml``); the outputs go to
 ``OUTDIR/study``.
 """
 
@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from calib.pipeline import load_study, run_study
+from calib.studies.pipeline import load_study, run_study
 
 STUDY = """\
 [personas]

@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from calib.compare import compare
-from calib.election_study import election_study
+from calib.studies.comparison import compare
+from calib.studies.election_study import election_study
 
 
 def main(out: Path) -> None:

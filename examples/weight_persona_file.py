@@ -16,10 +16,10 @@ import tomllib
 from pathlib import Path
 
 import calib
-from calib.codebook import Codebook
-from calib.datasets import census_targets
-from calib.errors import UnmappedLevelError
-from calib.persist import save_sample
+from calib.core.errors import UnmappedLevelError
+from calib.data.codebook import Codebook
+from calib.data.datasets import census_targets
+from calib.data.persist import save_sample
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "tests" / "fixtures" / "tianyi_personas.jsonl"
@@ -34,7 +34,7 @@ def read(path: Path):
     try:
         return calib.read_personas(path, codebook="personas")
     except UnmappedLevelError as err:
-        spec = tomllib.loads((Path(calib.__file__).parent / "codebooks" / "personas.toml")
+        spec = tomllib.loads((Path(calib.__file__).parent / "data" / "codebooks" / "personas.toml")
                             .read_text(encoding="utf-8"))
         for rec in spec["recode"]:
             extra = err.unmapped.get(rec["target"], {})

@@ -6,7 +6,7 @@ import pytest
 from rsurvey import run_r
 
 from calib import Sample, Targets
-from calib.errors import ConvergenceError, DataError, InfeasibleError
+from calib.core.errors import ConvergenceError, DataError, InfeasibleError
 from calib.weighting.calibrate import newton
 from calib.weighting.distance import get
 

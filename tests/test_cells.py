@@ -2,8 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib.cells import broadcast, collapse, encode, format_level
-from calib.errors import DataError
+from calib.core.cells import (
+    broadcast,
+    collapse,
+    encode,
+    format_level,
+)
+from calib.core.errors import DataError
 
 
 def _frame(n=5000, seed=0):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from rsurvey import run_r
 
-from calib.cli import main
+from calib.cli.main import main
 
 HEAVY = ("pymc", "cvxpy", "pytensor", "matplotlib")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib.cli import main
+from calib.cli.main import main
 
 RACES = ["White", "Black", "Hispanic or Latino", "Asian"]
 STATES = {"TX": "Texas", "OH": "Ohio", "GA": "Georgia", "AZ": "AZ"}

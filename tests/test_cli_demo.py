@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from calib.cli import main
+from calib.cli.main import main
 
 
 def test_demo_runs_end_to_end_json(capsys):
@@ -48,7 +48,7 @@ def test_demo_study_and_report_steps(tmp_path, monkeypatch):
     """The main job's study and report steps, at a reduced scale (make demo runs the full one)."""
     import copy
 
-    from calib import demo, demo_study
+    from calib.studies import demo, demo_study
 
     study = copy.deepcopy(demo_study.STUDY)
     study["personas"]["simulate"].update(per_state=150, human_n=1500)

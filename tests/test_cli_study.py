@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from calib.cli import main
+from calib.cli.main import main
 
 
 def test_simulate_estimate_forecast_backtest(tmp_path):

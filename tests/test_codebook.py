@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from calib.codebook import Codebook, parse_number
-from calib.errors import CalibError, DataError, UnmappedLevelError
-from calib.io import read_tianyi_personas
-from calib.variables import LEVELS
+from calib.core.errors import CalibError, DataError, UnmappedLevelError
+from calib.data.codebook import Codebook, parse_number
+from calib.data.readers import read_tianyi_personas
+from calib.data.variables import LEVELS
 
 FIX = Path(__file__).parent / "fixtures"
 

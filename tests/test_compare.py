@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib.compare import compare, compare_repeated, frame_targets
-from calib.election_study import election_study
+from calib.studies.comparison import compare, compare_repeated, frame_targets
+from calib.studies.election_study import election_study
 
 
 @pytest.fixture(scope="module")

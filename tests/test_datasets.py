@@ -1,4 +1,4 @@
-"""calib.datasets against published figures (FEC / certified results, Census, survey docs).
+"""calib.data.datasets against published figures (FEC / certified results, Census, survey docs).
 
 Every expected number here comes from a publisher (FEC "Federal Elections" reports and the
 certified Electoral College tallies, Census Bureau PEP, the PROVENANCE checks of ANES / GSS),
@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from calib import Sample
-from calib.datasets import (
+from calib.core.errors import DataError, TargetError, UnmappedLevelError
+from calib.data.datasets import (
     ELECTION_YEARS,
     anes2020,
     cces2018,
@@ -27,10 +28,9 @@ from calib.datasets import (
     poststrat_frame,
     state_predictors,
 )
-from calib.datasets._files import data_file, read_table
-from calib.datasets._harmonize import harmonize
-from calib.errors import DataError, TargetError, UnmappedLevelError
-from calib.variables import LEVELS
+from calib.data.datasets._files import data_file, read_table
+from calib.data.datasets._harmonize import harmonize
+from calib.data.variables import LEVELS
 
 # -- elections -----------------------------------------------------------------------------
 

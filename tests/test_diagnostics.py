@@ -1,4 +1,4 @@
-"""calib.diagnostics: hand-computed ESS / deff, margin table vs a groupby on the rows, ASMD by
+"""calib.weighting.diagnostics: hand-computed ESS / deff, margin table vs a groupby on the rows, ASMD by
 hand and against the balance package."""
 
 import json
@@ -9,8 +9,15 @@ import pandas as pd
 import pytest
 
 from calib import Sample, Targets
-from calib.diagnostics import asmd, design_effect, kish_ess, margin_table, summary, weight_summary
-from calib.errors import DataError
+from calib.core.errors import DataError
+from calib.weighting.diagnostics import (
+    asmd,
+    design_effect,
+    kish_ess,
+    margin_table,
+    summary,
+    weight_summary,
+)
 
 
 def test_kish_by_hand():

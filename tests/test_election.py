@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib.datasets import election_results
+from calib.core.errors import DataError
+from calib.data.datasets import election_results
+from calib.data.variables import STATES
 from calib.election import Forecast, backtest, forecast
-from calib.errors import DataError
-from calib.variables import STATES
 
 
 def _certified(year):

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib.datasets import election_results
-from calib.election_study import election_study, truth_frame
+from calib.data.datasets import election_results
+from calib.studies.election_study import election_study, truth_frame
 
 
 @pytest.mark.parametrize("year", [2016, 2020, 2024])
@@ -42,8 +42,8 @@ def test_recalled_vote_population_totals_equal_certified_2020():
     """The simulated recalled 2020 vote reproduces the certified state results exactly."""
     from scipy.special import expit
 
-    from calib.datasets import election_results
-    from calib.election_study import recall_parameters, truth_frame
+    from calib.data.datasets import election_results
+    from calib.studies.election_study import recall_parameters, truth_frame
 
     fr = truth_frame(2024)
     rp = recall_parameters(fr, 2020)

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from calib import DataError, Sample, Targets
-from calib.cells import collapse, encode
-from calib.engines import choose_engine, weight_files
-from calib.engines.dask_cells import dask_cells
-from calib.engines.duckdb_cells import duckdb_cells
-from calib.filesample import FileSample
+from calib.core.cells import collapse, encode
+from calib.outofcore import choose_engine, weight_files
+from calib.outofcore.dask_cells import dask_cells
+from calib.outofcore.duckdb_cells import duckdb_cells
+from calib.outofcore.filesample import FileSample
 
 N_PER_FILE = 60_000
 N_FILES = 3

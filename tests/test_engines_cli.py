@@ -7,7 +7,7 @@ import pandas as pd
 from test_engines import _frame, _targets
 
 from calib import Sample
-from calib.cli import main
+from calib.cli.main import main
 
 
 def test_weight_and_estimate_commands_out_of_core(tmp_path, capsys):

@@ -7,7 +7,7 @@ import pytest
 from rsurvey import run_r
 
 from calib import Sample, Targets
-from calib.errors import DataError
+from calib.core.errors import DataError
 from calib.estimation import COLUMNS, estimate, replicate_weights
 
 STRAT_SCRIPT = r"""
@@ -231,7 +231,7 @@ def test_grouped_bootstrap_draw_has_the_row_draw_distribution():
     """Rows as PSUs (with strata): group counts are multinomial; each replicate puts n_h draws
     of weight on stratum h, and over many replicates the grouped SE agrees with the row-draw SE
     within Monte Carlo error (relative sd of an SE from R replicates ~ 1/sqrt(2R))."""
-    from calib.estimation.grouped import group_factors, row_groups
+    from calib.estimation.compiled.grouped import group_factors, row_groups
     from calib.estimation.replicates import plan
 
     df, t = _binary(2000)

@@ -1,11 +1,11 @@
 """Coverage study (slow): nominal 95% intervals after raking a skewed sample.
 
-A synthetic population (calib.simulate: the CVAP frame with a logistic outcome, known truth)
+A synthetic population (calib.studies.simulate: the CVAP frame with a logistic outcome, known truth)
 is sampled with composition skew multiplicative in age, education and sex, so raking on the
 age6, sex, race4 and educ5 margins is consistent. Each repetition rakes the sample and builds
 intervals for the population mean four ways: linearized with the calibration step
 (R survey's way), bootstrap with every replicate re-raked (the numpy row draw, and the compiled
-exact draw of :mod:`calib.estimation.grouped` on the same samples), and linearized ignoring the
+exact draw of :mod:`calib.estimation.compiled.grouped` on the same samples), and linearized ignoring the
 calibration (weights taken as fixed). The first three must cover 95% within three Monte Carlo
 standard errors; the figures are recorded in docs/validation.md ("Estimation coverage").
 
@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib import Sample, Targets, simulate
+from calib import Sample, Targets
 from calib.estimation import estimate
+from calib.studies import simulate
 
 SKEW = {"age6": {"18-29": 0.4, "30-39": 0.7, "70+": 1.8},
         "educ5": {"No HS": 0.4, "4-Year College": 1.6, "Post-grad": 2.5},

@@ -8,8 +8,8 @@ import pytest
 from scipy.stats import norm
 
 from calib import Sample
-from calib.election_study import election_study
-from calib.errors import DataError
+from calib.core.errors import DataError
+from calib.core.targets import Targets, margin
 from calib.hybrid import (
     COLUMNS,
     partisan,
@@ -19,7 +19,7 @@ from calib.hybrid import (
     ppi_stratified,
     recalled_vote_targets,
 )  # fmt: skip
-from calib.targets import Targets, margin
+from calib.studies.election_study import election_study
 
 
 def census_weights(personas: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:

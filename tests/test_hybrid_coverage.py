@@ -11,8 +11,13 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from calib.election_study import DEFAULT_SKEW, HUMAN_NONRESPONSE, RESPONSE_SHIFT, election_study
 from calib.hybrid import ppi_mean
+from calib.studies.election_study import (
+    DEFAULT_SKEW,
+    HUMAN_NONRESPONSE,
+    RESPONSE_SHIFT,
+    election_study,
+)
 
 VARS = ("age6", "educ5", "race4", "sex")
 

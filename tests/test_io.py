@@ -1,4 +1,4 @@
-"""calib.io: readers by extension, the Tianyi-Lab/Personas long frame, answers joined."""
+"""calib.data.readers: readers by extension, the Tianyi-Lab/Personas long frame, answers joined."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from calib.errors import DataError
-from calib.io import join_answers, read_answers, read_personas, read_tianyi_personas
+from calib.core.errors import DataError
+from calib.data.readers import (
+    join_answers,
+    read_answers,
+    read_personas,
+    read_tianyi_personas,
+)
 
 FIX = Path(__file__).parent / "fixtures"
 M1, M2 = "Llama-3.1-70B-Instruct", "Qwen2.5-72B-Instruct"

@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib import mrp, simulate
-from calib.datasets import census_targets, poststrat_frame
-from calib.errors import DataError, DiagnosticsError
+from calib import mrp
+from calib.core.errors import DataError, DiagnosticsError
+from calib.data.datasets import census_targets, poststrat_frame
 from calib.mrp.poststrat import linear_predictor
+from calib.studies import simulate
 
 STATES = ["AL", "CA", "NY", "TX", "WY"]
 LOOSE = {"max_rhat": 1.05, "min_ess_bulk": 100, "min_ess_tail": 100}
@@ -242,7 +243,7 @@ def test_auto_centring_ignores_empty_levels():
                                            categories=["a", "b", "c", "z"]),
                        "h": rng.choice(["x", "y"], n, p=[0.95, 0.05])})
     df["y"] = rng.integers(0, 2, n)
-    from calib.cells import collapse, encode
+    from calib.core.cells import collapse, encode
     from calib.mrp.spec import build_spec
 
     cells, _ = collapse(encode(df, ["g", "h"]))
@@ -255,8 +256,8 @@ def test_auto_centring_ignores_empty_levels():
 
 def test_domain_predictors_need_rows_only_for_levels_with_data():
     """An unused category (DC in a 50-state sample) needs no predictor row; a used one does."""
-    from calib.cells import collapse, encode
-    from calib.errors import DataError
+    from calib.core.cells import collapse, encode
+    from calib.core.errors import DataError
     from calib.mrp.spec import build_spec
 
     rng = np.random.default_rng(5)

@@ -1,4 +1,4 @@
-"""MRP interval coverage with known truth (calib.simulate): 90% posterior intervals of the 50
+"""MRP interval coverage with known truth (calib.studies.simulate): 90% posterior intervals of the 50
 state shares should cover the true state shares about 90% of the time.
 
 Each repetition draws a fresh, skewed persona sample of 2,500 from the synthetic population
@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib import mrp, simulate
+from calib import mrp
+from calib.studies import simulate
 
 SKEW = {"age6": {"18-29": 2.0}, "educ5": {"Post-grad": 2.0}}
 #: residual sd of the true state effects around the repvote slope (the exchangeable part)
@@ -33,7 +34,7 @@ def population():
     """The synthetic population with state effects ``4 (repvote - mean) + N(0, 0.3^2)``
     (seeded): a state-level predictor explains most of the state variation, and the rest is
     an exchangeable draw, as the hierarchical model assumes."""
-    from calib.datasets import state_predictors
+    from calib.data.datasets import state_predictors
 
     p = state_predictors()
     rv = p["repvote"].to_numpy()
@@ -55,7 +56,7 @@ def coverage_study(reps: int = 50, n: int = 2500, level: float = 0.9, seed: int 
     ``repvote``) enters as a domain predictor (the correctly specified model); without it the
     state effects are shrunk toward the mean, and small extreme states under-cover.
     """
-    from calib.datasets import state_predictors
+    from calib.data.datasets import state_predictors
 
     dp = state_predictors()[["state", "repvote"]] if predictor else None
     pop = population()

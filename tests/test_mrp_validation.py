@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 
 from calib import mrp
-from calib.datasets import (
+from calib.core.sample import Sample
+from calib.data.datasets import (
     cces2018,
     census_targets,
     election_results,
     poststrat_frame,
     state_predictors,
 )
-from calib.sample import Sample
 
 
 def _metrics(est: pd.Series, truth: pd.Series) -> tuple[float, float, int]:

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from scipy.stats import wasserstein_distance
 
-from calib.errors import DataError
-from calib.opinion import alignment, total_variation, wasserstein1
+from calib.core.errors import DataError
+from calib.studies.opinion import alignment, total_variation, wasserstein1
 
 
 def test_wasserstein_matches_scipy():
@@ -40,7 +40,7 @@ def test_alignment_by_group():
 def test_opinion_estimates_per_persona_type_against_truth():
     """Categorical opinion estimated with uncertainty per persona type, scored by W1."""
     from calib import Sample
-    from calib.election_study import OPINION_LEVELS, election_study
+    from calib.studies.election_study import OPINION_LEVELS, election_study
 
     st = election_study(2024, per_state=60, human_n=0, seed=2)
     p = st.personas.assign(opinion=st.personas["opinion"].astype(str))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from calib import Sample, Targets
-from calib.errors import DataError, InfeasibleError
+from calib.core.errors import DataError, InfeasibleError
 from calib.weighting.optimal import optimal
 
 AGES = ["18-29", "30-44", "45-64", "65+"]

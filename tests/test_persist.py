@@ -1,4 +1,4 @@
-"""Save/load of weighted samples, MRP fits and replicate weights (calib.persist)."""
+"""Save/load of weighted samples, MRP fits and replicate weights (calib.data.persist)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from calib import Sample, Targets
-from calib.errors import CalibError, DataError
-from calib.persist import load_sample, save_replicates, save_sample
+from calib.core.errors import CalibError, DataError
+from calib.data.persist import load_sample, save_replicates, save_sample
 
 
 def _frame(n: int = 400, seed: int = 3) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import pytest
 from rsurvey import run_r
 
 from calib import Sample, Targets
-from calib.errors import DataError, TargetError
+from calib.core.errors import DataError, TargetError
 
 R_SCRIPT = r"""
 data(api)

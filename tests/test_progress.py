@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from calib import Sample, Targets
-from calib.progress import progress_bar, show
+from calib.core.progress import progress_bar, show
 
 
 def test_show_follows_the_terminal(monkeypatch):

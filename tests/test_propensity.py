@@ -8,7 +8,7 @@ from scipy.optimize import minimize
 from scipy.special import log_expit
 
 from calib import Sample
-from calib.errors import DataError
+from calib.core.errors import DataError
 from calib.weighting.propensity import propensity
 
 AGE = ["18-29", "30-44", "45-64", "65+"]

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from calib import Sample, Targets
-from calib.errors import ConvergenceError, DataError, TargetError
+from calib.core.errors import ConvergenceError, DataError, TargetError
 
 
 def _sample(n=4000, seed=0):

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from rsurvey import run_r
 
-from calib import Sample, Targets, datasets
+from calib import Sample, Targets
+from calib.data import datasets
 
 API_SCRIPT = r"""
 data(api)

@@ -9,12 +9,12 @@ import pytest
 from scipy.stats import chi2
 
 from calib import Sample, Targets
-from calib.errors import DataError
+from calib.core.errors import DataError
 from calib.estimation import estimate
-from calib.estimation import multinomial as mn
-from calib.estimation.grouped import _counting_order
+from calib.estimation.compiled import multinomial as mn
+from calib.estimation.compiled.grouped import _counting_order
+from calib.estimation.compiled.ipf_batch import NOT_CONVERGED, ipf_batch
 from calib.weighting.ipf import ipf
-from calib.weighting.ipf_batch import NOT_CONVERGED, ipf_batch
 
 
 def _joint_pvalue(em: mn.ExactMultinomial, N: int, p: np.ndarray, draws: int, seed: int):
@@ -169,7 +169,7 @@ def test_rake_replicate_without_weight_in_a_level_names_it():
 def test_fused_rake_path_equals_the_chunked_path(monkeypatch):
     """Re-raking each drawn replicate in its own thread gives the numbers of raking them in
     chunks after the draws."""
-    from calib.estimation import cell_replicates
+    from calib.estimation.compiled import cell_replicates
 
     df, t = _sample()
     s = Sample(df, strata="st").rake(t)

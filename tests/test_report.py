@@ -10,13 +10,18 @@ import pandas as pd
 import pytest
 from browser import BrowserMissing, chromium, probe, screenshot
 
-from calib.datasets import election_results
+from calib.core.errors import DataError
+from calib.data.datasets import election_results
+from calib.data.variables import STATES
 from calib.election import forecast
-from calib.election_study import election_study
-from calib.errors import DataError
-from calib.report import ReportData, from_forecast, render, render_html
+from calib.report import (
+    ReportData,
+    from_forecast,
+    render,
+    render_html,
+)
 from calib.report.tilegrid import GRID_COLS, GRID_ROWS, TILES
-from calib.variables import STATES
+from calib.studies.election_study import election_study
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 FIG_IDS = ("fig-weights", "fig-love", "fig-tilemap", "fig-ev")

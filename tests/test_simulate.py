@@ -1,4 +1,4 @@
-"""calib.simulate: truths are computed from the documented model, samples follow the design."""
+"""calib.studies.simulate: truths are computed from the documented model, samples follow the design."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib import simulate
-from calib.datasets import poststrat_frame, state_predictors
-from calib.errors import DataError
+from calib.core.errors import DataError
+from calib.data.datasets import poststrat_frame, state_predictors
+from calib.studies import simulate
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from calib import Targets
-from calib.errors import TargetError
+from calib.core.errors import TargetError
 
 
 def _long(rows, col="total"):

@@ -6,7 +6,7 @@ import pytest
 from rsurvey import run_r
 
 from calib import Sample
-from calib.errors import DataError, InfeasibleError
+from calib.core.errors import DataError, InfeasibleError
 
 R_SCRIPT = r"""
 data(api)

@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from calib import Sample, Targets
-from calib.errors import InfeasibleError
+from calib.core.errors import InfeasibleError
 
 SETTINGS = settings(max_examples=30, deadline=None)
 

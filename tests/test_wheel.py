@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
-import calib, calib.datasets as d
+import calib, calib.data.datasets as d
 print(calib.__file__)
 print(int(d.poststrat_frame()["n"].sum()))
 print(int(d.election_results(2020, "national")["dem_votes"].iloc[0]))
@@ -40,7 +40,7 @@ def test_wheel_ships_data(tmp_path):
     _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile",
           "--target", str(target), str(wheels[0])], cwd=work)  # fmt: skip
     assert (target / "calib" / "_data" / "PROVENANCE.md").is_file()
-    assert (target / "calib" / "codebooks" / "gss.toml").is_file()
+    assert (target / "calib" / "data" / "codebooks" / "gss.toml").is_file()
     paths = [str(target), sysconfig.get_paths()["purelib"], *site.getsitepackages()]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))

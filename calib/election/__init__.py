@@ -3,9 +3,9 @@
 >>> from calib.election import forecast, backtest, Forecast
 """
 
-from .backtest import backtest
-from .forecast import Forecast, forecast, read_state_estimates
-from .turnout import TurnoutModel, likely_voter_frame, turnout_propensity
+from calib.election.backtest import backtest
+from calib.election.forecast import Forecast, forecast, read_state_estimates
+from calib.election.turnout import TurnoutModel, likely_voter_frame, turnout_propensity
 
 __all__ = [
     "Forecast",

@@ -10,7 +10,7 @@ their stated level.
 Examples
 --------
 >>> import pandas as pd
->>> from calib.datasets import election_results
+>>> from calib.data.datasets import election_results
 >>> from calib.election import forecast
 >>> truth = election_results(2020)
 >>> est = pd.DataFrame({"state": truth["state_po"], "estimate": truth["dem_two_party_share"],
@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from ..variables import STATES
-from .forecast import Forecast
+from calib.core.errors import DataError
+from calib.data.variables import STATES
+from calib.election.forecast import Forecast
 
 
 def backtest(forecast: Forecast | str | Path, year: int | None = None) -> dict:
     """Metrics of ``forecast`` against the certified results of ``year`` (default: its year)."""
-    from ..datasets import election_results
+    from calib.data.datasets import election_results
 
     f = forecast if isinstance(forecast, Forecast) else Forecast.read(forecast)
     year = int(year if year is not None else f.year)

@@ -17,7 +17,7 @@ electoral-vote apportionment (none) or faithless electors.
 Examples
 --------
 >>> import pandas as pd
->>> from calib.variables import STATES
+>>> from calib.data.variables import STATES
 >>> est = pd.DataFrame({"state": STATES, "estimate": 0.55, "se": 0.01})
 >>> f = forecast(est, 2024, seed=1, draws=2000)
 >>> f.p_dem_win > 0.9
@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from ..variables import STATES
+from calib.core.errors import DataError
+from calib.data.variables import STATES
 
 DISTRICTS = {"ME": ("ME-1", "ME-2"), "NE": ("NE-1", "NE-2", "NE-3")}
 
@@ -188,7 +188,7 @@ def read_state_estimates(data: pd.DataFrame | str | Path) -> pd.DataFrame:
 
 
 def _previous_results(year: int) -> pd.DataFrame | None:
-    from ..datasets import election_results
+    from calib.data.datasets import election_results
 
     for y in (year - 4, year - 8):
         try:
@@ -233,7 +233,7 @@ def forecast(
     -------
     Forecast
     """
-    from ..datasets import electoral_votes
+    from calib.data.datasets import electoral_votes
 
     if not 0 < level < 1:
         raise DataError(f"level={level}: give a probability between 0 and 1")

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from ..cells import collapse, encode
-from ..errors import DataError
+from calib.core.cells import collapse, encode
+from calib.core.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ standard errors that account for the design (strata, clusters) and for the calib
 the weights went through; ``replicate_weights`` exports recalibrated replicate weights.
 """
 
-from .estimate import COLUMNS, estimate
-from .replicates import replicate_weights
+from calib.estimation.estimate import COLUMNS, estimate
+from calib.estimation.replicates import replicate_weights
 
 __all__ = ["estimate", "replicate_weights", "COLUMNS"]

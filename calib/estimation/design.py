@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..cells import format_level, missing_mask
-from ..errors import DataError
-from ..sample import Sample
+from calib.core.cells import format_level, missing_mask
+from calib.core.errors import DataError
+from calib.core.sample import Sample
 
 LONELY = ("error", "adjust", "certainty", "remove")
 

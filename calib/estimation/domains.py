@@ -16,8 +16,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..cells import format_level, missing_mask
-from ..errors import DataError
+from calib.core.cells import format_level, missing_mask
+from calib.core.errors import DataError
 
 STATS = ("mean", "total", "proportion")
 

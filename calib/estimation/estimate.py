@@ -13,13 +13,13 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from ..sample import Sample
-from . import domains as _domains
-from . import replicates as _rep
-from .cell_replicates import fast_thetas
-from .design import psu_design
-from .linearization import calibration_chain, residualize
+from calib.core.errors import DataError
+from calib.core.sample import Sample
+from calib.estimation import domains as _domains
+from calib.estimation import replicates as _rep
+from calib.estimation.compiled.cell_replicates import fast_thetas
+from calib.estimation.design import psu_design
+from calib.estimation.linearization import calibration_chain, residualize
 
 COLUMNS = ("outcome", "level", "by", "domain", "estimate", "se", "ci_low", "ci_high", "n",
            "ess", "deff")
@@ -64,14 +64,14 @@ def estimate(
     bootstrap_draw : ``"rows"`` draws every replicate's Rao-Wu factors row by row with numpy
         (the replicates equal those :func:`~calib.estimation.replicates.replicate_weights`
         exports for the same seed); ``"groups"`` draws each replicate's cell sums directly, with
-        compiled exact multinomial draws (:mod:`~calib.estimation.grouped`): over groups of
+        compiled exact multinomial draws (:mod:`~calib.estimation.compiled.grouped`): over groups of
         identical rows when rows collapse to at most a quarter as many groups (a categorical
         outcome), else over (stratum, cell) blocks and then rows within blocks; the same
         distribution as the row draw, reproducible from ``seed``, replicates split over threads
         (``CALIB_THREADS``; results do not depend on it). ``"auto"`` (default) is ``"groups"``
         from 100,000 rows on. ``attrs["bootstrap_draw"]`` says which ran.
     progress : a progress bar over the replicates on stderr (None: when stderr is a terminal;
-        see :mod:`calib.progress`).
+        see :mod:`calib.core.progress`).
 
     Returns
     -------
@@ -149,7 +149,7 @@ def estimate(
             raise DataError(f"bootstrap_draw={bootstrap_draw!r}: use 'auto', 'rows' or 'groups'")
         grouped = bootstrap_draw == "groups" or (bootstrap_draw == "auto"
                                                  and sample.n >= _rep.GROUP_MIN_ROWS)
-        from ..progress import progress_bar
+        from calib.core.progress import progress_bar
 
         with progress_bar(p.n_rep, f"{p.method} replicates", progress) as advance:
             fast = fast_thetas(sample, p, chain, est, targets_se, grouped=grouped,

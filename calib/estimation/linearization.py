@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
-from ..sample import Sample
-from ..weighting.result import Calibration, Step
+from calib.core.errors import DataError
+from calib.core.sample import Sample
+from calib.weighting.result import Calibration, Step
 
 #: R's ``svyrecvar`` runs exactly ten sweeps of the raking residualization.
 RAKE_SWEEPS = 10

@@ -9,7 +9,7 @@
 Replicates are recalibrated with the sample's own weighting steps (method, options and
 targets from ``sample.history``): a replicate changes only the cell totals (one bincount per
 replicate), and the solver runs on cells for a chunk of replicates at once (raking: the
-compiled batch IPF of :mod:`calib.weighting.ipf_batch`, warm-started at ``replicate cell
+compiled batch IPF of :mod:`calib.estimation.compiled.ipf_batch`, warm-started at ``replicate cell
 weight * g_full``; poststratification: closed form; calibration: Newton per replicate on
 cells). :mod:`.cell_replicates` skips row-level replicate weights altogether.
 
@@ -28,14 +28,14 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from ..sample import Sample
-from ..weighting import distance as _distance
-from ..weighting.calibrate import newton
-from ..weighting.ipf_batch import NOT_CONVERGED, ipf_batch
-from .design import PSUDesign, psu_design
-from .grouped import GROUP_MIN_ROWS, GROUP_SHARE
-from .linearization import CalStep, calibration_chain
+from calib.core.errors import DataError
+from calib.core.sample import Sample
+from calib.estimation.compiled.grouped import GROUP_MIN_ROWS, GROUP_SHARE
+from calib.estimation.compiled.ipf_batch import NOT_CONVERGED, ipf_batch
+from calib.estimation.design import PSUDesign, psu_design
+from calib.estimation.linearization import CalStep, calibration_chain
+from calib.weighting import distance as _distance
+from calib.weighting.calibrate import newton
 
 __all__ = ["GROUP_MIN_ROWS", "GROUP_SHARE", "METHODS", "ReplicatePlan", "plan",
            "replicate_weights"]

@@ -20,11 +20,16 @@ True
 
 from __future__ import annotations
 
-from .joint_mrp import joint_mrp
-from .partisan import partisan, recalled_vote_targets
-from .planning import plan_human_sample
-from .ppi import COLUMNS, ppi, ppi_mean, ppi_proportion
-from .stratified import ppi_stratified
+from calib.hybrid.joint_mrp import joint_mrp
+from calib.hybrid.partisan import partisan, recalled_vote_targets
+from calib.hybrid.planning import plan_human_sample
+from calib.hybrid.ppi import (
+    COLUMNS,
+    ppi,
+    ppi_mean,
+    ppi_proportion,
+)
+from calib.hybrid.stratified import ppi_stratified
 
 __all__ = ["ppi", "ppi_mean", "ppi_proportion", "ppi_stratified", "partisan",
            "recalled_vote_targets", "joint_mrp", "plan_human_sample", "COLUMNS"]

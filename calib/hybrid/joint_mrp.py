@@ -36,11 +36,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..cells import format_level
-from ..errors import DataError
-from .ppi import COLUMNS, _frame_weights, _lin_var, _numeric
+from calib.core.cells import format_level
+from calib.core.errors import DataError
+from calib.hybrid.ppi import (
+    COLUMNS,
+    _frame_weights,
+    _lin_var,
+    _numeric,
+)
 
-#: Default cell variables (those of :func:`calib.election_study.election_study`).
+#: Default cell variables (those of :func:`calib.studies.election_study.election_study`).
 DEFAULT_CELLS: tuple[str, ...] = ("state", "race4", "sex", "age6", "educ5")
 
 
@@ -84,7 +89,7 @@ def fit_joint(
     sampler: str = "nutpie",
 ) -> Any:
     """Fit the joint persona + human model (an :class:`calib.mrp.MRPFit`)."""
-    from ..mrp import fit
+    from calib.mrp import fit
 
     variables = list(dict.fromkeys([*cells, *([bias_by] if bias_by else [])]))
     data = stack_sources(personas, human, outcome, human_outcome, variables)

@@ -14,7 +14,7 @@ benchmark (:func:`calib.hybrid.ppi_mean`, :func:`calib.hybrid.joint_mrp`).
 Examples
 --------
 >>> import pandas as pd
->>> from calib.targets import Targets, margin
+>>> from calib.core.targets import Targets, margin
 >>> df = pd.DataFrame({"sex": ["Female", "Male"] * 50,
 ...                    "pid3": ["Democrat"] * 60 + ["Republican"] * 40})
 >>> demo = Targets((margin("sex", {"Female": 0.5, "Male": 0.5}, scale="share"),))
@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, TargetError
-from ..sample import Sample
-from ..targets import Targets, margin
+from calib.core.errors import DataError, TargetError
+from calib.core.sample import Sample
+from calib.core.targets import Targets, margin
 
-#: Recalled-vote variable per election year (levels in :mod:`calib.variables`).
+#: Recalled-vote variable per election year (levels in :mod:`calib.data.variables`).
 VOTE_VARIABLE: dict[int, str] = {2016: "vote2016", 2020: "vote2020"}
 
 
@@ -43,7 +43,7 @@ def recalled_vote_targets(year: int = 2020, *, by: str | None = None,
     """Certified ``year`` presidential vote as shares of citizens 18+ (CVAP), nonvoters included.
 
     Levels Democrat, Republican, Other, Did not vote; "Did not vote" = CVAP minus ballots
-    counted for president (CVAP from :func:`calib.datasets.poststrat_frame`; only the states
+    counted for president (CVAP from :func:`calib.data.datasets.poststrat_frame`; only the states
     of that frame count - it has 50, no DC - so the shares are those of its universe). ``by="state"``
     gives the joint margin ``state:<variable>`` as totals.
 
@@ -54,7 +54,7 @@ def recalled_vote_targets(year: int = 2020, *, by: str | None = None,
     >>> [round(float(x), 3) for x in m.values]
     [0.354, 0.325, 0.013, 0.308]
     """
-    from ..datasets import election_results, poststrat_frame
+    from calib.data.datasets import election_results, poststrat_frame
 
     var = variable or VOTE_VARIABLE.get(year)
     if var is None:
@@ -118,7 +118,7 @@ def partisan(
     missing = [v for v in political_targets.variables if v not in sample.frame.columns]
     if missing:
         raise DataError(f"partisan: the personas lack political variables {missing}; ask the "
-                        "LLM (or the persona card) for them and harmonize to calib.variables")
+                        "LLM (or the persona card) for them and harmonize to calib.data.variables")
     clash = set(targets.names) & set(political_targets.names)
     if clash:
         raise TargetError(f"partisan: margins {sorted(clash)} are in both target sets; keep one")

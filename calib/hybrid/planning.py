@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..cells import format_level
-from ..errors import DataError, InfeasibleError
-from .ppi import (
+from calib.core.cells import format_level
+from calib.core.errors import DataError, InfeasibleError
+from calib.hybrid.ppi import (
     TOTAL,
     Arms,
     _check_level,
@@ -46,7 +46,7 @@ from .ppi import (
     build_arms,
     tune_lambda,
 )
-from .stratified import stratum_shares
+from calib.hybrid.stratified import stratum_shares
 
 
 def _moments(a: Arms) -> dict[str, float]:

@@ -47,8 +47,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..cells import format_level
-from ..errors import DataError
+from calib.core.cells import format_level
+from calib.core.errors import DataError
 
 #: Label of the all-population row.
 TOTAL = "Total"
@@ -211,7 +211,7 @@ def _design_of(obj: Any) -> Any:
     """The PSU design of a :class:`calib.Sample` with strata or clusters, else None."""
     if getattr(obj, "strata", None) is None and getattr(obj, "cluster", None) is None:
         return None
-    from ..estimation.design import psu_design
+    from calib.estimation.design import psu_design
 
     return psu_design(obj)
 

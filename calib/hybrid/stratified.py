@@ -36,9 +36,18 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..cells import format_level
-from ..errors import DataError, TargetError
-from .ppi import COLUMNS, TOTAL, PPIFit, _check_level, _domains, build_arms, fit_arms, fit_row
+from calib.core.cells import format_level
+from calib.core.errors import DataError, TargetError
+from calib.hybrid.ppi import (
+    COLUMNS,
+    TOTAL,
+    PPIFit,
+    _check_level,
+    _domains,
+    build_arms,
+    fit_arms,
+    fit_row,
+)
 
 
 def stratum_shares(
@@ -116,7 +125,7 @@ def ppi_stratified(
     pcol = pframe[strata].map(format_level).astype(str).to_numpy()
     hcol = hframe[strata].map(format_level).astype(str).to_numpy()
     fits, rows = [], []
-    from .ppi import _subset
+    from calib.hybrid.ppi import _subset
 
     for d in doms:
         pm, hm = pcol == d, hcol == d

@@ -18,10 +18,10 @@ Examples
 
 from __future__ import annotations
 
-from .diagnostics import THRESHOLDS
-from .frame import extend_frame, update_frame
-from .model import MRPFit, fit
-from .poststrat import MRPEstimate, poststratify
+from calib.mrp.diagnostics import THRESHOLDS
+from calib.mrp.frame import extend_frame, update_frame
+from calib.mrp.model import MRPFit, fit
+from calib.mrp.poststrat import MRPEstimate, poststratify
 
 __all__ = ["fit", "poststratify", "extend_frame", "update_frame", "MRPFit", "MRPEstimate",
            "THRESHOLDS"]

@@ -2,7 +2,7 @@
 
 Defaults (Vehtari et al. 2021, arXiv 1903.08008): rank-normalized split R-hat <= 1.01, bulk and
 tail ESS >= 400, no divergent transitions after tuning. A fit that fails raises
-:class:`~calib.errors.DiagnosticsError` (exit code 3) naming the parameters that failed, or warns
+:class:`~calib.core.errors.DiagnosticsError` (exit code 3) naming the parameters that failed, or warns
 with ``gate="warn"``. Every posterior variable is checked (varying intercepts, their scales,
 the sum-to-zero raw effects of non-centred terms, fixed effects).
 
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, DiagnosticsError
+from calib.core.errors import DataError, DiagnosticsError
 
 #: Default thresholds of the gate.
 THRESHOLDS: dict[str, float] = {

@@ -33,9 +33,19 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..cells import collapse, encode, encode_column, format_level
-from ..errors import ConvergenceError, DataError, InfeasibleError, TargetError
-from ..targets import Targets
+from calib.core.cells import (
+    collapse,
+    encode,
+    encode_column,
+    format_level,
+)
+from calib.core.errors import (
+    ConvergenceError,
+    DataError,
+    InfeasibleError,
+    TargetError,
+)
+from calib.core.targets import Targets
 
 
 def _design(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
@@ -95,7 +105,7 @@ def extend_frame(
     Parameters
     ----------
     frame : poststratification cells with the ``by`` columns and ``count``.
-    reference : survey rows with ``by`` and ``variable`` (e.g. :func:`calib.datasets.cces2018`
+    reference : survey rows with ``by`` and ``variable`` (e.g. :func:`calib.data.datasets.cces2018`
         with ``pid3``).
     variable : the variable to add (categorical).
     by : predictors of ``variable`` that both frames hold (e.g. ``state, age6, race4, sex,
@@ -130,7 +140,7 @@ def extend_frame(
     ref = reference
     dropped: dict[str, int] = {}
     if missing == "drop":
-        from ..cells import missing_mask
+        from calib.core.cells import missing_mask
 
         bad = np.zeros(len(ref), dtype=bool)
         for c in [*by, variable]:
@@ -206,7 +216,7 @@ def update_frame(
     Returns
     -------
     The frame with ``count`` replaced by the raked counts (float); every margin is met within
-    ``tol`` (checked; :class:`~calib.errors.ConvergenceError` naming the worst margin if not).
+    ``tol`` (checked; :class:`~calib.core.errors.ConvergenceError` naming the worst margin if not).
 
     Assumption: the old frame's associations between variables (the interactions the margins
     do not pin) still hold; only the margins moved.
@@ -214,14 +224,14 @@ def update_frame(
     Examples
     --------
     >>> import pandas as pd
-    >>> from calib.targets import margin
+    >>> from calib.core.targets import margin
     >>> f = pd.DataFrame({"sex": ["F", "F", "M", "M"], "age": ["y", "o", "y", "o"],
     ...                   "n": [30.0, 20.0, 20.0, 30.0]})
     >>> t = Targets((margin("sex", {"F": 0.6, "M": 0.4}, scale="share"),))
     >>> update_frame(f, t)["n"].round(1).tolist()
     [36.0, 24.0, 16.0, 24.0]
     """
-    from ..weighting.ipf import ipf, max_rel_error
+    from calib.weighting.ipf import ipf, max_rel_error
 
     if count not in frame.columns:
         raise DataError(f"frame has no count column {count!r}")

@@ -1,6 +1,6 @@
 """Multilevel regression on cells with PyMC: :func:`fit` and the :class:`MRPFit` result.
 
-The sample is collapsed to its cells (:func:`calib.cells.collapse`) with the outcome counts per
+The sample is collapsed to its cells (:func:`calib.core.cells.collapse`) with the outcome counts per
 cell, and the likelihood is binomial (``family="binomial"``) or multinomial
 (``family="categorical"``) on those counts: a 1M-row persona set becomes a few thousand cells.
 
@@ -48,10 +48,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..cells import CellTable, collapse, encode
-from ..errors import DataError
-from ..threads import usable_cpus
-from .spec import ModelSpec, Term, build_spec, encode_for_spec, encode_outcome
+from calib.core.cells import CellTable, collapse, encode
+from calib.core.errors import DataError
+from calib.core.threads import usable_cpus
+from calib.mrp.spec import (
+    ModelSpec,
+    Term,
+    build_spec,
+    encode_for_spec,
+    encode_outcome,
+)
 
 #: Default smallest per-level row count for the centred parametrization (``centered="auto"``).
 CENTER_MIN = 100
@@ -225,7 +231,7 @@ def _sample(model, compiled, sampler: str, draws: int, tune: int, chains: int,
             options: Mapping[str, Any] | None = None, progress: bool | None = False):
     import pymc as pm
 
-    from ..progress import progress_bar, show
+    from calib.core.progress import progress_bar, show
 
     extra = dict(options or {})
     if sampler == "nutpie":  # see NUTPIE_DEFAULTS
@@ -261,7 +267,7 @@ class MRPFit:
     Attributes
     ----------
     idata : the ArviZ (1.x) ``DataTree`` with ``posterior`` and ``sample_stats``.
-    cells : the sample's :class:`~calib.cells.CellTable`; ``sums`` hold the outcome counts
+    cells : the sample's :class:`~calib.core.cells.CellTable`; ``sums`` hold the outcome counts
         per cell (``"y=<level>"``).
     spec : the :class:`~calib.mrp.spec.ModelSpec` (terms, levels, domain predictors).
     diagnostics : one row per parameter: ``r_hat, ess_bulk, ess_tail`` and ``divergences``
@@ -289,7 +295,7 @@ class MRPFit:
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
         """Posterior mean, sd, central interval, R-hat and ESS per parameter (one row each)."""
-        from .diagnostics import posterior_table
+        from calib.mrp.diagnostics import posterior_table
 
         return posterior_table(self, level)
 
@@ -330,7 +336,7 @@ class MRPFit:
 
     def poststratify(self, frame: pd.DataFrame, **options: Any) -> Any:
         """Shortcut for :func:`calib.mrp.poststratify` (``fit.poststratify(frame)``)."""
-        from .poststrat import poststratify
+        from calib.mrp.poststrat import poststratify
 
         return poststratify(self, frame, **options)
 
@@ -382,7 +388,7 @@ def fit(
     sampler : ``"nutpie"`` (nutpie's NUTS on the PyMC model, numba-compiled; the fast one)
         or ``"pymc"`` (PyMC's own NUTS, ``nuts_sampler="pymc"``: PyMC 6 would otherwise hand
         off to nutpie when it is installed).
-    gate : ``"raise"`` (default) raises :class:`~calib.errors.DiagnosticsError` when the fit
+    gate : ``"raise"`` (default) raises :class:`~calib.core.errors.DiagnosticsError` when the fit
         fails the diagnostics gate; ``"warn"`` warns; thresholds in ``thresholds``
         (``max_rhat`` 1.01, ``min_ess_bulk`` 400, ``min_ess_tail`` 400, ``max_divergences`` 0).
     centered : ``"auto"``, bool, or ``{term: bool}`` (see module docstring).
@@ -412,8 +418,8 @@ def fit(
     -------
     MRPFit
     """
-    from .diagnostics import check
-    from .diagnostics import divergences as n_divergent
+    from calib.mrp.diagnostics import check
+    from calib.mrp.diagnostics import divergences as n_divergent
 
     if family not in ("binomial", "categorical"):
         raise DataError(f"family={family!r}: use 'binomial' or 'categorical'")

@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..cells import format_level
-from ..errors import DataError
-from .spec import encode_for_spec
+from calib.core.cells import format_level
+from calib.core.errors import DataError
+from calib.mrp.spec import encode_for_spec
 
 #: Label of the national (all-frame) row.
 TOTAL = "Total"

@@ -1,6 +1,6 @@
 """The MRP model specification on cells: terms, their cell indices and the design arrays.
 
-Built from a sample's :class:`~calib.cells.CellTable` (:func:`build_spec`) and re-applied to a
+Built from a sample's :class:`~calib.core.cells.CellTable` (:func:`build_spec`) and re-applied to a
 poststratification frame (:func:`frame_design`), so the fit and the prediction use the same
 coding. A term is one of
 
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..cells import CellTable, encode_column, format_level
-from ..errors import DataError
+from calib.core.cells import CellTable, encode_column, format_level
+from calib.core.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -318,7 +318,7 @@ def encode_outcome(values: pd.Series, outcome: str, family: str, success: str | 
     ([1.0, 0.0, 0.0, 1.0], ('0', '1'), [False, False, True, False])
     """
     if family == "binomial":
-        from ..cells import missing_mask
+        from calib.core.cells import missing_mask
 
         miss = missing_mask(values)
         text = _level_text(values)

@@ -15,9 +15,9 @@ Examples
 True
 """
 
-from .data import ReportData
-from .parts import ev_variance_text, from_forecast
-from .render import default_provenance, render, render_html
+from calib.report.data import ReportData
+from calib.report.parts import ev_variance_text, from_forecast
+from calib.report.render import default_provenance, render, render_html
 
 __all__ = ["ReportData", "render", "render_html", "from_forecast", "ev_variance_text",
            "default_provenance"]

@@ -9,7 +9,7 @@ Examples
 >>> ReportData(ev_draws=[300, 540]).validated()
 Traceback (most recent call last):
 ...
-calib.errors.DataError: ev_draws: value 540 is outside 0..538 electoral votes; ...
+calib.core.errors.DataError: ev_draws: value 540 is outside 0..538 electoral votes; ...
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from ..variables import STATES
+from calib.core.errors import DataError
+from calib.data.variables import STATES
 
 #: Columns each table part needs (others are kept and shown where the part shows them).
 REQUIRED: dict[str, tuple[str, ...]] = {

@@ -28,7 +28,7 @@ import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap, to_hex
 from matplotlib.figure import Figure
 
-from .tilegrid import GRID_COLS, GRID_ROWS, TILES
+from calib.report.tilegrid import GRID_COLS, GRID_ROWS, TILES
 
 DEM = "#2166ac"
 REP = "#b2182b"

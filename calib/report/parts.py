@@ -4,7 +4,7 @@ Examples
 --------
 >>> import pandas as pd
 >>> from calib.election import forecast
->>> from calib.variables import STATES
+>>> from calib.data.variables import STATES
 >>> fc = forecast(pd.DataFrame({"state": STATES, "estimate": 0.52, "se": 0.02}), 2024,
 ...               seed=1, draws=500)
 >>> d = from_forecast(fc, title="Flat 52%")
@@ -18,10 +18,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..election import Forecast
-from ..errors import DataError
-from ..variables import STATES
-from .data import ReportData
+from calib.core.errors import DataError
+from calib.data.variables import STATES
+from calib.election import Forecast
+from calib.report.data import ReportData
 
 
 def ev_variance_text(options: dict) -> str:
@@ -64,7 +64,7 @@ def from_forecast(forecast: Forecast, *, certified: bool = True, **parts: object
         "provenance": {"forecast year": forecast.year, "forecast options": forecast.options},
     }
     if certified:
-        from ..datasets import election_results
+        from calib.data.datasets import election_results
 
         res = election_results(forecast.year)
         share = res.set_index("state_po")["dem_two_party_share"]

@@ -28,9 +28,9 @@ import pandas as pd
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
-from ..errors import DataError
-from . import figures
-from .data import SECTIONS, ReportData
+from calib.core.errors import DataError
+from calib.report import figures
+from calib.report.data import SECTIONS, ReportData
 
 #: What each omitted section would need, for the "not in this report" note.
 _NEEDS: dict[str, str] = {

@@ -5,6 +5,11 @@
 True
 """
 
-from .registry import available, get, kind, register
+from calib.weighting.registry import (
+    available,
+    get,
+    kind,
+    register,
+)
 
 __all__ = ["available", "get", "kind", "register"]

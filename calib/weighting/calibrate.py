@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cells import broadcast
-from ..errors import ConvergenceError, InfeasibleError
-from ..sample import Sample
-from ..targets import Targets
-from . import design as _design
-from . import distance as _distance
-from .result import Calibration, Step
+from calib.core.cells import broadcast
+from calib.core.errors import ConvergenceError, InfeasibleError
+from calib.core.sample import Sample
+from calib.core.targets import Targets
+from calib.weighting import distance as _distance
+from calib.weighting import problem as _design
+from calib.weighting.result import Calibration, Step
 
 #: R grake's threshold: input weights are rescaled when every population/sample ratio exceeds it.
 RESCALE_THRESHOLD = 20.0
@@ -347,7 +347,7 @@ def calibrate(
 
 
 def _check_trim(trim: tuple[float, float]) -> tuple[float, float]:
-    from ..errors import DataError
+    from calib.core.errors import DataError
 
     try:
         lo, hi = (float(x) for x in trim)

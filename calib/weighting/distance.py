@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
+from calib.core.errors import DataError
 
 Bounds = tuple[float, float]
 

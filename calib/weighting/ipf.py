@@ -2,7 +2,7 @@
 
 The solver works on per-cell weights, one vector (m,) or several (R, m) raked in the same
 vectorized sweep (one bincount per margin for all of them). Replicate variance uses the
-compiled :mod:`calib.weighting.ipf_batch` instead (the same algorithm, one replicate at a time).
+compiled :mod:`calib.estimation.compiled.ipf_batch` instead (the same algorithm, one replicate at a time).
 """
 
 from __future__ import annotations

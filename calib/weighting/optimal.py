@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from ..cells import broadcast
-from ..errors import DataError, InfeasibleError
-from ..sample import Sample
-from ..targets import Targets
-from . import design as _design
-from .result import Calibration, Step
+from calib.core.cells import broadcast
+from calib.core.errors import DataError, InfeasibleError
+from calib.core.sample import Sample
+from calib.core.targets import Targets
+from calib.weighting import problem as _design
+from calib.weighting.result import Calibration, Step
 
 DIVERGENCES = ("kl", "chi2", "variance")
 _DISTANCE_NAME = {"kl": "raking", "chi2": "linear", "variance": "variance"}

@@ -37,11 +37,16 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-from ..cells import Encoded, broadcast, collapse, encode
-from ..errors import ConvergenceError, DataError
-from ..sample import Sample, check_weights
-from ..variables import LEVELS
-from .result import Step
+from calib.core.cells import (
+    Encoded,
+    broadcast,
+    collapse,
+    encode,
+)
+from calib.core.errors import ConvergenceError, DataError
+from calib.core.sample import Sample, check_weights
+from calib.data.variables import LEVELS
+from calib.weighting.result import Step
 
 
 def propensity(
@@ -63,7 +68,7 @@ def propensity(
     reference : reference microdata, a DataFrame (weights in ``reference_weight``, else
         equal) or a :class:`calib.Sample` (its current weights).
     variables : adjustment variables; default the harmonized variables
-        (:data:`calib.variables.LEVELS`) that both frames have.
+        (:data:`calib.data.variables.LEVELS`) that both frames have.
     C : inverse L2 penalty (larger = less regularization; ``np.inf`` for none).
     trim : cap the weights at ``trim`` times the mean weight (excess redistributed).
     missing : missing values in the variables: ``"error"``, ``"drop"`` or ``"level"``.
@@ -147,7 +152,7 @@ def propensity(
     if trim is not None:
         w, k = _trim(w, trim)
         notes.append(f"trimmed {k} weights at {trim:g} x mean weight (excess redistributed)")
-    from ..diagnostics import asmd
+    from calib.weighting.diagnostics import asmd
 
     kept = frame[enc_s.keep] if not enc_s.keep.all() else frame
     refk = ref_frame[enc_r.keep] if not enc_r.keep.all() else ref_frame

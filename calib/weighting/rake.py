@@ -14,13 +14,13 @@ import warnings
 
 import numpy as np
 
-from ..cells import broadcast
-from ..errors import ConvergenceError, DataError
-from ..sample import Sample
-from ..targets import Targets
-from . import design as _design
-from .ipf import ipf
-from .result import Calibration, Step
+from calib.core.cells import broadcast
+from calib.core.errors import ConvergenceError, DataError
+from calib.core.sample import Sample
+from calib.core.targets import Targets
+from calib.weighting import problem as _design
+from calib.weighting.ipf import ipf
+from calib.weighting.result import Calibration, Step
 
 
 def rake(

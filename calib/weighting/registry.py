@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import import_module
 
-from ..errors import CalibError
+from calib.core.errors import CalibError
 
 #: name -> (module, function, kind); kind is "targets", "reference" or "none".
 METHODS: dict[str, tuple[str, str, str]] = {

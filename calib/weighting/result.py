@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cells import CellTable
-from ..targets import Targets
+from calib.core.cells import CellTable
+from calib.core.targets import Targets
 
 
 class _LazyMatrix:

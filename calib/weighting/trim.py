@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError, InfeasibleError
-from ..sample import Sample
-from .result import Step
+from calib.core.errors import DataError, InfeasibleError
+from calib.core.sample import Sample
+from calib.weighting.result import Step
 
 
 def trim(

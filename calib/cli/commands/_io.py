@@ -1,0 +1,273 @@
+"""File conventions shared by every ``calib`` command: CSV or Parquet by extension, never
+overwrite an output file without ``--overwrite``, one-line JSON for ``--json``.
+
+Examples
+--------
+>>> import pandas as pd, tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = pd.DataFrame({"x": ["1", "02"]}).to_csv(d / "a.csv", index=False)
+>>> read_frame(d / "a.csv")["x"].tolist()
+['1', '02']
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from calib.core.errors import DataError
+
+PARQUET = (".parquet", ".pq")
+
+#: ``--help`` text of ``--codebook`` (every command that reads personas has the option).
+CODEBOOK_HELP = ("recode the persona file first with this codebook: a TOML file or a built-in "
+                 "name (personas, anes2020, cces2018, gss); see docs/personas.md")
+
+#: Options shared by several commands, declared once (typer copies the option per use).
+CodebookOption = Annotated[str | None, typer.Option("--codebook", help=CODEBOOK_HELP)]
+EngineOption = Annotated[str, typer.Option(
+    "--engine", help="auto|memory|duckdb|dask (auto: memory when the input fits in a quarter "
+    "of the free RAM, else duckdb; the choice is printed)")]
+SchedulerOption = Annotated[str | None, typer.Option(
+    "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")]
+CSV = (".csv", ".txt")
+
+
+def _kind(path: Path, what: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix in PARQUET:
+        return "parquet"
+    if suffix in CSV:
+        return "csv"
+    raise DataError(
+        f"{what} {str(path)!r}: unknown extension {suffix or '(none)'!r}; "
+        "use .csv or .parquet"
+    )
+
+
+def read_frame(path: str | Path, what: str = "INPUT") -> pd.DataFrame:
+    """Read a CSV (every column as text, only empty cells missing) or a Parquet file.
+
+    CSV columns stay text so that a code ``"01"`` or ``"1"`` matches the target level written
+    the same way; :func:`to_numeric` converts the columns a command uses as numbers.
+
+    Parameters
+    ----------
+    path : the file; ``.csv`` or ``.parquet``.
+    what : how error messages name the file (``INPUT``, ``--reference`` ...).
+
+    Returns
+    -------
+    pandas.DataFrame with a fresh RangeIndex (row order of the file).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "b.csv"
+    >>> _ = p.write_text("a,b\\n1,\\nx,NA\\n")
+    >>> f = read_frame(p)
+    >>> f["b"].isna().tolist(), f["b"].iloc[1]
+    ([True, False], 'NA')
+    """
+    path = Path(path)
+    kind = _kind(path, what)
+    if not path.exists():
+        raise DataError(f"{what} {str(path)!r} does not exist; check the path")
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as err:
+        raise DataError(f"{what} {str(path)!r} could not be read ({err}); check the file") from err
+    if len(frame) == 0:
+        raise DataError(f"{what} {str(path)!r} has no rows")
+    return frame.reset_index(drop=True)
+
+
+def read_input(path: str | Path, what: str = "INPUT", codebook: str | Path | None = None,
+               note: Any = None) -> pd.DataFrame:
+    """Read a command's persona/sample file, recoding it with ``--codebook`` when given.
+
+    Without a codebook this is :func:`read_frame` (CSV as text, or Parquet). With one, the
+    file is read by :func:`calib.data.readers.read_personas` (CSV, TSV, Parquet, JSONL; the Tianyi-Lab
+    persona layout is recognised) and recoded: the codebook's target columns (harmonized
+    levels) are added beside the raw ones, and every unmapped value is an error listing its
+    row count. ``codebook`` is a TOML file or the name of a built-in codebook
+    (``calib.data.codebook.Codebook.builtin_names()``, e.g. ``personas``). ``note`` (a callable)
+    receives a one-line summary: rows recoded and NA count per target.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "p.csv").write_text("SEX,AGE\\nMale,30-34\\nfemale,71\\n")
+    >>> _ = (d / "b.toml").write_text(
+    ...     '[[recode]]\\ntarget = "sex"\\nsource = "SEX"\\nmap = {Male = "Male", female = "Female"}\\n')
+    >>> read_input(d / "p.csv", codebook=d / "b.toml", note=print)["sex"].tolist()
+    codebook 'b' (INPUT): 2 rows recoded; missing after recoding: sex 0
+    ['Male', 'Female']
+    """
+    if codebook is None:
+        return read_frame(path, what)
+    from calib.data.readers import read_personas
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{what} {str(path)!r} does not exist; check the path")
+    text = str(codebook)
+    if text.endswith(".toml") and not Path(text).is_file():
+        raise DataError(f"--codebook {text!r} does not exist; give a TOML codebook file or a "
+                        "built-in codebook name")
+    frame, report = read_personas(path, codebook=text)
+    if len(frame) == 0:
+        raise DataError(f"{what} {str(path)!r} has no rows")
+    if note is not None:
+        miss = ", ".join(f"{k} {v}" for k, v in report.missing.items())
+        note(f"codebook {report.name!r} ({what}): {report.n_rows} rows recoded; missing after "
+             f"recoding: {miss or 'none'}")
+    return frame.reset_index(drop=True)
+
+
+def note_to(echo: Any, as_json: bool) -> Any:
+    """Where a command's side notes (the codebook summary) go: ``echo``, stderr under
+    ``--json`` (stdout then carries only the JSON), or nowhere when ``echo`` is None."""
+    if echo is None:
+        return None
+    if as_json:
+        return lambda text: typer.echo(text, err=True)
+    return echo
+
+
+def codebook_in_memory(codebook: Any, engine: str, scheduler: str | None, input: Any) -> None:  # noqa: A002
+    """``--codebook`` recodes in memory: refuse out-of-core engines, naming the fix."""
+    if codebook is None:
+        return
+    single = Path(input).is_file() and not any(c in str(input) for c in "*?[")
+    if engine not in ("auto", "memory") or scheduler is not None or not single:
+        raise DataError(
+            "--codebook recodes a single file in memory; with --engine duckdb|dask, "
+            "--scheduler or several files, recode first (`calib recode INPUT --codebook FILE "
+            "--out recoded.parquet`, once per file) and weight the recoded files"
+        )
+
+
+def require_columns(frame: pd.DataFrame, columns: Iterable[str | None], what: str) -> None:
+    """Raise :class:`DataError` naming every column of ``columns`` missing from ``frame``."""
+    missing = [c for c in columns if c is not None and c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{what}: column(s) {missing} not found; it has {list(frame.columns)[:20]}"
+        )
+
+
+def to_numeric(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """Column ``column`` as float; text that is not a number raises naming the value.
+
+    Examples
+    --------
+    >>> to_numeric(pd.DataFrame({"w": ["1.5", None]}), "w", "--base-weight").tolist()
+    [1.5, nan]
+    """
+    col = frame[column]
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        return col.astype(float)
+    num = pd.to_numeric(col, errors="coerce")
+    bad = num.isna() & col.notna()
+    if bad.any():
+        first = col[bad].iloc[0]
+        raise DataError(
+            f"{what}: column {column!r} has {int(bad.sum())} non-numeric values "
+            f"(first {first!r} in row {int(np.flatnonzero(bad.to_numpy())[0]) + 1}); "
+            "fix or blank them"
+        )
+    return num.astype(float)
+
+
+def looks_numeric(col: pd.Series) -> bool:
+    """True when every non-missing value of ``col`` parses as a number (and there is one)."""
+    if pd.api.types.is_bool_dtype(col.dtype):
+        return True
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return True
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return False
+    present = col.dropna()
+    return bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").notna().all())
+
+
+def check_out(path: str | Path | None, overwrite: bool, what: str = "--out",
+              table: bool | None = None) -> Path | None:
+    """Validate an output path before any work: known extension (``table``: a CSV/Parquet
+    table; default all but ``--diagnostics-json``), folder exists, and no existing file unless
+    ``overwrite``."""
+    if path is None:
+        return None
+    path = Path(path)
+    if table is None:
+        table = what != "--diagnostics-json"
+    if table:
+        _kind(path, what)
+    if path.exists() and not overwrite:
+        raise DataError(
+            f"{what} {str(path)!r} already exists; pass --overwrite to replace it or choose "
+            "another path"
+        )
+    if not path.parent.exists():
+        raise DataError(f"{what} {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write CSV or Parquet by extension (no index)."""
+    if _kind(path, "--out") == "parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict]:
+    """Records with plain Python values (NaN -> null) for JSON output."""
+    return [
+        {str(k): _plain(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")
+    ]
+
+
+def dumps(obj: Any) -> str:
+    """JSON text (NaN/inf become null, numpy scalars plain)."""
+
+    def default(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return _plain(o)
+        if isinstance(o, Path):
+            return str(o)
+        if isinstance(o, pd.DataFrame):
+            return frame_records(o)
+        if isinstance(o, pd.Series):
+            return {str(k): _plain(v) for k, v in o.items()}
+        return str(o)
+
+    def clean(o: Any) -> Any:
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, list | tuple):
+            return [clean(v) for v in o]
+        return _plain(o)
+
+    return json.dumps(clean(obj), default=default, indent=2)

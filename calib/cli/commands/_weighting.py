@@ -1,0 +1,275 @@
+"""The weighting options shared by ``calib weight`` and ``calib estimate``, defined once.
+
+:func:`weighting_options` is a decorator that adds the options to a Typer command and hands
+the command one :class:`WeightingOptions`; :func:`apply` turns a frame and those options into
+a weighted :class:`calib.Sample` through the method registry (heavy solvers such as cvxpy are
+imported only when their method is named).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from pathlib import Path
+>>> import tempfile
+>>> d = Path(tempfile.mkdtemp())
+>>> _ = (d / "t.csv").write_text("variable,level,share\\nsex,F,0.5\\nsex,M,0.5\\n")
+>>> frame = pd.DataFrame({"sex": ["F", "M", "M", "M"]})
+>>> s = apply(frame, WeightingOptions(targets=d / "t.csv", method="rake"))
+>>> s.weights.round(4).tolist()
+[2.0, 0.6667, 0.6667, 0.6667]
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from calib.cli.commands._io import read_frame, require_columns, to_numeric
+from calib.core.errors import DataError
+
+METHOD_NAMES = ("poststratify", "rake", "calibrate", "optimal", "propensity")
+PANEL = "Weighting"
+
+
+@dataclass(frozen=True)
+class WeightingOptions:
+    """Every weighting flag of ``calib weight`` (``None``: not given)."""
+
+    targets: Path | None = None
+    method: str | None = None
+    distance: str | None = None
+    bounds: tuple[float, float] | None = None
+    cap: float | None = None
+    divergence: str | None = None
+    trim: float | None = None
+    population: float | None = None
+    base_weight: str | None = None
+    reference: Path | None = None
+    reference_weight: str | None = None
+    tol: float | None = None
+    max_iter: int | None = None
+    missing: str | None = None
+
+    @property
+    def given(self) -> bool:
+        """True when any flag that asks for weighting was given."""
+        return self.targets is not None or self.method is not None or self.reference is not None
+
+
+def _opt(*decls: str, help: str, **kw: Any) -> typer.models.OptionInfo:  # noqa: A002
+    return typer.Option(*decls, help=help, rich_help_panel=PANEL, **kw)
+
+
+#: name -> (annotation, default): the parameters :func:`weighting_options` adds.
+OPTIONS: dict[str, tuple[Any, Any]] = {
+    "targets": (Annotated[Path | None, _opt(
+        "--targets", help="targets file, long format: variable,level,total|share[,se]")], None),
+    "method": (Annotated[str | None, _opt(
+        "--method", help="poststratify|rake|calibrate|optimal|propensity")], None),
+    "distance": (Annotated[str | None, _opt(
+        "--distance", help="calibrate: linear|raking|logit|truncated (default linear)")], None),
+    "bounds": (Annotated[tuple[float, float] | None, _opt(
+        "--bounds", help="calibrate, optimal: bounds L U on g = w / d")], None),
+    "cap": (Annotated[float | None, _opt(
+        "--cap", help="rake: cap weights at X times the mean weight at every sweep")], None),
+    "divergence": (Annotated[str | None, _opt(
+        "--divergence", help="optimal: kl|chi2|variance (default kl)")], None),
+    "trim": (Annotated[float | None, _opt(
+        "--trim", help="afterwards cap weights at X times the mean, excess redistributed")], None),
+    "population": (Annotated[float | None, _opt(
+        "--population", help="population total N that share targets are scaled to")], None),
+    "base_weight": (Annotated[str | None, _opt(
+        "--base-weight", help="column of base (design) weights; default all 1")], None),
+    "reference": (Annotated[Path | None, _opt(
+        "--reference", help="propensity: reference microdata file (CSV/Parquet)")], None),
+    "reference_weight": (Annotated[str | None, _opt(
+        "--reference-weight", help="propensity: weight column of --reference")], None),
+    "tol": (Annotated[float | None, _opt(
+        "--tol", help="rake, calibrate: convergence tolerance")], None),
+    "max_iter": (Annotated[int | None, _opt(
+        "--max-iter", help="rake, calibrate: most iterations")], None),
+    "missing": (Annotated[str | None, _opt(
+        "--missing", help="missing values in weighting variables: error|drop|level "
+        "(default error; dropped rows get an empty weight)")], None),
+}
+
+
+def weighting_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the shared weighting options to a Typer command.
+
+    The command declares a keyword parameter ``weighting`` and receives a
+    :class:`WeightingOptions` there.
+
+    Examples
+    --------
+    >>> @weighting_options
+    ... def cmd(x: int, weighting: WeightingOptions) -> WeightingOptions:
+    ...     return weighting
+    >>> "cap" in inspect.signature(cmd).parameters
+    True
+    >>> cmd(1, method="rake").method
+    'rake'
+    """
+    sig = inspect.signature(func)
+    own = [p for p in sig.parameters.values() if p.name != "weighting"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
+        for name, (ann, default) in OPTIONS.items()
+    ]
+    names = [f.name for f in fields(WeightingOptions)]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        opts = {n: kwargs.pop(n, OPTIONS[n][1]) for n in names}
+        return func(*args, weighting=WeightingOptions(**opts), **kwargs)
+
+    wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[*own, *added], return_annotation=inspect.Signature.empty
+    )
+    wrapper.__annotations__ = {p.name: p.annotation for p in (*own, *added)}
+    del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one
+    return wrapper
+
+
+# flag -> (option name of the method functions, methods it applies to)
+_FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "distance": ("distance", ("calibrate",)),
+    "bounds": ("bounds", ("calibrate", "optimal")),
+    "cap": ("cap", ("rake",)),
+    "divergence": ("divergence", ("optimal",)),
+    "tol": ("tol", ("rake", "calibrate")),
+    "max_iter": ("max_iter", ("rake", "calibrate")),
+    "population": ("population", ("poststratify", "rake", "calibrate", "optimal", "propensity")),
+    "missing": ("missing", METHOD_NAMES),
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _method_kwargs(opts: WeightingOptions, fn: Callable[..., Any]) -> dict[str, Any]:
+    method = opts.method
+    accepted = inspect.signature(fn).parameters
+    kwargs: dict[str, Any] = {}
+    for name, (param, methods) in _FLAGS.items():
+        value = getattr(opts, name)
+        if value is None:
+            continue
+        if method not in methods or param not in accepted:
+            raise DataError(
+                f"{_flag(name)} does not apply to --method {method}; it applies to "
+                f"{', '.join(m for m in methods)}. Drop it or change --method"
+            )
+        kwargs[param] = tuple(value) if name == "bounds" else value
+    return kwargs
+
+
+def _validate(opts: WeightingOptions) -> None:
+    if opts.method is None:
+        raise DataError("--method is missing; choose one of " + "|".join(METHOD_NAMES))
+    if opts.method not in METHOD_NAMES:
+        raise DataError(
+            f"--method {opts.method!r} is not a weighting method; choose one of "
+            + "|".join(METHOD_NAMES)
+        )
+    if opts.method == "propensity":
+        if opts.reference is None:
+            raise DataError("--method propensity needs --reference FILE (reference microdata)")
+    else:
+        if opts.targets is None:
+            raise DataError(f"--method {opts.method} needs --targets FILE (long-format targets)")
+        for flag in ("reference", "reference_weight"):
+            if getattr(opts, flag) is not None:
+                raise DataError(f"{_flag(flag)} applies to --method propensity only; drop it")
+    if opts.missing is not None and opts.missing not in ("error", "drop", "level"):
+        raise DataError(f"--missing {opts.missing!r}: use error, drop or level")
+    if opts.trim is not None and not opts.trim > 1:
+        raise DataError(f"--trim {opts.trim}: the cap is a multiple of the mean weight; use > 1")
+    if opts.bounds is not None and not (0 <= opts.bounds[0] < 1 < opts.bounds[1]):
+        raise DataError(f"--bounds {opts.bounds[0]} {opts.bounds[1]}: need 0 <= L < 1 < U")
+
+
+def read_targets(opts: WeightingOptions) -> Any:
+    """The ``--targets`` file as :class:`calib.Targets` (None for propensity)."""
+    from calib.core.targets import Targets
+
+    if opts.targets is None:
+        return None
+    return Targets.read(opts.targets)
+
+
+def prepare(frame: pd.DataFrame, targets: Any, opts: WeightingOptions) -> pd.DataFrame:
+    """Numeric auxiliaries as numbers; every other targeted column stays as read (text)."""
+    if targets is None:
+        return frame
+    need = list(targets.variables)
+    require_columns(frame, need, "INPUT (variables named in --targets)")
+    numeric = [v for v in targets.numeric_variables if v in frame.columns]
+    if not numeric:
+        return frame
+    frame = frame.copy()
+    for v in numeric:
+        frame[v] = to_numeric(frame, v, f"numeric auxiliary {v!r}")
+    return frame
+
+
+def base_sample(frame: pd.DataFrame, opts: WeightingOptions, *, weight: str | None = None,
+                strata: str | None = None, cluster: str | None = None) -> Any:
+    """An unweighted :class:`calib.Sample` with base weights from ``--base-weight``/``weight``."""
+    from calib.core.sample import Sample
+
+    col = opts.base_weight or weight
+    w = None
+    if col is not None:
+        require_columns(frame, [col], "INPUT (weight column)")
+        flag = "--base-weight" if opts.base_weight else "--weight"
+        w = to_numeric(frame, col, f"{flag} {col}").to_numpy()
+    require_columns(frame, [strata, cluster], "INPUT (design columns)")
+    return Sample(frame, weight=w, strata=strata, cluster=cluster)
+
+
+def apply(frame: pd.DataFrame, opts: WeightingOptions, *, strata: str | None = None,
+          cluster: str | None = None) -> Any:
+    """Weight ``frame`` as the options say and return the weighted :class:`calib.Sample`.
+
+    Raises
+    ------
+    DataError
+        A flag that the method does not take, a missing file or column, bad values.
+    """
+    from calib.weighting import registry
+
+    _validate(opts)
+    targets = read_targets(opts)
+    frame = prepare(frame, targets, opts)
+    sample = base_sample(frame, opts, strata=strata, cluster=cluster)
+    fn = registry.get(opts.method)  # imports the method (cvxpy for optimal) on demand
+    kwargs = _method_kwargs(opts, fn)
+    if opts.method == "propensity":
+        reference = read_frame(opts.reference, "--reference")
+        params = inspect.signature(fn).parameters
+        if opts.reference_weight is not None:
+            require_columns(reference, [opts.reference_weight], "--reference")
+            if "reference_weight" in params:
+                kwargs["reference_weight"] = opts.reference_weight
+            else:
+                from calib.core.sample import Sample
+
+                w = to_numeric(reference, opts.reference_weight, "--reference-weight")
+                reference = Sample(reference, weight=w.to_numpy())
+        weighted = fn(sample, reference, **kwargs)
+    else:
+        weighted = fn(sample, targets, **kwargs)
+    if opts.trim is not None:
+        weighted = weighted.trim(upper_mult=opts.trim)
+    return weighted
+
+
+__all__ = ["WeightingOptions", "weighting_options", "apply", "OPTIONS", "METHOD_NAMES"]

@@ -1,0 +1,29 @@
+"""``calib demo``: the end-to-end job on shipped data (see :mod:`calib.studies.demo`).
+
+Examples
+--------
+>>> callable(register)
+True
+"""
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Register ``demo`` on the ``calib`` app."""
+
+    @app.command("demo")
+    def demo(
+        steps: Annotated[list[str] | None, typer.Option(
+            "--step", help="run only these steps (repeatable); default all")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        """Rake a shipped survey to census targets, print diagnostics and weighted estimates."""
+        from calib.studies.demo import run
+
+        run(steps=steps, as_json=as_json, echo=typer.echo)
+
+
+__all__ = ["register"]

@@ -1,0 +1,168 @@
+"""The ``--engine`` / ``--scheduler`` path of ``calib weight`` and ``calib estimate``.
+
+The commands call :func:`weight_command` / :func:`estimate_command` first; they return None
+when the in-memory command should run as before (engine ``memory`` -- asked for or chosen by
+``auto`` -- on one file), else they run out of core with :mod:`calib.outofcore` and print the
+engine choice.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from calib.core.errors import DataError
+from calib.outofcore import choose_engine, weight_files
+from calib.outofcore.sources import expand
+
+_UNSUPPORTED = {"cap": "--cap", "trim": "--trim", "divergence": "--divergence",
+                "reference": "--reference", "reference_weight": "--reference-weight"}
+
+
+def _single_file(input: Any) -> bool:  # noqa: A002
+    s = os.fspath(input)
+    return os.path.isfile(s) and not any(c in s for c in "*?[")
+
+
+def _method_options(weighting: Any, engine: str) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    for name in ("distance", "bounds", "tol", "max_iter", "missing", "population"):
+        v = getattr(weighting, name)
+        if v is not None:
+            opts[name] = tuple(v) if name == "bounds" else v
+    if engine != "memory":
+        for name, flag in _UNSUPPORTED.items():
+            if getattr(weighting, name) is not None:
+                raise DataError(
+                    f"{flag} is not available with --engine {engine}; drop it or use "
+                    "--engine memory"
+                )
+    return opts
+
+
+def _targets(weighting: Any) -> Any:
+    from calib.core.targets import Targets
+
+    if weighting.targets is None:
+        raise DataError("--targets is missing; give the targets file")
+    return Targets.read(weighting.targets, population=weighting.population)
+
+
+def weight_command(
+    input: Any,  # noqa: A002
+    weighting: Any,
+    *,
+    out: Path,
+    weight_column: str = "weight",
+    overwrite: bool = False,
+    engine: str = "auto",
+    scheduler: str | None = None,
+    as_json: bool = False,
+    echo: Any = None,
+) -> dict | None:
+    """Run ``calib weight`` out of core; None when the in-memory command should run.
+
+    Examples
+    --------
+    >>> weight_command(__file__, None, out=Path("x.parquet"), engine="memory") is None
+    True
+    """
+    if engine == "memory" and scheduler is None and _single_file(input):
+        return None
+    files = expand(input)
+    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine)
+    if choice.engine == "memory" and len(files) == 1:
+        return None
+    method = weighting.method or "rake"
+    opts = _method_options(weighting, choice.engine)
+    opts.pop("population", None)
+    r = weight_files(files, _targets(weighting), method, out=out, engine=choice.engine,
+                     weight_column=weight_column, base_weight=weighting.base_weight,
+                     overwrite=overwrite, scheduler=scheduler, **opts)
+    payload = {"input": [str(f) for f in files], "out": r.out, "engine": choice.engine,
+               "engine_reason": choice.reason, "weighted_rows": r.rows,
+               "dropped_rows": r.dropped, "steps": [r.step.summary()]}
+    if echo is not None:
+        if as_json:
+            from calib.cli.commands._io import dumps
+
+            echo(dumps(payload))
+        else:
+            echo(str(choice))
+            echo(f"weighted {r.rows} rows ({method}); wrote {r.out}")
+            if r.dropped:
+                echo(f"note: {r.dropped} rows with missing weighting variables were left out "
+                     "(--missing drop)")
+    return payload
+
+
+def estimate_command(
+    input: Any,  # noqa: A002
+    outcome: str,
+    weighting: Any,
+    *,
+    out: Path,
+    by: str | None = None,
+    weight: str | None = None,
+    level: float = 0.95,
+    overwrite: bool = False,
+    engine: str = "auto",
+    scheduler: str | None = None,
+    variance: str = "linearization",
+    cluster: str | None = None,
+    strata: str | None = None,
+    as_json: bool = False,
+    echo: Any = None,
+) -> pd.DataFrame | None:
+    """Run ``calib estimate`` out of core; None when the in-memory command should run.
+
+    The table has the columns of the in-memory command (``outcome, level, by, domain,
+    estimate, se, ci_low, ci_high, n, ess``; no ``deff`` out of core).
+    """
+    from calib.cli.commands._io import check_out, write_frame
+    from calib.outofcore.filesample import FileSample
+
+    if engine == "memory" and scheduler is None and _single_file(input):
+        return None
+    files = expand(input)
+    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine)
+    if choice.engine == "memory" and len(files) == 1:
+        return None
+    if choice.engine == "memory":
+        raise DataError("several input files with --engine memory: give one file, or use "
+                        "--engine duckdb")
+    if variance != "linearization" or cluster or strata:
+        raise DataError(
+            f"--engine {choice.engine} estimates with --variance linearization for ids=~1 "
+            "(no --cluster/--strata); use --engine memory for the others"
+        )
+    out = check_out(out, overwrite)
+    fs = FileSample.from_files(files, weight=weight or weighting.base_weight,
+                               engine=choice.engine, scheduler=scheduler)
+    if weighting.given:
+        opts = _method_options(weighting, choice.engine)
+        fs = fs.weight(weighting.method or "rake", _targets(weighting), **opts)
+    t = fs.estimate(outcome, by=by, level=level)
+    table = pd.DataFrame({
+        "outcome": outcome, "level": "", "by": by or "",
+        "domain": t[by].astype(str) if by else "",
+        **{c: t[c] for c in ("estimate", "se", "ci_low", "ci_high", "n", "ess")},
+    })
+    write_frame(table, out)
+    if echo is not None:
+        if as_json:
+            from calib.cli.commands._io import dumps, frame_records
+
+            echo(dumps({"out": str(out), "engine": choice.engine, "variance": variance,
+                        "estimates": frame_records(table)}))
+        else:
+            echo(str(choice))
+            echo(f"{outcome}: {len(table)} estimates ({variance}); wrote {out}")
+            echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return table
+
+
+__all__ = ["weight_command", "estimate_command"]

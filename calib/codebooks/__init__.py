@@ -1,9 +1,0 @@
-"""Built-in codebooks (TOML), read with :meth:`calib.codebook.Codebook.builtin`.
-
-``personas`` recodes the Tianyi-Lab/Personas schema (see docs/personas.md); ``anes2020``,
-``cces2018`` and ``gss`` recode the shipped benchmark surveys (see calib.datasets).
-
->>> from calib.codebook import Codebook
->>> Codebook.builtin("personas").name
-'personas'
-"""

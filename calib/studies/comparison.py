@@ -1,0 +1,471 @@
+"""Run many methods on one persona set against a benchmark: one table.
+
+Each method is a small runner ``(StudyInput) -> DataFrame`` of domain estimates
+(``domain, estimate, se, ci_low, ci_high, ess``), registered by name in :data:`METHODS`, so a
+study file or the CLI can name them. :func:`compare` runs the chosen methods, joins the
+benchmark (known truth from :mod:`calib.studies.election_study`, or certified results), and returns
+per-domain rows and a per-method summary: RMSE, mean bias, mean absolute error, coverage of the
+intervals, winners called (for a two-party share by state), national estimate, mean ESS and run
+time. A method that fails (a calibration that cannot be met, an MRP fit that fails its gate)
+is reported in the summary's ``status`` column rather than hidden.
+
+:func:`compare_repeated` repeats a study over seeds and reports coverage with its Monte Carlo
+standard error.
+
+Examples
+--------
+>>> from calib.studies.election_study import election_study
+>>> st = election_study(2024, per_state=150, human_n=0, seed=3)
+>>> meta = st.personas[st.personas["persona_type"] == "meta"]
+>>> bench = st.truth_state.set_index("state")["dem_two_party_share"]
+>>> cmp = compare(meta, "vote_dem", benchmark=bench, frame=st.frame,
+...               methods=("raw", "rake"), seed=1)
+>>> list(cmp.summary["method"])
+['raw', 'rake']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from calib.core.errors import CalibError, DataError
+from calib.core.targets import Margin, Targets
+
+DEFAULT_VARIABLES: tuple[str, ...] = ("age6", "sex", "race4", "educ5")
+
+
+@dataclass(frozen=True)
+class StudyInput:
+    """What every method runner sees."""
+
+    personas: pd.DataFrame
+    outcome: str
+    by: str
+    frame: pd.DataFrame | None
+    count: str
+    variables: tuple[str, ...]
+    targets: Targets | None
+    human: pd.DataFrame | None
+    human_outcome: str | None
+    llm_outcome: str | None
+    human_weight: str | None
+    level: float
+    seed: int | None
+    options: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def opts(self, method: str) -> dict:
+        return dict(self.options.get(method, {}))
+
+
+def frame_targets(
+    frame: pd.DataFrame, variables: Sequence[str], by: str | None = "state", count: str = "n"
+) -> Targets:
+    """Joint margins ``variable:by`` (totals) from a poststratification frame."""
+    margins = []
+    for v in variables:
+        keys = [v] if by is None else [v, by]
+        g = frame.groupby(keys, observed=True)[count].sum()
+        g = g[g > 0]
+        levels = tuple(tuple(str(x) for x in (k if isinstance(k, tuple) else (k,))) for k in g.index)
+        margins.append(Margin(tuple(keys), levels, g.to_numpy(dtype=float), "total"))
+    return Targets(tuple(margins), float(frame[count].sum()))
+
+
+def _z(level: float) -> float:
+    return float(norm.ppf(0.5 + level / 2))
+
+
+def _weighted_by(s, inp: StudyInput) -> pd.DataFrame:
+    est = s.estimate(inp.outcome, by=inp.by, level=inp.level, **inp.opts("estimate"))
+    est = est[est["by"] == inp.by] if "by" in est.columns else est
+    return est[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]]
+
+
+def _sample(inp: StudyInput):
+    from calib.core.sample import Sample
+
+    return Sample(inp.personas)
+
+
+def _targets(inp: StudyInput) -> Targets:
+    if inp.targets is not None:
+        return inp.targets
+    if inp.frame is None:
+        raise DataError("weighting methods need targets= or a frame= to build them from")
+    return frame_targets(inp.frame, inp.variables, inp.by, inp.count)
+
+
+def run_raw(inp: StudyInput) -> pd.DataFrame:
+    """Unweighted persona means (what a naive simulation reports)."""
+    return _weighted_by(_sample(inp), inp)
+
+
+def run_rake(inp: StudyInput) -> pd.DataFrame:
+    """Rake to ``variable:state`` margins; calibration-aware linearized SEs."""
+    return _weighted_by(_sample(inp).rake(_targets(inp), **inp.opts("rake")), inp)
+
+
+def run_poststratify(inp: StudyInput) -> pd.DataFrame:
+    """Poststratify to state x (first variable) joint cells."""
+    o = inp.opts("poststratify")
+    var = o.pop("variable", inp.variables[0])
+    t = frame_targets(inp.frame, [var], inp.by, inp.count) if inp.targets is None else inp.targets
+    return _weighted_by(_sample(inp).poststratify(t, **o), inp)
+
+
+def _national_targets(inp: StudyInput) -> Targets:
+    """One-way national margins of the variables plus the ``by`` margin (a compact design)."""
+    if inp.frame is None:
+        raise DataError("margins='national' needs a frame= to build the targets from")
+    return frame_targets(inp.frame, [*inp.variables, inp.by], None, inp.count)
+
+
+def run_calibrate_logit(inp: StudyInput) -> pd.DataFrame:
+    """Bounded logit calibration (default bounds 0.01-100 on g: personas come in equal numbers
+    per state, so g must span the states' population ratios).
+
+    Option ``margins="national"`` calibrates to the variables' national margins plus the state
+    margin (67 constraints instead of 850 by-state ones: Newton's dense p x p solves stay
+    cheap); the default uses the same by-state margins as rake.
+    """
+    o = {"distance": "logit", "bounds": (0.01, 100.0), **inp.opts("calibrate-logit")}
+    margins = o.pop("margins", "by")
+    t = _national_targets(inp) if margins == "national" else _targets(inp)
+    return _weighted_by(_sample(inp).calibrate(t, **o), inp)
+
+
+def run_optimal(inp: StudyInput) -> pd.DataFrame:
+    """cvxpy KL calibration with bounds (default 0.01-100 on g)."""
+    o = {"divergence": "kl", "bounds": (0.01, 100.0), **inp.opts("optimal")}
+    return _weighted_by(_sample(inp).optimal(_targets(inp), **o), inp)
+
+
+def run_propensity(inp: StudyInput) -> pd.DataFrame:
+    """Importance weights against the human sample (its design weights as the reference)."""
+    if inp.human is None:
+        raise DataError("propensity needs a human/reference sample (human=...)")
+    o = {"variables": list(inp.variables), **inp.opts("propensity")}
+    if inp.human_weight:
+        o.setdefault("reference_weight", inp.human_weight)
+    return _weighted_by(_sample(inp).propensity(inp.human, **o), inp)
+
+
+def run_mrp(inp: StudyInput) -> pd.DataFrame:
+    """Binomial MRP on cells (sum-to-zero effects), poststratified on the frame."""
+    from calib import mrp
+
+    if inp.frame is None:
+        raise DataError("mrp needs a poststratification frame (frame=...)")
+    o = {"draws": 500, "tune": 500, "chains": 4, "sampler": "nutpie", **inp.opts("mrp")}
+    groups = o.pop("group_effects", [inp.by, *inp.variables])
+    fit = mrp.fit(inp.personas, inp.outcome, group_effects=groups, seed=inp.seed, **o)
+    est = mrp.poststratify(fit, inp.frame, by=inp.by, count=inp.count, level=inp.level)
+    return _model_rows(est.table, fit)
+
+
+def _model_rows(table: pd.DataFrame, fit: object) -> pd.DataFrame:
+    """The domain rows of a model-based table (no ``Total``; ``ess`` not defined), with the
+    fit kept in ``attrs`` for the Comparison (diagnostics for reports)."""
+    t = table[table["domain"] != "Total"].copy()
+    t["ess"] = np.nan
+    out = t[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]].copy()
+    if fit is not None:
+        out.attrs["fit"] = fit
+    return out
+
+
+def run_ppi(inp: StudyInput) -> pd.DataFrame:
+    """Rectified persona estimates per domain: PPI with lambda = 1, bias from a coarser stratum.
+
+    A human sample of ANES size has too few respondents per state for a PPI per state, so the
+    rectifier (mean human answer minus mean LLM answer for the same humans) is estimated within
+    each ``rectifier_by`` stratum (default ``region``) and added to the raked persona mean of
+    every domain in it: theta_s = f_s + (Y - f)_region(s). Unbiased when the LLM's bias is the
+    same across the domains of a stratum (the assumption; see docs/methods/hybrid.md); the
+    se adds the persona arm's and the rectifier's variances (PPI++ formulas, lambda fixed at 1).
+    """
+    from calib.hybrid import ppi_mean
+
+    if inp.human is None or inp.human_outcome is None:
+        raise DataError("ppi needs human=... with human_outcome= (the human's real answer)")
+    o = inp.opts("ppi")
+    strat = o.pop("rectifier_by", "region")
+    llm = inp.llm_outcome or inp.outcome
+    for col, what in ((inp.human_outcome, "human_outcome"), (llm, "llm_outcome")):
+        if col not in inp.human.columns:
+            raise DataError(f"{what} {col!r} is not a column of the human sample")
+    human = inp.human.copy()
+    human["__human_answer"] = human[inp.human_outcome]
+    human[inp.outcome] = human[llm]
+    s = _sample(inp).rake(_targets(inp))
+    frame = s.frame
+    strat_of = frame.groupby(inp.by, observed=True)[strat].first().astype(str)
+    rows = []
+    for dom, st in strat_of.items():
+        pm = (frame[inp.by].astype(str) == str(dom)).to_numpy()
+        hm = (human[strat].astype(str) == st).to_numpy()
+        from calib.core.sample import Sample
+
+        sub = Sample(frame.loc[pm], weight=s.weight_array[pm])
+        r = ppi_mean(sub, human.loc[hm], inp.outcome, "__human_answer", lam=1.0,
+                     human_weight=inp.human_weight, level=inp.level, **o)
+        r = r.iloc[[0]].assign(domain=str(dom))
+        rows.append(r)
+    out = pd.concat(rows, ignore_index=True)
+    return out[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]]
+
+
+def run_partisan(inp: StudyInput) -> pd.DataFrame:
+    """Partisan calibration (:func:`calib.hybrid.partisan`): rake the personas to the
+    demographic ``variable:state`` margins and to the recalled previous vote by state, whose
+    targets are the certified results (:func:`calib.hybrid.recalled_vote_targets`; option
+    ``recall_year``, default 2020). Fixes the partisan composition of the persona set; cannot
+    fix an LLM that answers differently from people with the same recalled vote."""
+    from calib.hybrid import partisan, recalled_vote_targets
+    from calib.hybrid.partisan import VOTE_VARIABLE
+
+    o = dict(inp.opts("partisan"))
+    year = int(o.pop("recall_year", 2020))
+    var = VOTE_VARIABLE.get(year)
+    if var is None or var not in inp.personas.columns:
+        raise DataError(f"partisan needs the personas' recalled {year} vote in a column "
+                        f"{var!r} (levels of calib.data.variables); ask the LLM for it")
+    from calib.weighting.poststratify import collapse_levels
+
+    full = recalled_vote_targets(year, by=inp.by).margins[0]
+    # minor-candidate voters are ~1.5%: per state they join the nonvoters, so a state without
+    # a persona recalling a minor candidate can still be calibrated
+    merged_rows, merged, _ = collapse_levels(inp.personas, full, {var: {"Other": "Did not vote"}})
+    personas = inp.personas.assign(**{var: merged_rows[var]})
+    return _weighted_by(partisan(_sample(replace(inp, personas=personas)), _targets(inp),
+                                 Targets((merged,)), **o), inp)
+
+
+def run_joint_mrp(inp: StudyInput) -> pd.DataFrame:
+    """Joint persona-human MRP (:func:`calib.hybrid.joint_mrp`): one model of the LLM's and the
+    humans' answers with a partially pooled persona-bias term per ``bias_by`` group (default
+    ``region``), poststratified over the frame with the bias switched off."""
+    from calib.hybrid import joint_mrp
+
+    if inp.frame is None:
+        raise DataError("joint-mrp needs a poststratification frame (frame=...)")
+    if inp.human is None or inp.human_outcome is None:
+        raise DataError("joint-mrp needs human=... with human_outcome= (the human's real answer)")
+    o = {"draws": 500, "tune": 500, "chains": 4, "bias_by": "region", **inp.opts("joint-mrp")}
+    cells = list(o.pop("cells", [inp.by, *inp.variables]))
+    t = joint_mrp(inp.personas, inp.human, inp.outcome, inp.human_outcome, inp.frame,
+                  by=inp.by, count=inp.count, level=inp.level, cells=cells, seed=inp.seed, **o)
+    return _model_rows(t, t.attrs.get("fit"))
+
+
+#: name -> runner; extend with :func:`register`.
+METHODS: dict[str, Callable[[StudyInput], pd.DataFrame]] = {
+    "raw": run_raw,
+    "poststratify": run_poststratify,
+    "rake": run_rake,
+    "calibrate-logit": run_calibrate_logit,
+    "optimal": run_optimal,
+    "propensity": run_propensity,
+    "mrp": run_mrp,
+    "ppi": run_ppi,
+    "joint-mrp": run_joint_mrp,
+    "partisan": run_partisan,
+}
+
+
+def register(name: str, runner: Callable[[StudyInput], pd.DataFrame]) -> None:
+    """Add a method runner to the comparison harness."""
+    METHODS[name] = runner
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result of :func:`compare`: per-domain rows and a per-method summary."""
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    level: float
+    fits: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        cols = ["method", "rmse", "bias", "mae", "coverage", "winners_correct", "national",
+                "national_truth", "ess", "seconds", "status"]  # fmt: skip
+        return self.summary[[c for c in cols if c in self.summary]].to_string(
+            index=False, float_format=lambda x: f"{x:.4f}"
+        )
+
+    def write(self, path: str, *, overwrite: bool = False) -> None:
+        """Write the per-domain table (CSV); the summary goes beside it as ``*_summary.csv``."""
+        from pathlib import Path
+
+        p = Path(path)
+        s = p.with_name(p.stem + "_summary" + p.suffix)
+        for q in (p, s):
+            if q.exists() and not overwrite:
+                raise DataError(f"{str(q)!r} exists; pass overwrite=True (--overwrite)")
+        self.table.to_csv(p, index=False)
+        self.summary.to_csv(s, index=False)
+
+
+def compare(
+    personas: pd.DataFrame,
+    outcome: str,
+    *,
+    benchmark: pd.Series | Mapping[str, float],
+    methods: Sequence[str] = ("raw", "poststratify", "rake", "calibrate-logit", "optimal"),
+    by: str = "state",
+    frame: pd.DataFrame | None = None,
+    count: str = "n",
+    variables: Sequence[str] = DEFAULT_VARIABLES,
+    targets: Targets | None = None,
+    human: pd.DataFrame | None = None,
+    human_outcome: str | None = None,
+    llm_outcome: str | None = None,
+    human_weight: str | None = "weight",
+    level: float = 0.95,
+    seed: int | None = None,
+    options: Mapping[str, Mapping[str, object]] | None = None,
+    winner_threshold: float | None = 0.5,
+    progress: bool | None = False,
+) -> Comparison:
+    """Run ``methods`` on one persona set and score them against ``benchmark``.
+
+    Parameters
+    ----------
+    personas : persona rows with the cell variables, ``by`` and ``outcome``.
+    outcome : the outcome column (a 0/1 answer: estimates are shares).
+    benchmark : truth per domain (e.g. certified Democratic two-party share by state).
+    methods : names in :data:`METHODS`.
+    frame : poststratification frame (cell counts in ``count``) for targets and MRP.
+    variables : demographic variables for the targets (joint with ``by``) and MRP effects.
+    targets : explicit targets instead of the frame's ``variable:by`` margins.
+    human, human_outcome, llm_outcome, human_weight : the human benchmark sample for the
+        hybrid / propensity methods.
+    options : per-method keyword options, e.g. ``{"mrp": {"draws": 1000}}``.
+    winner_threshold : a domain is "won" when its share exceeds this (None: no winners column).
+    progress : a progress bar over the methods on stderr (None: when stderr is a terminal).
+    """
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise DataError(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    bench = pd.Series(benchmark, dtype=float)
+    bench.index = bench.index.astype(str)
+    inp = StudyInput(
+        personas, outcome, by, frame, count, tuple(variables), targets, human, human_outcome,
+        llm_outcome, human_weight, level, seed, dict(options or {}),
+    )  # fmt: skip
+    weights = None
+    if frame is not None:
+        weights = frame.groupby(by, observed=True)[count].sum()
+        weights.index = weights.index.astype(str)
+    rows, summ, fits = [], [], {}
+    from calib.core.progress import progress_bar
+
+    with progress_bar(len(methods), "methods", progress) as advance:
+        for m in methods:
+            _run_one(m, inp, bench, weights, winner_threshold, rows, summ, fits)
+            advance()
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return Comparison(table, pd.DataFrame(summ), level, fits)
+
+
+def _run_one(m: str, inp: StudyInput, bench: pd.Series, weights: pd.Series | None,
+             winner_threshold: float | None, rows: list, summ: list, fits: dict) -> None:
+    """Run method ``m`` and append its per-domain rows and its summary line."""
+    t0 = time.perf_counter()
+    try:
+        est = METHODS[m](inp).copy()
+        status = "ok"
+    except (CalibError, ImportError, AttributeError) as e:
+        summ.append({"method": m, "status": f"failed: {e}", "seconds": time.perf_counter() - t0})
+        return
+    secs = time.perf_counter() - t0
+    if "fit" in est.attrs:
+        fits[m] = est.attrs.pop("fit")
+    est["domain"] = est["domain"].astype(str)
+    est = est[est["domain"].isin(bench.index)]
+    est["truth"] = bench.reindex(est["domain"]).to_numpy()
+    est["error"] = est["estimate"] - est["truth"]
+    est["covered"] = (est["ci_low"] <= est["truth"]) & (est["truth"] <= est["ci_high"])
+    est.insert(0, "method", m)
+    rows.append(est)
+    s = {
+        "method": m,
+        "domains": len(est),
+        "rmse": float(np.sqrt(np.mean(est["error"] ** 2))),
+        "bias": float(est["error"].mean()),
+        "mae": float(est["error"].abs().mean()),
+        "coverage": float(est["covered"].mean()),
+        "ess": float(est["ess"].mean()) if est["ess"].notna().any() else np.nan,
+        "seconds": secs,
+        "status": status,
+    }
+    if winner_threshold is not None:
+        s["winners_correct"] = int(
+            ((est["estimate"] > winner_threshold) == (est["truth"] > winner_threshold)).sum()
+        )
+    if weights is not None:
+        w = weights.reindex(est["domain"]).to_numpy(dtype=float)
+        s["national"] = float(np.average(est["estimate"], weights=w))
+        s["national_truth"] = float(np.average(est["truth"], weights=w))
+    summ.append(s)
+
+
+def compare_repeated(
+    make: Callable[[int], Mapping[str, object]],
+    reps: int,
+    *,
+    methods: Sequence[str],
+    seed: int = 0,
+    progress: bool | None = False,
+    **kwargs: object,
+) -> pd.DataFrame:
+    """Repeat :func:`compare` over ``reps`` simulated data sets.
+
+    ``make(seed)`` returns the keyword arguments of :func:`compare` that change with the seed
+    (``personas``, ``benchmark``, ...). Returns per method: mean RMSE, mean bias, coverage and
+    its Monte Carlo standard error ``sqrt(c (1 - c) / K)`` over the K domain-intervals.
+    ``progress``: a bar over the repetitions on stderr (None: when stderr is a terminal).
+    """
+    from calib.core.progress import progress_bar
+
+    out: list[pd.DataFrame] = []
+    with progress_bar(reps, "repetitions", progress) as advance:
+        for r in range(reps):
+            args = {**kwargs, **make(seed + r)}
+            c = compare(methods=methods, seed=seed + r, **args)  # type: ignore[arg-type]
+            if not c.table.empty:
+                out.append(c.table.assign(rep=r))
+            advance()
+    if not out:
+        raise DataError("no method produced estimates in any repetition")
+    t = pd.concat(out, ignore_index=True)
+    g = t.groupby("method", sort=False)
+    res = pd.DataFrame(
+        {
+            "reps": g["rep"].nunique(),
+            "intervals": g.size(),
+            "rmse": g["error"].apply(lambda e: float(np.sqrt(np.mean(e**2)))),
+            "bias": g["error"].mean(),
+            "coverage": g["covered"].mean(),
+        }
+    )
+    res["coverage_mcse"] = np.sqrt(res["coverage"] * (1 - res["coverage"]) / res["intervals"])
+    return res.reset_index()
+
+
+__all__ = [
+    "METHODS",
+    "StudyInput",
+    "Comparison",
+    "compare",
+    "compare_repeated",
+    "frame_targets",
+    "register",
+]
