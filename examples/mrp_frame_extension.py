@@ -1,7 +1,7 @@
 """MRP on a small simulated persona sample, with the frame extended by party ID.
 
 Usage: python examples/mrp_frame_extension.py [OUTDIR]   (OUTDIR defaults to
-$CALIB_EXAMPLE_OUT or a new temp dir; the fit is saved there with calib.data.persist.save_fit).
+$CALIB_EXAMPLE_OUT or a new temp dir; the fit is saved there with calib.mrp.store.save_fit).
 
 The census frame has no party ID; :func:`calib.mrp.extend_frame` splits each cell by pid3 with
 a multinomial model fitted on the shipped CCES 2018 extract. The draws are tiny (a demo, not
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from calib import mrp
 from calib.data.datasets import cces2018, poststrat_frame
-from calib.data.persist import load_fit, save_fit
+from calib.mrp.store import load_fit, save_fit
 from calib.studies import simulate
 
 STATES = ["CA", "TX", "WY"]

@@ -19,7 +19,7 @@ import calib
 from calib.core.errors import UnmappedLevelError
 from calib.data.codebook import Codebook
 from calib.data.datasets import census_targets
-from calib.data.persist import save_sample
+from calib.estimation.persist import save_sample
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "tests" / "fixtures" / "tianyi_personas.jsonl"

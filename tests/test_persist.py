@@ -1,4 +1,4 @@
-"""Save/load of weighted samples, MRP fits and replicate weights (calib.data.persist)."""
+"""Save/load of weighted samples, MRP fits and replicate weights (calib.estimation.persist, calib.mrp.store)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from calib import Sample, Targets
 from calib.core.errors import CalibError, DataError
-from calib.data.persist import load_sample, save_replicates, save_sample
+from calib.estimation.persist import load_sample, save_replicates, save_sample
 
 
 def _frame(n: int = 400, seed: int = 3) -> pd.DataFrame:
@@ -123,3 +123,28 @@ def test_save_replicates_jackknife(tmp_path):
     assert meta["attrs"]["type"] == "JK1"
     with pytest.raises(CalibError, match="overwrite"):
         save_replicates(s, p, "jackknife")
+
+
+def test_weight_column_name_survives_without_mutating_the_sample(tmp_path):
+    # load_sample builds the base Sample in one go from the weight column (Sample is immutable;
+    # it used to set weight_name on the object after construction)
+    df = _frame().assign(w=np.linspace(18.0, 32.0, 400))
+    s = Sample(df, weight="w").rake(_targets())
+    back = load_sample(save_sample(s, tmp_path / "s.parquet"))
+    assert back.weight_name == "w"
+    np.testing.assert_array_equal(back.base_weights.to_numpy(), s.base_weights.to_numpy())
+    # an edited weight column no longer gives the stored base weights: refused
+    stored = pd.read_parquet(tmp_path / "s.parquet")
+    stored["w"] *= 2.0
+    stored.to_parquet(tmp_path / "s.parquet")
+    with pytest.raises(DataError, match="weight column 'w'"):
+        load_sample(tmp_path / "s.parquet")
+
+
+def test_old_path_calib_persist_serves_every_saver():
+    import calib.persist
+
+    for name in ("save_sample", "load_sample", "save_fit", "load_fit", "save_replicates"):
+        assert callable(getattr(calib.persist, name))
+    assert calib.persist.save_sample is save_sample
+    assert calib.save_sample is save_sample and calib.load_sample is load_sample

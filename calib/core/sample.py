@@ -18,17 +18,19 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from calib.core.entrypoints import load
 from calib.core.errors import DataError
 
 if TYPE_CHECKING:
+    from calib.core.history import Calibration, Step
     from calib.core.targets import Targets
-    from calib.weighting.result import Calibration, Step
 
 
 def check_weights(w: np.ndarray, name: str = "weight", index: pd.Index | None = None) -> np.ndarray:
@@ -123,8 +125,6 @@ class Sample:
         """A new Sample with ``weights`` (rows of ``keep`` only) and ``step`` appended."""
         if keep is not None and not keep.all():
             n_drop = int((~keep).sum())
-            import warnings
-
             warnings.warn(
                 f"{step.method}: {n_drop} rows dropped for missing values in weighting variables "
                 f"({dict(step.dropped)})",
@@ -178,10 +178,11 @@ class Sample:
         return f"<calib.Sample n={self.n} weights={steps} total={self._w.sum():.6g}>"
 
     # -- weighting (dispatch to the registry) -------------------------------------------
+    # The methods below call the layers above core through calib.core.entrypoints, resolved
+    # by name at call time: core imports nothing above it (docs/design.md, Layout).
     def weight(self, method: str, targets: Any = None, **options: Any) -> Sample:
         """Apply a registered weighting method by name."""
-        from calib.weighting import registry
-
+        registry = load("weighting")
         fn = registry.get(method)
         k = registry.kind(method)
         if k == "none":
@@ -215,12 +216,8 @@ class Sample:
     # -- downstream ---------------------------------------------------------------------
     def diagnostics(self, targets: Targets | None = None, **options: Any) -> Any:
         """Weight diagnostics (ESS, design effect, margins, ASMD); see :mod:`calib.weighting.diagnostics`."""
-        from calib.weighting import diagnostics
-
-        return diagnostics.summary(self, targets, **options)
+        return load("diagnostics")(self, targets, **options)
 
     def estimate(self, outcome: str, **options: Any) -> pd.DataFrame:
         """Weighted estimates with uncertainty; see :func:`calib.estimation.estimate`."""
-        from calib.estimation import estimate
-
-        return estimate(self, outcome, **options)
+        return load("estimate")(self, outcome, **options)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from calib.core.errors import DataError
+from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
-from calib.weighting.result import Calibration, Step
 
 #: R's ``svyrecvar`` runs exactly ten sweeps of the raking residualization.
 RAKE_SWEEPS = 10

@@ -22,8 +22,8 @@ import pandas as pd
 
 from calib.core.cells import CellTable
 from calib.core.errors import DataError
+from calib.core.history import Step
 from calib.core.targets import Targets
-from calib.weighting.result import Step
 
 
 @dataclass(frozen=True)

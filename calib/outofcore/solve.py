@@ -3,7 +3,7 @@
 These call the same solvers as the in-memory methods (:func:`calib.weighting.ipf.ipf`, the
 poststratification closed form, :func:`calib.weighting.calibrate.newton`) on the design from
 :func:`calib.weighting.problem.from_cells`, and return the factor ``g`` per cell with the
-:class:`~calib.weighting.result.Step` record. A row's weight is then ``base weight x g`` of its
+:class:`~calib.core.history.Step` record. A row's weight is then ``base weight x g`` of its
 cell, the same as in memory.
 """
 
@@ -21,12 +21,12 @@ from calib.core.errors import (
     InfeasibleError,
     TargetError,
 )
+from calib.core.history import Calibration, Step
 from calib.core.targets import Targets
 from calib.weighting import distance as _distance
 from calib.weighting import problem as _design
 from calib.weighting.calibrate import newton
 from calib.weighting.ipf import ipf
-from calib.weighting.result import Calibration, Step
 
 METHODS = ("rake", "poststratify", "calibrate")
 

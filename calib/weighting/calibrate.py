@@ -22,11 +22,11 @@ import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import ConvergenceError, InfeasibleError
+from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import distance as _distance
 from calib.weighting import problem as _design
-from calib.weighting.result import Calibration, Step
 
 #: R grake's threshold: input weights are rescaled when every population/sample ratio exceeds it.
 RESCALE_THRESHOLD = 20.0

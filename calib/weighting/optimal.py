@@ -30,10 +30,10 @@ import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import DataError, InfeasibleError
+from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import problem as _design
-from calib.weighting.result import Calibration, Step
 
 DIVERGENCES = ("kl", "chi2", "variance")
 _DISTANCE_NAME = {"kl": "raking", "chi2": "linear", "variance": "variance"}

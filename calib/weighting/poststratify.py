@@ -20,11 +20,11 @@ import pandas as pd
 
 from calib.core.cells import broadcast, format_level
 from calib.core.errors import DataError, TargetError
+from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
 from calib.core.targets import Margin, Targets
 from calib.data.variables import LEVELS
 from calib.weighting import problem as _design
-from calib.weighting.result import Calibration, Step
 
 #: Harmonized variables whose levels are ordered: a level may merge only into an adjacent one.
 ORDERED = ("age4", "age6", "age10", "educ5", "educ3", "pid7", "ideo5", "ideo3")

@@ -44,9 +44,9 @@ from calib.core.cells import (
     encode,
 )
 from calib.core.errors import ConvergenceError, DataError
+from calib.core.history import Step
 from calib.core.sample import Sample, check_weights
 from calib.data.variables import LEVELS
-from calib.weighting.result import Step
 
 
 def propensity(

@@ -16,11 +16,11 @@ import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import ConvergenceError, DataError
+from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import problem as _design
 from calib.weighting.ipf import ipf
-from calib.weighting.result import Calibration, Step
 
 
 def rake(

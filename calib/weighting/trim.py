@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from calib.core.errors import DataError, InfeasibleError
+from calib.core.history import Step
 from calib.core.sample import Sample
-from calib.weighting.result import Step
 
 
 def trim(

@@ -79,7 +79,7 @@ def run(
 ) -> pd.DataFrame:
     """Implement ``calib estimate``; writes ``out`` and returns the estimate table. With
     ``codebook`` the input is recoded first (:func:`._io.read_input`); ``replicates_out``
-    also writes the recalibrated replicate weights (:func:`calib.data.persist.save_replicates`:
+    also writes the recalibrated replicate weights (:func:`calib.estimation.persist.save_replicates`:
     Parquet ``rep_1 .. rep_R`` in input row order, R's ``svrepdesign`` arguments in a JSON
     sidecar)."""
     codebook_in_memory(codebook, engine, scheduler, input)
@@ -102,10 +102,10 @@ def run(
         if Path(replicates_out).suffix.lower() not in (".parquet", ".pq"):
             raise DataError(f"--replicates-out {str(replicates_out)!r}: replicate weights are "
                             "written as Parquet; use a .parquet path")
-        from calib.data.persist import _sidecar
+        from calib.data.persist import sidecar
 
         check_out(replicates_out, overwrite, "--replicates-out")
-        check_out(_sidecar(Path(replicates_out)), overwrite, "--replicates-out sidecar",
+        check_out(sidecar(Path(replicates_out)), overwrite, "--replicates-out sidecar",
                   table=False)
     if replicates is not None and variance == "linearization":
         raise DataError("--replicates applies to --variance bootstrap; drop it or change "
@@ -138,7 +138,7 @@ def run(
     table = sample.estimate(outcome, **opts)
     write_frame(table, out)
     if replicates_out is not None:
-        from calib.data.persist import save_replicates
+        from calib.estimation.persist import save_replicates
 
         save_replicates(sample, replicates_out, variance, replicates or 200, seed,
                         overwrite=overwrite)
