@@ -91,8 +91,10 @@ _OLD_PATHS = {
     "calib.weighting.ipf_batch": "calib.estimation.compiled.ipf_batch",
     "calib.estimation.multinomial": "calib.estimation.compiled.multinomial",
     "calib.estimation.grouped": "calib.estimation.compiled.grouped",
-    "calib.estimation.cell_replicates": "calib.estimation.compiled.cell_replicates",
-    "calib.engines.cli": "calib.cli.outofcore",
+    # compiled/ holds only the compiled kernels: the plan-aware cell path sits beside replicates
+    "calib.estimation.compiled.cell_replicates": "calib.estimation.cell_replicates",
+    "calib.engines.cli": "calib.cli.commands._outofcore",
+    "calib.cli.outofcore": "calib.cli.commands._outofcore",
     "calib.engines": "calib.outofcore",
     "calib.filesample": "calib.outofcore.filesample",
     "calib.simulate": "calib.studies.simulate",

@@ -15,9 +15,9 @@ import calib
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("old", sorted(calib._OLD_PATHS))
+@pytest.mark.parametrize("old", sorted(calib._OLD_PATHS))  # noqa: SLF001 - the table itself
 def test_old_path_is_the_new_module(old):
-    new = importlib.import_module(calib._OLD_PATHS[old])
+    new = importlib.import_module(calib._OLD_PATHS[old])  # noqa: SLF001
     assert importlib.import_module(old) is new
 
 

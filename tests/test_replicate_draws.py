@@ -169,7 +169,7 @@ def test_rake_replicate_without_weight_in_a_level_names_it():
 def test_fused_rake_path_equals_the_chunked_path(monkeypatch):
     """Re-raking each drawn replicate in its own thread gives the numbers of raking them in
     chunks after the draws."""
-    from calib.estimation.compiled import cell_replicates
+    from calib.estimation import cell_replicates
 
     df, t = _sample()
     s = Sample(df, strata="st").rake(t)

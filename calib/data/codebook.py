@@ -166,7 +166,8 @@ class Recode:
         )
         return tuple(dict.fromkeys(out))
 
-    def _key(self, text: str) -> str:
+    def key(self, text: str) -> str:
+        """A source text as the value map matches it (case-folded with ``ignore_case``)."""
         return text.casefold() if self.ignore_case else text
 
     def resolved_map(self) -> dict[str, str]:
@@ -177,7 +178,7 @@ class Recode:
             base = {lv: lv for lv in LEVELS[self.target]} if self.harmonized else {}
         else:
             base = dict(self.map or {})
-        return {self._key(k.strip()): v for k, v in base.items()}
+        return {self.key(k.strip()): v for k, v in base.items()}
 
 
 def _bad(book: str, where: str, msg: str) -> DataError:
@@ -595,9 +596,9 @@ def _recode_column(col: pd.Series, r: Recode) -> tuple[pd.Series, pd.DataFrame, 
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
     uniq = list(uniques)
     texts = [format_level(u).strip() for u in uniq]
-    keys = [r._key(t) for t in texts]
+    keys = [r.key(t) for t in texts]
     mapping = r.resolved_map() if r.kind != "bins" else {}
-    explicit_missing = {r._key(m) for m in r.missing}
+    explicit_missing = {r.key(m) for m in r.missing}
     is_missing = np.array(
         [
             k in explicit_missing or (k not in mapping and t.lower() in MISSING_TOKENS)

@@ -17,7 +17,7 @@ from calib.core.errors import DataError
 from calib.core.sample import Sample
 from calib.estimation import domains as _domains
 from calib.estimation import replicates as _rep
-from calib.estimation.compiled.cell_replicates import fast_thetas
+from calib.estimation.cell_replicates import fast_thetas
 from calib.estimation.design import psu_design
 from calib.estimation.linearization import calibration_chain, residualize
 

@@ -64,11 +64,11 @@ class ReplicatePlan:
     seed: int | None
 
     @cached_property
-    def _seeds(self) -> list[np.random.SeedSequence]:
+    def seeds(self) -> list[np.random.SeedSequence]:
         return np.random.SeedSequence(self.seed).spawn(self.n_rep)
 
     @cached_property
-    def _boot(self) -> dict:
+    def boot(self) -> dict:
         """Bootstrap draws prepared once: PSUs sorted by stratum, multipliers, row positions."""
         d = self.design
         h = d.stratum_of_psu
@@ -98,8 +98,8 @@ class ReplicatePlan:
         """Bootstrap factors of replicate ``r`` per PSU, PSUs in stratum order, and the map
         ``row -> position`` in that order (None when it is the identity)."""
         d = self.design
-        b = self._boot
-        rng = np.random.default_rng(self._seeds[r])
+        b = self.boot
+        rng = np.random.default_rng(self.seeds[r])
         if b["single"]:
             pos = rng.integers(0, d.n_psus, d.n_psus - 1)
             fs = np.bincount(pos, minlength=d.n_psus) * b["mult"][0]
@@ -235,10 +235,10 @@ def _recalibrate(cs: CalStep, W: np.ndarray, start: int, tseed) -> np.ndarray:
     m = cs.cal.X.shape[0]
     rc = cs.cal.row_cell
     Wc = np.stack([np.bincount(rc, weights=W[r], minlength=m) for r in range(W.shape[0])])
-    return _solve(cs, Wc, start, tseed)
+    return solve_replicates(cs, Wc, start, tseed)
 
 
-def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
+def solve_replicates(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
     """(k, m) g factors given the replicates' (k, m) cell weights."""
     cal = cs.cal
     k, m = Wc.shape
@@ -253,10 +253,10 @@ def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
         if opts.get("cap") is not None:
             raise DataError("replicates of a rake with cap= are not supported; use "
                             "variance='linearization' or rake without cap")
-        tol, max_iter = _rake_options(cs)
+        tol, max_iter = rake_options(cs)
         res = ipf_batch(Wc * cal.g[None, :], cal.margin_index, T, tol=tol, max_iter=max_iter,
                         copy=False)
-        _rake_status(cs, res.status, res.error, start)
+        rake_status(cs, res.status, res.error, start)
         np.divide(res.weight, Wc, out=g, where=Wc > 0)
     elif method == "poststratify":
         idx = cal.margin_index[0]
@@ -289,14 +289,14 @@ def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
     return g
 
 
-def _rake_options(cs: CalStep) -> tuple[float, int]:
+def rake_options(cs: CalStep) -> tuple[float, int]:
     """The rake's own tolerance, and five times its sweeps (replicates start warm but may be
     thinner than the sample)."""
     opts = cs.step.options
     return float(opts.get("tol", 1e-10)), int(opts.get("max_iter", 1000)) * 5
 
 
-def _rake_status(cs: CalStep, status: np.ndarray, error: np.ndarray, start: int) -> None:
+def rake_status(cs: CalStep, status: np.ndarray, error: np.ndarray, start: int) -> None:
     """Raise for replicates the raking kernel could not rake (``start``: the first's number)."""
     empty = np.flatnonzero(status <= -2)
     if empty.size:

@@ -40,9 +40,9 @@ from calib.core.cells import format_level
 from calib.core.errors import DataError
 from calib.hybrid.ppi import (
     COLUMNS,
-    _frame_weights,
-    _lin_var,
-    _numeric,
+    frame_weights,
+    hajek_var,
+    numeric_column,
 )
 
 #: Default cell variables (those of :func:`calib.studies.election_study.election_study`).
@@ -52,16 +52,16 @@ DEFAULT_CELLS: tuple[str, ...] = ("state", "race4", "sex", "age6", "educ5")
 def stack_sources(personas: Any, human: Any, outcome: str, human_outcome: str,
                   variables: Sequence[str]) -> pd.DataFrame:
     """Persona and human rows in one frame: ``variables``, ``y`` and ``source``."""
-    pframe, _ = _frame_weights(personas, None if hasattr(personas, "weight_array") else None,
+    pframe, _ = frame_weights(personas, None if hasattr(personas, "weight_array") else None,
                                "personas")
-    hframe, _ = _frame_weights(human, None, "human")
+    hframe, _ = frame_weights(human, None, "human")
     parts = []
     for fr, col, src in ((pframe, outcome, "persona"), (hframe, human_outcome, "human")):
         miss = [v for v in variables if v not in fr.columns]
         if miss:
             raise DataError(f"joint_mrp: the {src} data lack cell variables {miss}; pass cells= "
                             "variables both data sets share")
-        y = _numeric(fr, col, src)
+        y = numeric_column(fr, col, src)
         if not np.isin(y, (0.0, 1.0)).all():
             raise DataError(f"joint_mrp: {src} answer {col!r} must be 0/1 (binomial model); "
                             "recode it (e.g. vote_dem = 1 for the Democrat)")
@@ -138,8 +138,8 @@ def joint_mrp(
     """
     fit = fit_joint(personas, human, outcome, human_outcome, **fit_options)
     est = fit.poststratify(frame, by=by, count=count, level=level, set={"bias": "human"})
-    hframe, v = _frame_weights(human, human_weight, "human")
-    y = _numeric(hframe, human_outcome, "human")
+    hframe, v = frame_weights(human, human_weight, "human")
+    y = numeric_column(hframe, human_outcome, "human")
     n_p = len(personas.frame if hasattr(personas, "weight_array") else personas)
     rows = []
     for _, r in est.table.iterrows():
@@ -152,7 +152,7 @@ def joint_mrp(
         var = float(r["se"]) ** 2
         p = float(r["estimate"])
         ess = p * (1 - p) / var if var > 0 else float("inf")
-        neff = nh * _lin_var(y[m], v[m]) / var if nh >= 2 and var > 0 else pd.NA
+        neff = nh * hajek_var(y[m], v[m]) / var if nh >= 2 and var > 0 else pd.NA
         rows.append({"outcome": outcome, "level": pd.NA, "by": r["by"], "domain": dom,
                      "estimate": p, "se": float(r["se"]), "ci_low": float(r["ci_low"]),
                      "ci_high": float(r["ci_high"]), "n": n_p + len(hframe), "ess": ess,

@@ -38,12 +38,12 @@ from calib.core.errors import DataError, InfeasibleError
 from calib.hybrid.ppi import (
     TOTAL,
     Arms,
-    _check_level,
-    _domains,
-    _lin_var,
-    _scaled,
-    _subset,
     build_arms,
+    check_level,
+    hajek_var,
+    scaled_weights,
+    shared_domains,
+    subset_arms,
     tune_lambda,
 )
 from calib.hybrid.stratified import stratum_shares
@@ -51,10 +51,10 @@ from calib.hybrid.stratified import stratum_shares
 
 def _moments(a: Arms) -> dict[str, float]:
     n = len(a.y)
-    v = _scaled(a.v)
+    v = scaled_weights(a.v)
     gy = v * (a.y - np.mean(v * a.y))
     gf = v * (a.yhat - np.mean(v * a.yhat))
-    return {"VP": _lin_var(a.f, a.w), "syy": float(np.sum(gy**2) / n),
+    return {"VP": hajek_var(a.f, a.w), "syy": float(np.sum(gy**2) / n),
             "sff": float(np.sum(gf**2) / n), "syf": float(np.sum(gy * gf) / n),
             "lam": tune_lambda(a), "n_pilot": n}
 
@@ -98,7 +98,7 @@ def plan_human_sample(
     DataFrame, one row per stratum plus ``Total``: ``stratum, share, n_human`` (recommended),
     ``lambda`` (tuned at that size), ``se, width`` (predicted), ``n_pilot``.
     """
-    _check_level(level)
+    check_level(level)
     if not (np.isfinite(target_width) and target_width > 0):
         raise DataError(f"target_width={target_width!r} must be a positive interval width")
     arms, pframe, hframe = build_arms(pilot_personas, pilot_human, outcome, human_outcome,
@@ -109,7 +109,7 @@ def plan_human_sample(
     if strata is None:
         doms, sh, mom = [TOTAL], np.ones(1), [_moments(arms)]
     else:
-        doms = _domains(pframe, hframe, strata)
+        doms = shared_domains(pframe, hframe, strata)
         sh = stratum_shares(pframe, arms.w, strata, doms, shares)
         pcol = pframe[strata].map(format_level).astype(str).to_numpy()
         hcol = hframe[strata].map(format_level).astype(str).to_numpy()
@@ -120,7 +120,7 @@ def plan_human_sample(
                 raise DataError(f"strata={strata!r}, level {d!r}: the pilot has {int(pm.sum())} "
                                 f"personas and {int(hm.sum())} humans; each stratum needs 2 of "
                                 "each to estimate its variance. Merge strata or extend the pilot")
-            mom.append(_moments(_subset(arms, pm, hm)))
+            mom.append(_moments(subset_arms(arms, pm, hm)))
     sig = np.array([np.sqrt(max(m["syy"] - 2 * m["lam"] * m["syf"] + m["lam"] ** 2 * m["sff"],
                                 1e-12)) for m in mom])
     alloc = sh * sig / np.sum(sh * sig)

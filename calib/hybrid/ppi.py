@@ -89,7 +89,7 @@ class PPIFit:
     ess_persona: float
 
 
-def _frame_weights(obj: Any, weight: Any, what: str) -> tuple[pd.DataFrame, np.ndarray]:
+def frame_weights(obj: Any, weight: Any, what: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows and weights of a Sample or a DataFrame (+ column name / array / None)."""
     if hasattr(obj, "frame") and hasattr(obj, "weight_array"):
         if weight is not None:
@@ -120,7 +120,12 @@ def _frame_weights(obj: Any, weight: Any, what: str) -> tuple[pd.DataFrame, np.n
     return obj, w
 
 
-def _numeric(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:
+def numeric_column(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:
+    """Column ``col`` of ``frame`` as floats; a missing or non-numeric value is refused.
+
+    >>> numeric_column(pd.DataFrame({"y": ["1", 0]}), "y", "human").tolist()
+    [1.0, 0.0]
+    """
     if col not in frame.columns:
         raise DataError(f"{what}: column {col!r} is not in the data ({list(frame.columns)}); "
                         "name the answer column")
@@ -166,14 +171,19 @@ def cell_predictions(
     return mean.reindex(pk.to_numpy()).to_numpy(), mean.reindex(hk.to_numpy()).to_numpy()
 
 
-def _scaled(w: np.ndarray) -> np.ndarray:
+def scaled_weights(w: np.ndarray) -> np.ndarray:
+    """Weights scaled to sum to their count (ppi_py's scale).
+
+    >>> scaled_weights(np.array([1.0, 3.0])).tolist()
+    [0.5, 1.5]
+    """
     return w / w.sum() * len(w)
 
 
 def tune_lambda(arms: Arms) -> float:
     """Power-tuning ``lam`` (ppi_py's plug-in minimiser, with design weights), in [0, 1]."""
     n, big_n = len(arms.y), len(arms.f)
-    v, w = _scaled(arms.v), _scaled(arms.w)
+    v, w = scaled_weights(arms.v), scaled_weights(arms.w)
     theta1 = np.mean(w * arms.f) + np.mean(v * (arms.y - arms.yhat))
     g = v * (arms.y - np.mean(v * arms.y))
     gh = v * (arms.yhat - np.mean(v * arms.yhat))
@@ -187,20 +197,20 @@ def tune_lambda(arms: Arms) -> float:
     return float(np.clip(lam, 0.0, 1.0))
 
 
-def _lin_var(x: np.ndarray, w: np.ndarray) -> float:
+def hajek_var(x: np.ndarray, w: np.ndarray) -> float:
     """Linearized variance of the Hajek mean of ``x`` (ppi_py scale: no n/(n-1) factor)."""
-    ws = _scaled(w)
+    ws = scaled_weights(w)
     m = np.sum(ws * x) / len(x)
     return float(np.sum((ws * (x - m)) ** 2) / len(x) ** 2)
 
 
 def _arm_var(x: np.ndarray, w: np.ndarray, design: Any, idx: np.ndarray | None) -> float:
-    """Variance of an arm's Hajek mean: :func:`_lin_var` without a design; with one (a Sample
+    """Variance of an arm's Hajek mean: :func:`hajek_var` without a design; with one (a Sample
     with strata/clusters), the with-replacement design variance of the linearized values
     ``w (x - m) / sum(w)`` over the design's PSUs within strata (R ``svymean``; a domain's
     values are zero outside it, as ``svyby``)."""
     if design is None:
-        return _lin_var(x, w)
+        return hajek_var(x, w)
     m = np.sum(w * x) / w.sum()
     z = np.zeros(design.psu.size)
     z[slice(None) if idx is None else idx] = w * (x - m) / w.sum()
@@ -265,9 +275,9 @@ def build_arms(
     cells: Sequence[str] | None = None, transform: Any = None,
 ) -> tuple[Arms, pd.DataFrame, pd.DataFrame]:
     """Validate inputs and build the :class:`Arms` (plus the two row frames)."""
-    pframe, w = _frame_weights(personas, persona_weight, "personas")
-    hframe, v = _frame_weights(human, human_weight, "human")
-    tf = transform or (lambda fr, col, what: _numeric(fr, col, what))
+    pframe, w = frame_weights(personas, persona_weight, "personas")
+    hframe, v = frame_weights(human, human_weight, "human")
+    tf = transform or (lambda fr, col, what: numeric_column(fr, col, what))
     f = tf(pframe, outcome, "personas")
     y = tf(hframe, human_outcome, "human")
     if prediction == "llm":
@@ -285,7 +295,12 @@ def build_arms(
     return Arms(f, w, y, yhat, v, _design_of(personas), _design_of(human)), pframe, hframe
 
 
-def _domains(pframe: pd.DataFrame, hframe: pd.DataFrame, by: str) -> list[str]:
+def shared_domains(pframe: pd.DataFrame, hframe: pd.DataFrame, by: str) -> list[str]:
+    """The domains of ``by`` present in the human rows (category order, else sorted).
+
+    >>> shared_domains(pd.DataFrame({"s": ["a"]}), pd.DataFrame({"s": ["b", "a"]}), "s")
+    ['a', 'b']
+    """
     for fr, what in ((pframe, "personas"), (hframe, "human")):
         if by not in fr.columns:
             raise DataError(f"by={by!r} is not a column of the {what}; pass a shared column")
@@ -297,7 +312,7 @@ def _domains(pframe: pd.DataFrame, hframe: pd.DataFrame, by: str) -> list[str]:
     return sorted(set(col.map(format_level).astype(str)))
 
 
-def _subset(arms: Arms, pm: np.ndarray, hm: np.ndarray) -> Arms:
+def subset_arms(arms: Arms, pm: np.ndarray, hm: np.ndarray) -> Arms:
     """The arms restricted to a domain (rows ``pm`` / ``hm``); designs keep all their rows."""
     def idx(design: Any, cur: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
         if design is None:
@@ -356,14 +371,18 @@ def ppi_mean(
     >>> float(ppi_mean(p, h, "llm", "y", lam=0.0)["estimate"].iloc[0])
     0.5
     """
-    _check_level(level)
+    check_level(level)
     arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome,
                                       persona_weight=persona_weight, human_weight=human_weight,
                                       prediction=prediction, cells=cells)
     return _table(arms, pframe, hframe, outcome, pd.NA, by, lam, level)
 
 
-def _check_level(level: float) -> None:
+def check_level(level: float) -> None:
+    """Refuse a confidence level outside (0, 1).
+
+    >>> check_level(0.95)
+    """
     if not 0 < level < 1:
         raise DataError(f"level={level!r}: the confidence level must be in (0, 1), e.g. 0.95")
 
@@ -374,13 +393,13 @@ def _table(arms: Arms, pframe: pd.DataFrame, hframe: pd.DataFrame, outcome: str,
     if by is not None:
         pcol = pframe[by].map(format_level).astype(str).to_numpy()
         hcol = hframe[by].map(format_level).astype(str).to_numpy()
-        for d in _domains(pframe, hframe, by):
+        for d in shared_domains(pframe, hframe, by):
             pm, hm = pcol == d, hcol == d
             if pm.sum() < 2 or hm.sum() < 2:
                 raise DataError(f"by={by!r}, domain {d!r}: {int(pm.sum())} personas and "
                                 f"{int(hm.sum())} humans; PPI needs at least 2 of each. Use a "
                                 "coarser by= (e.g. region) or collect more respondents there")
-            rows.append(fit_row(fit_arms(_subset(arms, pm, hm), lam), outcome, lv, by, d, level))
+            rows.append(fit_row(fit_arms(subset_arms(arms, pm, hm), lam), outcome, lv, by, d, level))
     rows.append(fit_row(fit_arms(arms, lam), outcome, lv, pd.NA, TOTAL, level))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
@@ -414,9 +433,9 @@ def ppi_proportion(
     >>> t[["level", "estimate"]].values.tolist()
     [['a', 0.5], ['b', 0.5]]
     """
-    _check_level(level)
-    pframe, _ = _frame_weights(personas, persona_weight, "personas")
-    hframe, _ = _frame_weights(human, human_weight, "human")
+    check_level(level)
+    pframe, _ = frame_weights(personas, persona_weight, "personas")
+    hframe, _ = frame_weights(human, human_weight, "human")
     if human_outcome not in hframe.columns:
         raise DataError(f"human: column {human_outcome!r} is not in the data; name the answer")
     if levels is None:

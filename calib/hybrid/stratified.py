@@ -42,11 +42,12 @@ from calib.hybrid.ppi import (
     COLUMNS,
     TOTAL,
     PPIFit,
-    _check_level,
-    _domains,
     build_arms,
+    check_level,
     fit_arms,
     fit_row,
+    shared_domains,
+    subset_arms,
 )
 
 
@@ -116,24 +117,22 @@ def ppi_stratified(
     and the combined ``Total`` row; its ``lambda`` is the share-weighted mean of the strata's.
     Every stratum needs at least 2 personas and 2 humans (else an error naming it).
     """
-    _check_level(level)
+    check_level(level)
     arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome,
                                       persona_weight=persona_weight, human_weight=human_weight,
                                       prediction=prediction, cells=cells)
-    doms = _domains(pframe, hframe, strata)
+    doms = shared_domains(pframe, hframe, strata)
     sh = stratum_shares(pframe, arms.w, strata, doms, shares)
     pcol = pframe[strata].map(format_level).astype(str).to_numpy()
     hcol = hframe[strata].map(format_level).astype(str).to_numpy()
     fits, rows = [], []
-    from calib.hybrid.ppi import _subset
-
     for d in doms:
         pm, hm = pcol == d, hcol == d
         if pm.sum() < 2 or hm.sum() < 2:
             raise DataError(f"strata={strata!r}, level {d!r}: {int(pm.sum())} personas and "
                             f"{int(hm.sum())} humans; each stratum needs at least 2 of each. "
                             "Merge strata or collect more respondents there")
-        fit = fit_arms(_subset(arms, pm, hm), lam)
+        fit = fit_arms(subset_arms(arms, pm, hm), lam)
         fits.append(fit)
         rows.append(fit_row(fit, outcome, pd.NA, strata, d, level))
     tot = combine(fits, sh)

@@ -180,12 +180,14 @@ def dask_write(
 
     Reading the directory (``pandas.read_parquet(out)``) gives the rows in input order.
     """
+    from dask.dataframe.utils import make_meta
+
     from calib.outofcore.dask_cells import read
 
     out = check_out(out, overwrite)
     ddf = read(files)
     look = lookup_frame(combos, g)
-    meta = ddf._meta.drop(columns=[weight_column], errors="ignore").copy()
+    meta = make_meta(ddf).drop(columns=[weight_column], errors="ignore").copy()
     meta[weight_column] = np.array([], dtype=float)
     res = ddf.map_partitions(
         _join_part, look, list(variables), base_weight, weight_column, meta=meta

@@ -1,4 +1,7 @@
-"""Build report parts from calib objects (a :class:`~calib.election.Forecast`, weights).
+"""Build report parts from a forecast: anything shaped like :class:`~calib.election.Forecast`.
+
+The report is built on core and data only (docs/design.md, Layout), so it reads a forecast
+through :class:`ForecastLike`, the four plain fields it needs, instead of importing the model.
 
 Examples
 --------
@@ -14,14 +17,35 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import pandas as pd
 
 from calib.core.errors import DataError
+from calib.data.datasets import election_results
 from calib.data.variables import STATES
-from calib.election import Forecast
 from calib.report.data import ReportData
+
+
+@runtime_checkable
+class ForecastLike(Protocol):
+    """What :func:`from_forecast` reads of a forecast (:class:`calib.election.Forecast` has it).
+
+    Attributes
+    ----------
+    states : one row per state with columns ``state`` (postal code) and ``estimate``.
+    ev_draws : simulated Democratic electoral votes, one per draw.
+    options : the forecast's options (``national_sd`` names the shared swing).
+    year : the election year (certified results are joined for it).
+    """
+
+    states: pd.DataFrame
+    ev_draws: Any
+    options: Mapping[str, Any]
+    year: int
 
 
 def ev_variance_text(options: dict) -> str:
@@ -37,12 +61,12 @@ def ev_variance_text(options: dict) -> str:
             "and the spread is likely too narrow.")
 
 
-def from_forecast(forecast: Forecast, *, certified: bool = True, **parts: object) -> ReportData:
+def from_forecast(forecast: ForecastLike, *, certified: bool = True, **parts: object) -> ReportData:
     """A :class:`ReportData` with the state map and EV histogram of ``forecast`` filled in.
 
     Parameters
     ----------
-    forecast : a :class:`calib.election.Forecast`.
+    forecast : a :class:`calib.election.Forecast` (or any :class:`ForecastLike`).
     certified : join the certified results of ``forecast.year`` (shipped data) as the
         map's ``certified`` column and the actual electoral votes (state winners at large);
         a year without shipped results raises DataError (pass ``certified=False``; the map
@@ -54,9 +78,9 @@ def from_forecast(forecast: Forecast, *, certified: bool = True, **parts: object
     -------
     ReportData
     """
-    if not isinstance(forecast, Forecast):
-        raise DataError(f"from_forecast needs a calib.election.Forecast, got "
-                        f"{type(forecast).__name__}")
+    if not isinstance(forecast, ForecastLike):
+        raise DataError(f"from_forecast needs a calib.election.Forecast (states, ev_draws, "
+                        f"options, year), got {type(forecast).__name__}")
     st = forecast.states[forecast.states["state"].isin(STATES)][["state", "estimate"]]
     derived: dict[str, object] = {
         "ev_draws": np.asarray(forecast.ev_draws, dtype=int),
@@ -64,8 +88,6 @@ def from_forecast(forecast: Forecast, *, certified: bool = True, **parts: object
         "provenance": {"forecast year": forecast.year, "forecast options": forecast.options},
     }
     if certified:
-        from calib.data.datasets import election_results
-
         res = election_results(forecast.year)
         share = res.set_index("state_po")["dem_two_party_share"]
         st = st.assign(certified=st["state"].map(share).to_numpy(dtype=float))
@@ -82,4 +104,4 @@ def from_forecast(forecast: Forecast, *, certified: bool = True, **parts: object
     return replace(ReportData(), **{**derived, **parts})
 
 
-__all__ = ["from_forecast", "ev_variance_text"]
+__all__ = ["from_forecast", "ev_variance_text", "ForecastLike"]

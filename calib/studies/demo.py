@@ -171,7 +171,8 @@ def run(steps: Sequence[str] | None = None, *, as_json: bool = False,
     Parameters
     ----------
     steps : names from :data:`STEPS`; a step runs with every step before it (they feed it).
-    as_json : print one JSON document at the end instead of text per step.
+    as_json : print no text per step (``calib demo --json`` prints the returned results as
+        one JSON document: output formats belong to the CLI layer).
     echo : where text goes (``None``: silent).
 
     Returns
@@ -194,10 +195,6 @@ def run(steps: Sequence[str] | None = None, *, as_json: bool = False,
         ctx["results"]["seconds"][step.name] = round(time.perf_counter() - t0, 3)
         if echo is not None and not as_json:
             echo(f"\n[{i}/{len(todo)}] {step.title}\n{text}")
-    if echo is not None and as_json:
-        from calib.cli.commands._io import dumps
-
-        echo(dumps(ctx["results"]))
     return ctx["results"]
 
 

@@ -37,6 +37,11 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.data.datasets import poststrat_frame, state_predictors
+
+# persona election studies with known truth live in their own module; calib.simulate has
+# always offered them too (docs/api.md)
+from calib.studies.election_study import ElectionStudy, election_study, truth_frame
 
 #: Default coefficients of the binary model (logit scale). ``state`` is computed (see module).
 BINARY_COEFFICIENTS: dict[str, object] = {
@@ -58,14 +63,10 @@ CELL_VARIABLES: tuple[str, ...] = ("state", "region", "race4", "sex", "age6", "e
 
 def _frame() -> pd.DataFrame:
     """The census frame the population is built on (one switch point for its source)."""
-    from calib.data.datasets import poststrat_frame
-
     return poststrat_frame()
 
 
 def _state_effect(frame: pd.DataFrame, scale: float = 4.0) -> dict[str, float]:
-    from calib.data.datasets import state_predictors
-
     p = state_predictors()
     rv = p["repvote"].to_numpy()
     eff = scale * (rv - rv.mean())
@@ -304,9 +305,6 @@ def sample(
         rows["y"] = pd.Categorical.from_codes(k, categories=list(population.levels))
     return rows, population
 
-
-# persona election studies with known truth (issue 6) live in their own module
-from calib.studies.election_study import ElectionStudy, election_study, truth_frame  # noqa: E402
 
 __all__ = [
     "Population",

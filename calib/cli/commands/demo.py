@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from calib.cli.commands._io import dumps
+
 
 def register(app: typer.Typer) -> None:
     """Register ``demo`` on the ``calib`` app."""
@@ -23,7 +25,9 @@ def register(app: typer.Typer) -> None:
         """Rake a shipped survey to census targets, print diagnostics and weighted estimates."""
         from calib.studies.demo import run
 
-        run(steps=steps, as_json=as_json, echo=typer.echo)
+        results = run(steps=steps, as_json=as_json, echo=typer.echo)
+        if as_json:
+            typer.echo(dumps(results))
 
 
 __all__ = ["register"]

@@ -85,7 +85,7 @@ def run(
     codebook_in_memory(codebook, engine, scheduler, input)
     if codebook is None and (engine != "memory" or scheduler is not None
                              or not Path(input).is_file()):
-        from calib.cli.outofcore import estimate_command
+        from calib.cli.commands._outofcore import estimate_command
 
         done = estimate_command(input, outcome, weighting, out=out, by=by, weight=weight,
                                 level=level, overwrite=overwrite, engine=engine,

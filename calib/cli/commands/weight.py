@@ -96,13 +96,13 @@ def run(
     codebook: str | Path | None = None,
 ) -> pd.DataFrame | dict:
     """Implement ``calib weight``; writes ``out`` (and the diagnostics JSON) and returns the
-    output frame (a summary dict when it ran out of core: see :mod:`calib.cli.outofcore`).
+    output frame (a summary dict when it ran out of core: see :mod:`calib.cli.commands._outofcore`).
     With ``codebook`` the input is recoded first (:func:`._io.read_input`) and the output
     holds the raw columns, the recoded ones and the weight."""
     codebook_in_memory(codebook, engine, scheduler, input)
     if codebook is None and (engine != "memory" or scheduler is not None
                              or not Path(input).is_file()):
-        from calib.cli.outofcore import weight_command
+        from calib.cli.commands._outofcore import weight_command
 
         done = weight_command(input, weighting, out=out, weight_column=weight_column,
                               overwrite=overwrite, engine=engine, scheduler=scheduler,

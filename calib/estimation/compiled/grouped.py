@@ -28,7 +28,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from calib.estimation.compiled.multinomial import ExactMultinomial, _uniform, seed_state
+from calib.estimation.compiled.multinomial import ExactMultinomial, seed_state, uniform
 
 #: The grouped draw is used when rows collapse to at most this share of groups ...
 GROUP_SHARE = 0.25
@@ -36,7 +36,7 @@ GROUP_SHARE = 0.25
 GROUP_MIN_ROWS = 100_000
 
 
-def _factorize_rows(columns: list[tuple[np.ndarray, int | None]],
+def factorize_rows(columns: list[tuple[np.ndarray, int | None]],
                     limit: int) -> tuple[np.ndarray, int] | None:
     """Group codes of rows identical in every column, or None as soon as one column has more
     than ``limit`` distinct values. A column comes with its number of codes when it is already
@@ -137,7 +137,7 @@ def _unit(p) -> tuple[np.ndarray, bool]:
     d = p.design
     if d.n_psus == d.psu.size:
         return d.stratum_of_psu[d.psu], True
-    b = p._boot
+    b = p.boot
     return (d.psu if b["row_pos"] is None else b["row_pos"]), False
 
 
@@ -155,7 +155,7 @@ def row_groups(p, rc: np.ndarray, base: np.ndarray, YD: np.ndarray,
     if any(_surely_many(c, limit) for c in YD.T):
         return None
     cols += [(c, None) for c in YD.T]
-    got = _factorize_rows(cols, limit)
+    got = factorize_rows(cols, limit)
     if got is None or got[1] > share * n:
         return None
     key, G = got
@@ -182,7 +182,7 @@ def group_factors(p, g: RowGroups, r: int) -> np.ndarray:
         return fs[g.unit] * g.size
     n_draw, fac = _stratum_draws(p)
     em = ExactMultinomial.build(g.size, g.unit, n_draw)
-    counts = em.counts(seed_state(p._seeds[r], 8)[:4])
+    counts = em.counts(seed_state(p.seeds[r], 8)[:4])
     lone = n_draw[g.unit] == 0
     return np.where(lone, g.size, counts * fac[g.unit])
 
@@ -207,7 +207,7 @@ def _spread(state, count, row_start, row_size, fac, cell, wv, out):  # pragma: n
             a0 = 0.0
             a1 = 0.0
             for _ in range(k):
-                u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
+                u, s0, s1, s2, s3 = uniform(s0, s1, s2, s3)
                 i = a + np.int64(u * size)
                 a0 += wv[i, 0]
                 a1 += wv[i, 1]
@@ -216,7 +216,7 @@ def _spread(state, count, row_start, row_size, fac, cell, wv, out):  # pragma: n
         else:
             acc[:] = 0.0
             for _ in range(k):
-                u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
+                u, s0, s1, s2, s3 = uniform(s0, s1, s2, s3)
                 i = a + np.int64(u * size)
                 for j in range(J):
                     acc[j] += wv[i, j]
@@ -235,7 +235,7 @@ class CellSums:
 
     @classmethod
     def build(cls, p, rc: np.ndarray, base: np.ndarray, YD: np.ndarray, m: int) -> CellSums:
-        seeds = p._seeds  # the replicates' seeds, made once here (``sums`` runs in threads)
+        seeds = p.seeds  # the replicates' seeds, made once here (``sums`` runs in threads)
         unit, rows_are_psus = _unit(p)
         g = row_groups(p, rc, base, YD)
         if not rows_are_psus:  # clustered: the PSU draw of the row path, per group
@@ -270,7 +270,7 @@ class CellSums:
 
             return cls(f"groups ({g.n_groups:,} groups of identical rows)", sums)
         # blocks of (stratum, cell); their rows made contiguous, blocks in the sampler's order
-        block, B = _factorize_rows([(unit, int(unit.max()) + 1), (rc, m)], rc.size)
+        block, B = factorize_rows([(unit, int(unit.max()) + 1), (rc, m)], rc.size)
         bsize = np.bincount(block, minlength=B).astype(float)
         first = first_rows(block, B)
         bunit, bcell = unit[first], rc[first]

@@ -43,7 +43,7 @@ _U = numba.uint64
 
 
 @numba.njit(inline="always")
-def _uniform(s0, s1, s2, s3):  # pragma: no cover - numba
+def uniform(s0, s1, s2, s3):  # pragma: no cover - numba
     """xoshiro256+ (Blackman & Vigna 2018): a uniform on [0, 1) from the top 53 bits, and the
     next state (kept in registers by the caller)."""
     r = s0 + s3
@@ -64,7 +64,7 @@ def _pass(s0, s1, s2, s3, a, b, tab, toff, twidth, tkmin, cdf, guide, lam, mode,
     kh = 0
     J = wv.shape[1]
     for i in range(a, b):
-        u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
+        u, s0, s1, s2, s3 = uniform(s0, s1, s2, s3)
         t = tab[i]
         if t >= 0:  # the mean's CDF table, entered through its guide table
             o = toff[t]
@@ -120,7 +120,7 @@ def _draw(state, tab, toff, twidth, tkmin, cdf, guide, lam, mode, pmf_mode, cdf_
         a, b = start[h], stop[h]
         fh = fac[h]
         for _ in range(n_draw[h] - K[h]):
-            u, s0, s1, s2, s3 = _uniform(s0, s1, s2, s3)
+            u, s0, s1, s2, s3 = uniform(s0, s1, s2, s3)
             i = cguide[a + np.int64(u * (b - a))]  # the category whose share interval
             while i < b - 1 and rel[i] <= u:  # (rel[i-1], rel[i]] holds u, from its guide
                 i += 1

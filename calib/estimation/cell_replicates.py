@@ -4,7 +4,7 @@ With at most one calibration step, a replicate's final weight is ``f_i w_i g_r[c
 replicate estimate needs only sums of ``f w`` and ``f w y_l`` per sub-cell (a calibration cell
 split by domain). The sums come from the compiled draws of :mod:`.grouped` (bootstrap) or from
 :meth:`~.replicates.ReplicatePlan.row_factors` (one pass over the rows per replicate); each
-replicate is recalibrated on cells (:func:`.replicates._solve`, or, for raking, in the thread
+replicate is recalibrated on cells (:func:`.replicates.solve_replicates`, or, for raking, in the thread
 that drew it with :class:`~calib.estimation.compiled.ipf_batch.RakeKernel`).
 """
 
@@ -16,16 +16,16 @@ import numpy as np
 
 from calib.core.sample import Sample
 from calib.core.threads import run_parts
-from calib.estimation.compiled.grouped import CellSums, _factorize_rows, first_rows
+from calib.estimation.compiled.grouped import CellSums, factorize_rows, first_rows
 from calib.estimation.compiled.ipf_batch import RakeKernel
 from calib.estimation.domains import Estimands
 from calib.estimation.linearization import CalStep
 from calib.estimation.replicates import (
     CHUNK_ENTRIES,
     ReplicatePlan,
-    _rake_options,
-    _rake_status,
-    _solve,
+    rake_options,
+    rake_status,
+    solve_replicates,
 )
 
 #: Drawn replicates of a raked sample are re-raked in the thread that drew them (False: in
@@ -92,7 +92,7 @@ def fast_thetas(
             tseed = ((p.seed if p.seed is not None else 0), a) if targets_se else None
             Wc = np.stack([np.bincount(sub_cell, weights=A[r, :, 0], minlength=m)
                            for r in range(k)])
-            gs = _solve(cs, Wc, a, tseed)[:, sub_cell]
+            gs = solve_replicates(cs, Wc, a, tseed)[:, sub_cell]
         else:
             gs = np.ones((k, ms))
         tot = np.empty((k, J + 1, K))
@@ -111,7 +111,7 @@ def _subcells(rc: np.ndarray, dom: np.ndarray, m: int, K: int
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sub-cells: calibration cells split by domain (-1: in no estimand). Returns each row's
     sub-cell code and, per sub-cell, its cell and its domain."""
-    sub, ms = _factorize_rows([(rc, m), (dom + 1, K + 1)], rc.size)
+    sub, ms = factorize_rows([(rc, m), (dom + 1, K + 1)], rc.size)
     first = first_rows(sub, ms)
     return sub, rc[first], dom[first]
 
@@ -136,7 +136,7 @@ def _drawn_rake_totals(cs: CalStep, drawn: CellSums, sub_cell: np.ndarray,
     columns, then the domain's weight): each replicate is
     drawn and re-raked in the same thread, while its cells are in cache."""
     cal = cs.cal
-    tol, max_iter = _rake_options(cs)
+    tol, max_iter = rake_options(cs)
     kern = RakeKernel.build(cal.margin_index, cal.totals, tol=tol, max_iter=max_iter)
     m, ms = cal.X.shape[0], sub_cell.size
     g0 = np.ascontiguousarray(cal.g, dtype=float)
@@ -155,7 +155,7 @@ def _drawn_rake_totals(cs: CalStep, drawn: CellSums, sub_cell: np.ndarray,
     for a in range(0, n_rep, step):
         b = min(a + step, n_rep)
         run_parts(lambda u, v, a=a: part(a + u, a + v), b - a)
-        _rake_status(cs, status[a:b], error[a:b], a)
+        rake_status(cs, status[a:b], error[a:b], a)
         if advance is not None:
             advance(b - a)
     return tot
