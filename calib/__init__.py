@@ -130,10 +130,13 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.util.spec_from_loader(fullname, self, origin=new)
 
     def create_module(self, spec: Any) -> ModuleType:
-        return import_module(spec.origin)
+        module = import_module(spec.origin)
+        spec.loader_state = module.__spec__  # the import system overwrites it: put it back
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        return None
+        # keep the module's own spec, so importlib.resources still finds its files
+        module.__spec__ = module.__spec__.loader_state
 
 
 if not any(isinstance(f, _Alias) for f in sys.meta_path):

@@ -51,3 +51,14 @@ def test_lazy_names_still_reach_the_core_classes():
     from calib.core.targets import Margin, Targets
 
     assert calib.Sample is Sample and calib.Targets is Targets and calib.Margin is Margin
+
+
+def test_an_old_path_keeps_the_module_spec():
+    # importing the old path must not replace the new module's spec (importlib.resources
+    # reads the shipped codebooks through it)
+    import calib.codebooks  # noqa: F401  # old path
+    import calib.data.codebooks
+    from calib.data.codebook import Codebook
+
+    assert calib.data.codebooks.__spec__.name == "calib.data.codebooks"
+    assert "personas" in Codebook.builtin_names()
