@@ -57,6 +57,7 @@ def test_an_old_path_keeps_the_module_spec():
     # importing the old path must not replace the new module's spec (importlib.resources
     # reads the shipped codebooks through it)
     import calib.codebooks  # noqa: F401  # old path
+
     import calib.data.codebooks
     from calib.data.codebook import Codebook
 

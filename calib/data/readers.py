@@ -44,6 +44,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
+from calib.data.codebook import Codebook
 
 #: Models of the Tianyi-Lab/Personas dataset (column prefixes).
 TIANYI_MODELS: tuple[str, ...] = (
@@ -176,7 +177,6 @@ def read_personas(
         frame = read_tianyi_personas(frame)
     if codebook is None:
         return frame
-    from calib.data.codebook import Codebook
 
     if isinstance(codebook, str | Path) and not isinstance(codebook, Codebook):
         text = str(codebook)

@@ -28,14 +28,13 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.data.datasets import election_results
 from calib.data.variables import STATES
 from calib.election.forecast import Forecast
 
 
 def backtest(forecast: Forecast | str | Path, year: int | None = None) -> dict:
     """Metrics of ``forecast`` against the certified results of ``year`` (default: its year)."""
-    from calib.data.datasets import election_results
-
     f = forecast if isinstance(forecast, Forecast) else Forecast.read(forecast)
     year = int(year if year is not None else f.year)
     cert = election_results(year).set_index("state_po").reindex(list(STATES))

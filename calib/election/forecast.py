@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.data.datasets import election_results, electoral_votes
 from calib.data.variables import STATES
 
 DISTRICTS = {"ME": ("ME-1", "ME-2"), "NE": ("NE-1", "NE-2", "NE-3")}
@@ -188,8 +189,6 @@ def read_state_estimates(data: pd.DataFrame | str | Path) -> pd.DataFrame:
 
 
 def _previous_results(year: int) -> pd.DataFrame | None:
-    from calib.data.datasets import election_results
-
     for y in (year - 4, year - 8):
         try:
             return election_results(y)
@@ -233,8 +232,6 @@ def forecast(
     -------
     Forecast
     """
-    from calib.data.datasets import electoral_votes
-
     if not 0 < level < 1:
         raise DataError(f"level={level}: give a probability between 0 and 1")
     est = read_state_estimates(state_estimates)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.core.progress import progress_bar
 from calib.core.sample import Sample
 from calib.estimation import domains as _domains
 from calib.estimation import replicates as _rep
@@ -149,7 +150,6 @@ def estimate(
             raise DataError(f"bootstrap_draw={bootstrap_draw!r}: use 'auto', 'rows' or 'groups'")
         grouped = bootstrap_draw == "groups" or (bootstrap_draw == "auto"
                                                  and sample.n >= _rep.GROUP_MIN_ROWS)
-        from calib.core.progress import progress_bar
 
         with progress_bar(p.n_rep, f"{p.method} replicates", progress) as advance:
             fast = fast_thetas(sample, p, chain, est, targets_se, grouped=grouped,

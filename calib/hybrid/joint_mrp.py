@@ -44,6 +44,7 @@ from calib.hybrid.ppi import (
     hajek_var,
     numeric_column,
 )
+from calib.mrp import fit
 
 #: Default cell variables (those of :func:`calib.studies.election_study.election_study`).
 DEFAULT_CELLS: tuple[str, ...] = ("state", "race4", "sex", "age6", "educ5")
@@ -89,8 +90,6 @@ def fit_joint(
     sampler: str = "nutpie",
 ) -> Any:
     """Fit the joint persona + human model (an :class:`calib.mrp.MRPFit`)."""
-    from calib.mrp import fit
-
     variables = list(dict.fromkeys([*cells, *([bias_by] if bias_by else [])]))
     data = stack_sources(personas, human, outcome, human_outcome, variables)
     if bias_by:

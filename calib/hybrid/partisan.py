@@ -33,6 +33,7 @@ import numpy as np
 from calib.core.errors import DataError, TargetError
 from calib.core.sample import Sample
 from calib.core.targets import Targets, margin
+from calib.data.datasets import election_results, poststrat_frame
 
 #: Recalled-vote variable per election year (levels in :mod:`calib.data.variables`).
 VOTE_VARIABLE: dict[int, str] = {2016: "vote2016", 2020: "vote2020"}
@@ -54,8 +55,6 @@ def recalled_vote_targets(year: int = 2020, *, by: str | None = None,
     >>> [round(float(x), 3) for x in m.values]
     [0.354, 0.325, 0.013, 0.308]
     """
-    from calib.data.datasets import election_results, poststrat_frame
-
     var = variable or VOTE_VARIABLE.get(year)
     if var is None:
         raise TargetError(f"recalled_vote_targets: no recalled-vote variable for {year}; pass "

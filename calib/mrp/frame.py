@@ -38,6 +38,7 @@ from calib.core.cells import (
     encode,
     encode_column,
     format_level,
+    missing_mask,
 )
 from calib.core.errors import (
     ConvergenceError,
@@ -46,6 +47,7 @@ from calib.core.errors import (
     TargetError,
 )
 from calib.core.targets import Targets
+from calib.weighting.ipf import ipf, max_rel_error
 
 
 def _design(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
@@ -140,8 +142,6 @@ def extend_frame(
     ref = reference
     dropped: dict[str, int] = {}
     if missing == "drop":
-        from calib.core.cells import missing_mask
-
         bad = np.zeros(len(ref), dtype=bool)
         for c in [*by, variable]:
             mc = missing_mask(ref[c])
@@ -231,8 +231,6 @@ def update_frame(
     >>> update_frame(f, t)["n"].round(1).tolist()
     [36.0, 24.0, 16.0, 24.0]
     """
-    from calib.weighting.ipf import ipf, max_rel_error
-
     if count not in frame.columns:
         raise DataError(f"frame has no count column {count!r}")
     n = frame[count].to_numpy(float)

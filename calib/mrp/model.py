@@ -50,7 +50,11 @@ import pandas as pd
 
 from calib.core.cells import CellTable, collapse, encode
 from calib.core.errors import DataError
+from calib.core.progress import progress_bar, show
 from calib.core.threads import usable_cpus
+from calib.mrp.diagnostics import check, posterior_table
+from calib.mrp.diagnostics import divergences as n_divergent
+from calib.mrp.poststrat import poststratify
 from calib.mrp.spec import (
     ModelSpec,
     Term,
@@ -231,8 +235,6 @@ def _sample(model, compiled, sampler: str, draws: int, tune: int, chains: int,
             options: Mapping[str, Any] | None = None, progress: bool | None = False):
     import pymc as pm
 
-    from calib.core.progress import progress_bar, show
-
     extra = dict(options or {})
     if sampler == "nutpie":  # see NUTPIE_DEFAULTS
         extra = {**NUTPIE_DEFAULTS, **extra}
@@ -295,8 +297,6 @@ class MRPFit:
 
     def summary(self, level: float = 0.95) -> pd.DataFrame:
         """Posterior mean, sd, central interval, R-hat and ESS per parameter (one row each)."""
-        from calib.mrp.diagnostics import posterior_table
-
         return posterior_table(self, level)
 
     def effects(self, term: str, level: float = 0.95, reference: str | None = None) -> pd.DataFrame:
@@ -336,8 +336,6 @@ class MRPFit:
 
     def poststratify(self, frame: pd.DataFrame, **options: Any) -> Any:
         """Shortcut for :func:`calib.mrp.poststratify` (``fit.poststratify(frame)``)."""
-        from calib.mrp.poststrat import poststratify
-
         return poststratify(self, frame, **options)
 
 
@@ -418,9 +416,6 @@ def fit(
     -------
     MRPFit
     """
-    from calib.mrp.diagnostics import check
-    from calib.mrp.diagnostics import divergences as n_divergent
-
     if family not in ("binomial", "categorical"):
         raise DataError(f"family={family!r}: use 'binomial' or 'categorical'")
     if gate not in ("raise", "warn"):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from calib.core.cells import CellTable, encode_column, format_level
+from calib.core.cells import CellTable, encode_column, format_level, missing_mask
 from calib.core.errors import DataError
 
 
@@ -318,8 +318,6 @@ def encode_outcome(values: pd.Series, outcome: str, family: str, success: str | 
     ([1.0, 0.0, 0.0, 1.0], ('0', '1'), [False, False, True, False])
     """
     if family == "binomial":
-        from calib.core.cells import missing_mask
-
         miss = missing_mask(values)
         text = _level_text(values)
         if success is not None:

@@ -24,6 +24,8 @@ from calib.core.cells import CellTable
 from calib.core.errors import DataError
 from calib.core.history import Step
 from calib.core.targets import Targets
+from calib.outofcore.solve import solve_cells
+from calib.outofcore.sources import expand
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,6 @@ class FileSample:
         ``engine`` is ``"duckdb"`` (embedded, default) or ``"dask"``; for Dask, ``scheduler``
         is a cluster address (``"tcp://host:8786"``) or pass a ``distributed.Client``.
         """
-        from calib.outofcore.sources import expand
-
         if engine not in ("duckdb", "dask"):
             raise DataError(
                 f"engine={engine!r}: a FileSample uses 'duckdb' or 'dask'; load the rows with "
@@ -126,8 +126,6 @@ class FileSample:
 
     def weight(self, method: str, targets: Targets, **options: Any) -> FileSample:
         """Weight by ``method`` (rake, poststratify, calibrate) on cells built out of core."""
-        from calib.outofcore.solve import solve_cells
-
         if self.history:
             raise DataError(
                 "a FileSample takes one weighting step from its base weights; chain steps on "

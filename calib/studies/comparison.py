@@ -29,13 +29,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from calib import mrp
 from calib.core.errors import CalibError, DataError
+from calib.core.progress import progress_bar
+from calib.core.sample import Sample
 from calib.core.targets import Margin, Targets
+from calib.hybrid import joint_mrp, partisan, ppi_mean, recalled_vote_targets
+from calib.hybrid.partisan import VOTE_VARIABLE
+from calib.weighting.poststratify import collapse_levels
 
 DEFAULT_VARIABLES: tuple[str, ...] = ("age6", "sex", "race4", "educ5")
 
@@ -88,8 +95,6 @@ def _weighted_by(s, inp: StudyInput) -> pd.DataFrame:
 
 
 def _sample(inp: StudyInput):
-    from calib.core.sample import Sample
-
     return Sample(inp.personas)
 
 
@@ -158,8 +163,6 @@ def run_propensity(inp: StudyInput) -> pd.DataFrame:
 
 def run_mrp(inp: StudyInput) -> pd.DataFrame:
     """Binomial MRP on cells (sum-to-zero effects), poststratified on the frame."""
-    from calib import mrp
-
     if inp.frame is None:
         raise DataError("mrp needs a poststratification frame (frame=...)")
     o = {"draws": 500, "tune": 500, "chains": 4, "sampler": "nutpie", **inp.opts("mrp")}
@@ -190,8 +193,6 @@ def run_ppi(inp: StudyInput) -> pd.DataFrame:
     same across the domains of a stratum (the assumption; see docs/methods/hybrid.md); the
     se adds the persona arm's and the rectifier's variances (PPI++ formulas, lambda fixed at 1).
     """
-    from calib.hybrid import ppi_mean
-
     if inp.human is None or inp.human_outcome is None:
         raise DataError("ppi needs human=... with human_outcome= (the human's real answer)")
     o = inp.opts("ppi")
@@ -210,7 +211,6 @@ def run_ppi(inp: StudyInput) -> pd.DataFrame:
     for dom, st in strat_of.items():
         pm = (frame[inp.by].astype(str) == str(dom)).to_numpy()
         hm = (human[strat].astype(str) == st).to_numpy()
-        from calib.core.sample import Sample
 
         sub = Sample(frame.loc[pm], weight=s.weight_array[pm])
         r = ppi_mean(sub, human.loc[hm], inp.outcome, "__human_answer", lam=1.0,
@@ -227,16 +227,12 @@ def run_partisan(inp: StudyInput) -> pd.DataFrame:
     targets are the certified results (:func:`calib.hybrid.recalled_vote_targets`; option
     ``recall_year``, default 2020). Fixes the partisan composition of the persona set; cannot
     fix an LLM that answers differently from people with the same recalled vote."""
-    from calib.hybrid import partisan, recalled_vote_targets
-    from calib.hybrid.partisan import VOTE_VARIABLE
-
     o = dict(inp.opts("partisan"))
     year = int(o.pop("recall_year", 2020))
     var = VOTE_VARIABLE.get(year)
     if var is None or var not in inp.personas.columns:
         raise DataError(f"partisan needs the personas' recalled {year} vote in a column "
                         f"{var!r} (levels of calib.data.variables); ask the LLM for it")
-    from calib.weighting.poststratify import collapse_levels
 
     full = recalled_vote_targets(year, by=inp.by).margins[0]
     # minor-candidate voters are ~1.5%: per state they join the nonvoters, so a state without
@@ -251,8 +247,6 @@ def run_joint_mrp(inp: StudyInput) -> pd.DataFrame:
     """Joint persona-human MRP (:func:`calib.hybrid.joint_mrp`): one model of the LLM's and the
     humans' answers with a partially pooled persona-bias term per ``bias_by`` group (default
     ``region``), poststratified over the frame with the bias switched off."""
-    from calib.hybrid import joint_mrp
-
     if inp.frame is None:
         raise DataError("joint-mrp needs a poststratification frame (frame=...)")
     if inp.human is None or inp.human_outcome is None:
@@ -302,8 +296,6 @@ class Comparison:
 
     def write(self, path: str, *, overwrite: bool = False) -> None:
         """Write the per-domain table (CSV); the summary goes beside it as ``*_summary.csv``."""
-        from pathlib import Path
-
         p = Path(path)
         s = p.with_name(p.stem + "_summary" + p.suffix)
         for q in (p, s):
@@ -365,7 +357,6 @@ def compare(
         weights = frame.groupby(by, observed=True)[count].sum()
         weights.index = weights.index.astype(str)
     rows, summ, fits = [], [], {}
-    from calib.core.progress import progress_bar
 
     with progress_bar(len(methods), "methods", progress) as advance:
         for m in methods:
@@ -433,8 +424,6 @@ def compare_repeated(
     its Monte Carlo standard error ``sqrt(c (1 - c) / K)`` over the K domain-intervals.
     ``progress``: a bar over the repetitions on stderr (None: when stderr is a terminal).
     """
-    from calib.core.progress import progress_bar
-
     out: list[pd.DataFrame] = []
     with progress_bar(reps, "repetitions", progress) as advance:
         for r in range(reps):

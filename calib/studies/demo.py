@@ -29,7 +29,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from calib.core.errors import DataError
+from calib.core.sample import Sample
+from calib.data.datasets import anes2020, census_targets, election_results
+from calib.studies.demo_study import report_step, study_step
 
 VARIABLES = ("sex", "age6", "race4", "educ5")
 OUTCOME = "vote2020"
@@ -45,8 +50,6 @@ class DemoStep:
 
 
 def _load(ctx: dict) -> str:
-    from calib.data.datasets import anes2020
-
     frame = anes2020()
     ctx["frame"] = frame
     ctx["results"]["rows"] = len(frame)
@@ -55,8 +58,6 @@ def _load(ctx: dict) -> str:
 
 
 def _targets(ctx: dict) -> str:
-    from calib.data.datasets import census_targets
-
     t = census_targets(list(VARIABLES))
     ctx["targets"] = t
     ctx["results"]["population"] = float(t.population)
@@ -65,8 +66,6 @@ def _targets(ctx: dict) -> str:
 
 
 def _rake(ctx: dict) -> str:
-    from calib.core.sample import Sample
-
     frame = ctx["frame"]
     sample = Sample(frame, strata="Stratum", cluster="VarUnit")
     with warnings.catch_warnings():
@@ -89,8 +88,6 @@ def _diagnostics(ctx: dict) -> str:
 
 
 def _certified(population: float) -> dict[str, float]:
-    from calib.data.datasets import election_results
-
     e = election_results(2020)
     e = e[e["state_po"] != "DC"]  # the CVAP frame covers the 50 states
     dem, rep = float(e["dem_votes"].sum()), float(e["rep_votes"].sum())
@@ -100,10 +97,6 @@ def _certified(population: float) -> dict[str, float]:
 
 
 def _estimate(ctx: dict) -> str:
-    import pandas as pd
-
-    from calib.core.sample import Sample
-
     raked, frame = ctx["raked"], ctx["frame"]
     kept = raked.frame
     opts = {"variance": "linearization"}
@@ -140,14 +133,10 @@ def _estimate(ctx: dict) -> str:
 
 
 def _study(ctx: dict) -> str:
-    from calib.studies.demo_study import study_step
-
     return study_step(ctx)
 
 
 def _report(ctx: dict) -> str:
-    from calib.studies.demo_study import report_step
-
     return report_step(ctx)
 
 

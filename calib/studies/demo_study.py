@@ -15,7 +15,12 @@ The truth reproduces the certified 2024 state results exactly (see
 
 from __future__ import annotations
 
+import copy
+import warnings
 from pathlib import Path
+
+from calib.studies.pipeline import run_study
+from calib.studies.report_study import study_report
 
 STUDY = {
     "personas": {
@@ -44,11 +49,6 @@ OUT = Path("out")
 
 def study_step(ctx: dict) -> str:
     """Run the persona study; store the result; return the printed comparison."""
-    import copy
-    import warnings
-
-    from calib.studies.pipeline import run_study
-
     cfg = copy.deepcopy(STUDY)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -87,8 +87,6 @@ def study_step(ctx: dict) -> str:
 
 def report_step(ctx: dict) -> str:
     """Write out/report.html for the study (the demo owns out/; it rewrites its own files)."""
-    from calib.studies.report_study import study_report
-
     OUT.mkdir(exist_ok=True)
     path = study_report(ctx["study"], OUT / "report.html", overwrite=True)
     ctx["results"]["report"] = str(path)

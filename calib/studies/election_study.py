@@ -41,6 +41,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from calib.core.errors import DataError
+from calib.data.datasets import election_results, poststrat_frame
 from calib.data.variables import LEVELS
 
 CELL_VARIABLES: tuple[str, ...] = ("state", "region", "race4", "sex", "age6", "educ5")
@@ -133,8 +134,6 @@ def _multiplier(frame: pd.DataFrame, skew: Mapping[str, Mapping[str, float]]) ->
 
 def truth_frame(year: int, effects: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
     """The CVAP frame with P(D | cell) whose state shares equal the certified ``year`` results."""
-    from calib.data.datasets import election_results, poststrat_frame
-
     frame = poststrat_frame().copy()
     res = election_results(year).set_index("state_po")["dem_two_party_share"]
     base = _effects(frame, effects or VOTE_EFFECTS)
@@ -165,8 +164,6 @@ def recall_parameters(frame: pd.DataFrame, previous: int) -> dict[str, np.ndarra
     totals per state then equal the certified ones exactly (the targets of
     :func:`calib.hybrid.recalled_vote_targets`). Returns ``delta, turnout, other`` per row.
     """
-    from calib.data.datasets import election_results
-
     res = election_results(previous).set_index("state_po")
     st = frame["state"].astype(str).to_numpy()
     states, inv = np.unique(st, return_inverse=True)

@@ -49,6 +49,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,12 @@ from typing import Any
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.data.datasets import election_results, poststrat_frame
+from calib.data.readers import read_personas, read_table
+from calib.election import backtest, forecast
+from calib.studies.comparison import compare
+from calib.studies.election_study import election_study
+from calib.studies.report_study import study_report
 
 SECTIONS = ("personas", "analysis", "benchmark", "forecast", "outputs")
 
@@ -101,15 +108,11 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
     pc = dict(cfg.get("personas", {}))
     study = None
     if "simulate" in pc:
-        from calib.studies.election_study import election_study
-
         study = election_study(**pc["simulate"])
         personas, human = study.personas, study.human
         if human is None or not len(human):
             human = None
     elif "path" in pc:
-        from calib.data.readers import read_personas, read_table
-
         got = read_personas(pc["path"], codebook=pc.get("codebook"))
         personas = got[0] if isinstance(got, tuple) else got
         human = read_table(pc["human"]) if "human" in pc else None
@@ -128,8 +131,6 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
 def _benchmark(cfg: Mapping[str, Any], study: Any) -> pd.Series:
     bc = dict(cfg.get("benchmark", {}))
     if "path" in bc:
-        from calib.data.readers import read_table
-
         t = read_table(bc["path"])
         col = bc.get("column", "dem_two_party_share")
         return t.set_index(bc.get("key", "state"))[col].astype(float)
@@ -138,7 +139,6 @@ def _benchmark(cfg: Mapping[str, Any], study: Any) -> pd.Series:
         return study.truth_state.set_index("state")["dem_two_party_share"]
     if year is None:
         raise DataError("[benchmark] needs certified = YEAR or path = '...'")
-    from calib.data.datasets import election_results
 
     r = election_results(int(year))
     return r.set_index("state_po")["dem_two_party_share"]
@@ -151,10 +151,6 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
     ``progress`` (a callable) is called with each method's name once its forecast and
     backtest are done; ``bar`` draws a progress bar over the methods on stderr (None: when
     stderr is a terminal; the ``calib run`` CLI)."""
-    from calib.data.datasets import poststrat_frame
-    from calib.election import backtest, forecast
-    from calib.studies.comparison import compare
-
     personas, human, study = _personas(cfg)
     ac = dict(cfg.get("analysis", {}))
     outcome = ac.get("outcome", "vote_dem")
@@ -194,8 +190,6 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
 
 def write_outputs(res: StudyResult, out: Path, *, report: bool, overwrite: bool) -> dict:
     """Write comparison.csv, summary.csv, forecast_<method>.json, backtest.json, report.html."""
-    import json
-
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "comparison": out / "comparison.csv",
@@ -214,8 +208,6 @@ def write_outputs(res: StudyResult, out: Path, *, report: bool, overwrite: bool)
     for m, f in res.forecasts.items():
         f.write(paths[f"forecast_{m}"], overwrite=True)
     if report:
-        from calib.studies.report_study import study_report
-
         study_report(res, paths["report"], overwrite=True)
     return {k: str(v) for k, v in paths.items()}
 

@@ -14,6 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calib import __version__
+from calib.core.sample import Sample
+from calib.studies.comparison import frame_targets
+from calib.weighting.diagnostics import margin_table
+
 NOTE_WEIGHTING = (
     "Demographic weighting (poststratification, raking, calibration) fixes the personas' "
     "composition bias only. It cannot remove response bias - the LLM answering unlike real "
@@ -22,10 +27,6 @@ NOTE_WEIGHTING = (
 
 
 def _margins(res: Any, variables: list[str]) -> tuple[Any, Any, pd.DataFrame | None]:
-    from calib.core.sample import Sample
-    from calib.studies.comparison import frame_targets
-    from calib.weighting.diagnostics import margin_table
-
     study = res.study
     if study is None:
         return None, None, None
@@ -45,7 +46,6 @@ def _margins(res: Any, variables: list[str]) -> tuple[Any, Any, pd.DataFrame | N
 
 def study_report(res: Any, path: str | Path, *, overwrite: bool = False, mrp_fit: Any = None) -> Path:
     """Render the report of ``res`` (a :class:`calib.studies.pipeline.StudyResult`) to ``path``."""
-    from calib import __version__
     from calib.report import ReportData, render
     from calib.report.parts import ev_variance_text, from_forecast
     from calib.report.render import default_provenance

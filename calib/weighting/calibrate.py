@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calib.core.cells import broadcast
-from calib.core.errors import ConvergenceError, InfeasibleError
+from calib.core.errors import ConvergenceError, DataError, InfeasibleError
 from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
 from calib.core.targets import Targets
@@ -347,8 +347,6 @@ def calibrate(
 
 
 def _check_trim(trim: tuple[float, float]) -> tuple[float, float]:
-    from calib.core.errors import DataError
-
     try:
         lo, hi = (float(x) for x in trim)
     except (TypeError, ValueError):

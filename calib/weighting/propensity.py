@@ -47,6 +47,7 @@ from calib.core.errors import ConvergenceError, DataError
 from calib.core.history import Step
 from calib.core.sample import Sample, check_weights
 from calib.data.variables import LEVELS
+from calib.weighting.diagnostics import asmd
 
 
 def propensity(
@@ -152,7 +153,6 @@ def propensity(
     if trim is not None:
         w, k = _trim(w, trim)
         notes.append(f"trimmed {k} weights at {trim:g} x mean weight (excess redistributed)")
-    from calib.weighting.diagnostics import asmd
 
     kept = frame[enc_s.keep] if not enc_s.keep.all() else frame
     refk = ref_frame[enc_r.keep] if not enc_r.keep.all() else ref_frame

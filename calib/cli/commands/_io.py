@@ -22,6 +22,7 @@ import pandas as pd
 import typer
 
 from calib.core.errors import DataError
+from calib.data.readers import read_personas
 
 PARQUET = (".parquet", ".pq")
 
@@ -116,7 +117,6 @@ def read_input(path: str | Path, what: str = "INPUT", codebook: str | Path | Non
     """
     if codebook is None:
         return read_frame(path, what)
-    from calib.data.readers import read_personas
 
     path = Path(path)
     if not path.exists():

@@ -29,6 +29,7 @@ from calib.cli.commands._io import (
     read_input,
 )
 from calib.core.errors import DataError
+from calib.data.datasets import election_results, poststrat_frame
 
 
 def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | None = None,
@@ -40,7 +41,6 @@ def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | Non
         echo: Any = None, progress: bool | None = False) -> Any:
     """Read the files (recoding PERSONAS / HUMAN with ``codebook`` / ``human_codebook`` when
     given) and run :func:`calib.studies.comparison.compare`."""
-    from calib.data.datasets import election_results, poststrat_frame
     from calib.studies.comparison import DEFAULT_VARIABLES, compare
 
     check_out(out, overwrite)

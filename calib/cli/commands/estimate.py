@@ -43,6 +43,7 @@ from calib.cli.commands._io import (
     to_numeric,
     write_frame,
 )
+from calib.cli.commands._outofcore import estimate_command
 from calib.cli.commands._weighting import (
     WeightingOptions,
     apply,
@@ -50,6 +51,7 @@ from calib.cli.commands._weighting import (
     weighting_options,
 )
 from calib.core.errors import DataError
+from calib.data.persist import sidecar
 
 VARIANCES = ("linearization", "bootstrap", "jackknife")
 
@@ -85,8 +87,6 @@ def run(
     codebook_in_memory(codebook, engine, scheduler, input)
     if codebook is None and (engine != "memory" or scheduler is not None
                              or not Path(input).is_file()):
-        from calib.cli.commands._outofcore import estimate_command
-
         done = estimate_command(input, outcome, weighting, out=out, by=by, weight=weight,
                                 level=level, overwrite=overwrite, engine=engine,
                                 scheduler=scheduler, variance=variance, cluster=cluster,
@@ -102,7 +102,6 @@ def run(
         if Path(replicates_out).suffix.lower() not in (".parquet", ".pq"):
             raise DataError(f"--replicates-out {str(replicates_out)!r}: replicate weights are "
                             "written as Parquet; use a .parquet path")
-        from calib.data.persist import sidecar
 
         check_out(replicates_out, overwrite, "--replicates-out")
         check_out(sidecar(Path(replicates_out)), overwrite, "--replicates-out sidecar",

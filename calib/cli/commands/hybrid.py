@@ -24,17 +24,21 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import typer
 
+from calib.cli.commands._io import CODEBOOK_HELP, check_out, read_input, write_frame
 from calib.core.errors import DataError
+from calib.core.sample import Sample
+from calib.core.targets import Targets
+from calib.data.datasets import poststrat_frame
+from calib.data.readers import read_personas
+from calib.data.variables import LEVELS
 
 METHODS = ("ppi", "mrp", "partisan")
 
 
 def _read(path: str | Path, codebook: str | Path | None = None, what: str = "PERSONAS",
           note: Any = None) -> pd.DataFrame:
-    from calib.cli.commands._io import read_input
-    from calib.data.readers import read_personas
-
     if codebook is not None:
         return read_input(path, what, codebook, note)
     return read_personas(path)
@@ -60,14 +64,10 @@ def run(
 ) -> pd.DataFrame:
     """Implement ``calib hybrid``; writes ``out`` and returns the table. ``codebook`` /
     ``human_codebook`` recode PERSONAS / HUMAN first (:func:`._io.read_input`)."""
-    from calib import Sample
-    from calib.core.targets import Targets
-    from calib.data.variables import LEVELS
     from calib.hybrid import ppi, ppi_mean
 
     if method not in METHODS:
         raise DataError(f"--method {method!r}: use one of {list(METHODS)}")
-    from calib.cli.commands._io import check_out, write_frame
 
     out = check_out(Path(out), overwrite)
     pframe = _read(personas, codebook, "PERSONAS", echo)
@@ -90,7 +90,6 @@ def run(
                             "but PERSONAS and HUMAN share no harmonized cell variable; add "
                             "--human-outcome with the LLM answer for each human in --outcome")
     if method == "mrp":
-        from calib.data.datasets import poststrat_frame
         from calib.hybrid import joint_mrp
 
         table = joint_mrp(pframe, hframe, outcome, human_outcome, poststrat_frame(), by=by,
@@ -112,10 +111,6 @@ def run(
 
 def register(app) -> None:
     """Register ``hybrid`` on a Typer app (the ``calib`` CLI)."""
-    import typer
-
-    from calib.cli.commands._io import CODEBOOK_HELP
-
     @app.command("hybrid")
     def hybrid(  # noqa: B008 - typer idiom
         personas: Path = typer.Argument(..., help="persona file (CSV/Parquet/JSONL)"),  # noqa: B008

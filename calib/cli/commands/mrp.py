@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from calib import mrp
 from calib.cli.commands._io import (
     CodebookOption,
     check_out,
@@ -38,8 +39,6 @@ def run(input: Path, outcome: str, frame: Path, frame_count: str, groups: list[s
         target_accept: float | None = None) -> Any:
     """Fit and poststratify; returns ``(fit, estimate)``. ``codebook`` recodes INPUT first
     (:func:`._io.read_input`); ``progress`` is passed to :func:`calib.mrp.fit`."""
-    from calib import mrp
-
     check_out(out, overwrite)
     check_out(draws_out, overwrite, "--draws-out")
     rows = read_input(input, "INPUT", codebook, echo)

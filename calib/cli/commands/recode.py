@@ -25,14 +25,13 @@ import pandas as pd
 import typer
 
 from calib.cli.commands._io import check_out, write_frame
+from calib.core.errors import DataError
+from calib.data.readers import read_personas
 
 
 def run(input: Path, codebook: str | Path, out: Path, *, report: Path | None = None,  # noqa: A002
         overwrite: bool = False, echo: Any = None) -> pd.DataFrame:
     """Implement ``calib recode``; returns the recoded frame (raw columns + targets)."""
-    from calib.core.errors import DataError
-    from calib.data.readers import read_personas
-
     out = check_out(out, overwrite)
     report = check_out(report, overwrite, "--report")
     if not Path(input).is_file():

@@ -20,6 +20,7 @@ import typer
 
 from calib.cli.commands._io import check_out, dumps, frame_records
 from calib.core.errors import TargetError
+from calib.data.datasets import census_targets
 
 #: name -> (universe, by, default variables, description)
 NAMES: dict[str, tuple[str, str | None, tuple[str, ...], str]] = {
@@ -43,8 +44,6 @@ def _split(values: list[str] | None) -> list[str] | None:
 def build(name: str, variables: list[str] | None = None,
           states: list[str] | None = None) -> Any:
     """The :class:`calib.Targets` a shipped name stands for."""
-    from calib.data.datasets import census_targets
-
     if name not in NAMES:
         raise TargetError(f"targets {name!r} is not shipped; choose one of {list(NAMES)} "
                           "(calib targets list)")

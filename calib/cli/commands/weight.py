@@ -41,21 +41,16 @@ from calib.cli.commands._io import (
     read_input,
     write_frame,
 )
+from calib.cli.commands._outofcore import weight_command
 from calib.cli.commands._weighting import WeightingOptions, apply, weighting_options
 from calib.core.errors import DataError
+from calib.weighting.diagnostics import summary
 
 
 def diagnostics_of(sample: Any, weighting: WeightingOptions | None = None) -> tuple[str, dict]:
-    """Text and JSON dictionary of the sample's diagnostics (:func:`calib.weighting.diagnostics.summary`;
-    a minimal Kish summary if that module is unavailable). After propensity weighting the
-    ASMD is against the reference microdata, on the propensity model's variables."""
-    try:
-        from calib.weighting.diagnostics import summary
-    except ImportError:  # pragma: no cover - fallback while the module is absent
-        w = sample.weight_array
-        ess = float(w.sum() ** 2 / (w**2).sum())
-        d = {"n": int(w.size), "n_eff": ess, "deff": w.size / ess, "method": sample.method}
-        return f"n = {d['n']}, Kish n_eff = {ess:.1f}, deff = {d['deff']:.3f}", d
+    """Text and JSON dictionary of the sample's diagnostics (:func:`calib.weighting.diagnostics.summary`).
+    After propensity weighting the ASMD is against the reference microdata, on the propensity
+    model's variables."""
     opts: dict[str, Any] = {}
     if weighting is not None and weighting.method == "propensity":
         step = next((s for s in sample.history if s.method == "propensity"), None)
@@ -102,8 +97,6 @@ def run(
     codebook_in_memory(codebook, engine, scheduler, input)
     if codebook is None and (engine != "memory" or scheduler is not None
                              or not Path(input).is_file()):
-        from calib.cli.commands._outofcore import weight_command
-
         done = weight_command(input, weighting, out=out, weight_column=weight_column,
                               overwrite=overwrite, engine=engine, scheduler=scheduler,
                               as_json=as_json, echo=echo)
