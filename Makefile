@@ -69,6 +69,7 @@ bench: venv-dev r-reference
 
 lint: venv-dev
 	$(VENV)/bin/ruff check calib tests bench examples
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) build dist out .pytest_cache

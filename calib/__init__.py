@@ -6,11 +6,12 @@ inference, all solved on cells.
 
 The package is layered (docs/design.md): ``core`` (cells, targets, sample, errors) ->
 ``data`` (variables, codebooks, readers, datasets, persistence) -> ``weighting`` ->
-``estimation`` -> ``outofcore`` -> models (``mrp``, ``hybrid``, ``election``) -> ``report`` ->
-``studies`` -> ``cli``; nothing imports upward. ``import calib`` loads only the error classes:
-``Sample``, ``Targets`` and every submodule load on first use through ``_LAZY``, and the module
-paths of the first layout (``calib.io``, ``calib.persist``, ``calib.engines``, ...) keep
-importing as aliases of their new homes (``_OLD_PATHS``; the table is in docs/design.md).
+``estimation`` -> ``outofcore`` -> models (``mrp`` | ``election``, then ``hybrid``) ->
+``report`` -> ``studies`` -> ``cli``; nothing imports upward (pyproject's import contracts).
+``import calib`` loads only the error classes: ``Sample``, ``Targets`` and every submodule load
+on first use through ``_LAZY``, and the module paths of the first layout (``calib.io``,
+``calib.persist``, ``calib.engines``, ...) keep importing as aliases of their new homes
+(``_OLD_PATHS``; the table is in docs/design.md).
 
 >>> import calib
 >>> calib.__version__

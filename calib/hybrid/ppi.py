@@ -221,7 +221,7 @@ def _design_of(obj: Any) -> Any:
     """The PSU design of a :class:`calib.Sample` with strata or clusters, else None."""
     if getattr(obj, "strata", None) is None and getattr(obj, "cluster", None) is None:
         return None
-    from calib.estimation.design import psu_design
+    from calib.estimation.design import psu_design  # deferred: calib.estimation loads numba
 
     return psu_design(obj)
 

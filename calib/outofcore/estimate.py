@@ -202,7 +202,7 @@ def estimate_files(
 
 def _rake_shift(U: np.ndarray, nc: np.ndarray, margin_index: tuple) -> np.ndarray:
     """Per-cell shift of R's raking residualization (as :mod:`calib.estimation`)."""
-    from calib.estimation.linearization import RAKE_SWEEPS
+    from calib.estimation.linearization import RAKE_SWEEPS  # deferred: loads numba
 
     shift = np.zeros_like(U)
     for _ in range(RAKE_SWEEPS):

@@ -46,6 +46,7 @@ def _margins(res: Any, variables: list[str]) -> tuple[Any, Any, pd.DataFrame | N
 
 def study_report(res: Any, path: str | Path, *, overwrite: bool = False, mrp_fit: Any = None) -> Path:
     """Render the report of ``res`` (a :class:`calib.studies.pipeline.StudyResult`) to ``path``."""
+    # deferred: calib.report loads matplotlib, which a study without a report never needs
     from calib.report import ReportData, render
     from calib.report.parts import ev_variance_text, from_forecast
     from calib.report.render import default_provenance

@@ -1,7 +1,9 @@
 """The ``calib`` commands, one module each, registered in one place (:data:`COMMANDS`).
 
 Each module has ``register(app)`` that adds its command(s) to the Typer app; modules import
-their heavy dependencies (PyMC, cvxpy, matplotlib) inside the command body only.
+the layers that load heavy dependencies (the models and studies: SciPy, numba, PyMC, cvxpy,
+matplotlib) inside the command body only, so ``calib --help`` starts fast; core, data and the
+shared CLI helpers are imported at the top.
 
 Examples
 --------
