@@ -646,24 +646,7 @@ def join_answers(
                 f"{name} lack columns {need} (columns: {list(frame.columns)[:15]}); pass id=, "
                 "question=, answer= to name them"
             )
-    pid = _norm(personas[id])
-    if pid.isna().any():
-        raise DataError(f"personas: {int(pid.isna().sum())} rows have no {id!r}; give each an id")
-    if pid.duplicated().any():
-        dup = pid[pid.duplicated()].unique()[:5].tolist()
-        raise DataError(
-            f"personas: {id!r} is not unique ({int(pid.duplicated().sum())} repeats, e.g. "
-            f"{dup}); one row per persona is needed"
-        )
-    aid = _norm(answers[id])
-    known = aid.isin(set(pid.dropna()))
-    if not known.all():
-        orphans = aid[~known]
-        first = orphans.unique()[:10].tolist()
-        raise DataError(
-            f"{int((~known).sum())} answers have a {id!r} not among the personas (first ids: "
-            f"{first}); read the matching persona file or fix the ids"
-        )
+    pid, aid = _checked_ids(_norm(personas[id]), _norm(answers[id]), id)
     q = _norm(answers[question])
     if q.isna().any():
         raise DataError(f"answers: {int(q.isna().sum())} rows have no {question!r}")
@@ -682,43 +665,11 @@ def join_answers(
     if valid is None:
         is_valid = ~is_abst & ~is_missing
     else:
-        allowed: dict[str, set[str]] = {}
-        if isinstance(valid, Mapping):
-            absent_q = sorted(set(q.unique()) - set(map(str, valid)))
-            if absent_q:
-                raise DataError(
-                    f"valid= names no answers for questions {absent_q}; add them to the dict"
-                )
-            allowed = {str(k): {format_level(x).strip() for x in v} for k, v in valid.items()}
-        else:
-            allowed = {qq: {format_level(x).strip() for x in valid} for qq in q.unique()}
-        is_valid = (
-            np.array(
-                [(a is not pd.NA) and a in allowed[qq] for a, qq in zip(ans, q, strict=True)],
-                dtype=bool,
-            )
-            & ~is_abst
-        )
+        is_valid = _allowed(ans, q, valid) & ~is_abst
     status = np.where(
         is_missing, "missing", np.where(is_abst, "abstain", np.where(is_valid, "valid", "invalid"))
     )
-    # report
-    tab = pd.DataFrame({"question": q.to_numpy(), "status": status})
-    counts = (
-        tab.groupby(["question", "status"], sort=True).size().unstack(fill_value=0)
-        .reindex(columns=["valid", "invalid", "abstain", "missing"], fill_value=0)
-    )  # fmt: skip
-    counts.insert(0, "answers", counts.sum(axis=1))
-    answered = key.groupby("q")["id"].nunique()
-    counts["personas_without_answer"] = len(pid) - answered.reindex(counts.index).to_numpy()
-    counts = counts.reset_index().rename_axis(columns=None)
-    counts[counts.columns[1:]] = counts[counts.columns[1:]].astype("int64")
-    inv = pd.DataFrame({"question": q.to_numpy(), "answer": ans.to_numpy()})[status == "invalid"]
-    invalid = (
-        inv.groupby(["question", "answer"], sort=True).size().rename("rows").reset_index()
-        if len(inv) else pd.DataFrame(columns=["question", "answer", "rows"])
-    )  # fmt: skip
-    report = AnswerReport(counts, invalid)
+    report = _answer_report(q, ans, status, key, n_personas=len(pid))
     if wide:
         kept = pd.DataFrame({"_id": aid.to_numpy(), "q": q.to_numpy(),
                              "a": ans.where(pd.Series(is_valid, index=ans.index))})  # fmt: skip
@@ -746,6 +697,66 @@ def join_answers(
         )
     out = left.merge(right.drop(columns=[id]), on="_id", how="left", validate="many_to_one")
     return out.drop(columns="_id"), report
+
+
+def _checked_ids(pid: pd.Series, aid: pd.Series, id: str) -> tuple[pd.Series, pd.Series]:  # noqa: A002
+    """The persona ids (present, unique) and the answers' ids (each among the personas)."""
+    if pid.isna().any():
+        raise DataError(f"personas: {int(pid.isna().sum())} rows have no {id!r}; give each an id")
+    if pid.duplicated().any():
+        dup = pid[pid.duplicated()].unique()[:5].tolist()
+        raise DataError(
+            f"personas: {id!r} is not unique ({int(pid.duplicated().sum())} repeats, e.g. "
+            f"{dup}); one row per persona is needed"
+        )
+    known = aid.isin(set(pid.dropna()))
+    if not known.all():
+        orphans = aid[~known]
+        first = orphans.unique()[:10].tolist()
+        raise DataError(
+            f"{int((~known).sum())} answers have a {id!r} not among the personas (first ids: "
+            f"{first}); read the matching persona file or fix the ids"
+        )
+    return pid, aid
+
+
+def _allowed(
+    ans: pd.Series, q: pd.Series, valid: Sequence[str] | Mapping[str, Sequence[str]]
+) -> np.ndarray:
+    """Whether each answer is among its question's allowed answers (one list or per question)."""
+    if isinstance(valid, Mapping):
+        absent_q = sorted(set(q.unique()) - set(map(str, valid)))
+        if absent_q:
+            raise DataError(f"valid= names no answers for questions {absent_q}; add them to the dict")
+        allowed = {str(k): {format_level(x).strip() for x in v} for k, v in valid.items()}
+    else:
+        allowed = {qq: {format_level(x).strip() for x in valid} for qq in q.unique()}
+    return np.array(
+        [(a is not pd.NA) and a in allowed[qq] for a, qq in zip(ans, q, strict=True)],
+        dtype=bool,
+    )
+
+
+def _answer_report(
+    q: pd.Series, ans: pd.Series, status: np.ndarray, key: pd.DataFrame, *, n_personas: int
+) -> AnswerReport:
+    """Counts per question and status, personas without an answer, invalid values."""
+    tab = pd.DataFrame({"question": q.to_numpy(), "status": status})
+    counts = (
+        tab.groupby(["question", "status"], sort=True).size().unstack(fill_value=0)
+        .reindex(columns=["valid", "invalid", "abstain", "missing"], fill_value=0)
+    )  # fmt: skip
+    counts.insert(0, "answers", counts.sum(axis=1))
+    answered = key.groupby("q")["id"].nunique()
+    counts["personas_without_answer"] = n_personas - answered.reindex(counts.index).to_numpy()
+    counts = counts.reset_index().rename_axis(columns=None)
+    counts[counts.columns[1:]] = counts[counts.columns[1:]].astype("int64")
+    inv = pd.DataFrame({"question": q.to_numpy(), "answer": ans.to_numpy()})[status == "invalid"]
+    invalid = (
+        inv.groupby(["question", "answer"], sort=True).size().rename("rows").reset_index()
+        if len(inv) else pd.DataFrame(columns=["question", "answer", "rows"])
+    )  # fmt: skip
+    return AnswerReport(counts, invalid)
 
 
 __all__ = [
