@@ -315,8 +315,10 @@ class Comparison:
 
 
 class StudyOptions(TypedDict, total=False):
-    """The study's inputs besides the persona set (keyword options of :func:`compare`; they
-    become the :class:`StudyInput` every method runner sees).
+    """The keyword options of :func:`compare` that describe the study's inputs.
+
+    With the persona set, outcome and ``by`` they make the :class:`StudyInput` every method
+    runner sees.
 
     Keys
     ----
