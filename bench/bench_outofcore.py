@@ -105,7 +105,7 @@ if args["engine"] == "dask":
     client = Client(cluster)
 t1 = time.perf_counter()
 r = weight_files(args["paths"], t, "rake", out=args["out"], engine=args["engine"],
-                 base_weight="w", client=client, memory_limit=args["memory_limit"])
+                 base_weight="w", scheduler=client, memory_limit=args["memory_limit"])
 t2 = time.perf_counter()
 if client is not None:
     client.close(); cluster.close()

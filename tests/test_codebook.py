@@ -153,7 +153,7 @@ def test_builtin_names() -> None:
 
 
 def test_personas_codebook_on_fixture() -> None:
-    long = read_tianyi_personas(FIX / "tianyi_personas.jsonl", errors="report")[0]
+    long = read_tianyi_personas(FIX / "tianyi_personas.jsonl", errors="report").frame
     book = Codebook.builtin("personas")
     # the fixture holds three values outside the schema's categories: all listed, with counts
     with pytest.raises(UnmappedLevelError) as ei:

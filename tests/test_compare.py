@@ -47,6 +47,13 @@ def test_failures_are_reported_not_hidden(study):
     assert s.at["calibrate-logit", "status"].startswith("failed:")
 
 
+def test_unknown_study_option_is_refused(study):
+    # the study options are one typed set (StudyOptions): a misspelt name is an error
+    bench = study.truth_state.set_index("state")["dem_two_party_share"]
+    with pytest.raises(TypeError, match=r"unknown options \['frames'\]"):
+        compare(study.personas, "vote_dem", benchmark=bench, frames=study.frame)
+
+
 def test_repeated_mode_reports_coverage_with_mcse():
     def make(seed):
         st = election_study(2024, per_state=60, human_n=0, seed=seed,

@@ -148,7 +148,7 @@ def test_raked_weights_written_back_equal_memory(files, tmp_path, engine, client
     mem = Sample(frame, weight="w").rake(t).weights.to_numpy()
     out = tmp_path / "raked.parquet"
     r = weight_files(str(d / "part*.parquet"), t, "rake", out=out, engine=engine,
-                     base_weight="w", client=client if engine == "dask" else None)
+                     base_weight="w", scheduler=client if engine == "dask" else None)
     got = pd.read_parquet(r.out)
     assert r.rows == len(frame) and r.choice.engine == engine
     np.testing.assert_array_equal(got["id"].to_numpy(), frame["id"].to_numpy())  # input order
@@ -196,6 +196,14 @@ def test_output_not_overwritten(files, tmp_path):
     assert out.read_bytes() == b"keep me"
     weight_files(d, _targets(1e6), out=out, engine="duckdb", base_weight="w", overwrite=True)
     assert len(pd.read_parquet(out)) == N_PER_FILE * N_FILES
+
+
+def test_client_is_passed_as_scheduler(files, tmp_path):
+    # weight_files(client=) was merged into scheduler= (an address or a distributed.Client)
+    d, _ = files
+    with pytest.raises(TypeError, match="as scheduler="):
+        weight_files(d, _targets(1e6), out=tmp_path / "c.parquet", engine="duckdb",
+                     client=object())
 
 
 def test_engine_choice(files):

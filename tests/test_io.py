@@ -9,6 +9,7 @@ import pytest
 
 from calib.core.errors import DataError
 from calib.data.readers import (
+    TianyiRead,
     join_answers,
     read_answers,
     read_personas,
@@ -20,7 +21,9 @@ M1, M2 = "Llama-3.1-70B-Instruct", "Qwen2.5-72B-Instruct"
 
 
 def test_tianyi_long_frame_every_type() -> None:
-    long, rep = read_tianyi_personas(FIX / "tianyi_personas.jsonl", errors="report")
+    got = read_tianyi_personas(FIX / "tianyi_personas.jsonl", errors="report")
+    long, rep = got.frame, got.report
+    assert got.to_frame() is long and got.n_personas == len(long) and got.n_empty == 1
     # 4 meta + 4 x 2 models x 3 types - 1 empty descriptive cell
     assert len(long) == 4 + 24 - 1
     assert long["persona_type"].value_counts().to_dict() == {
@@ -41,7 +44,11 @@ def test_tianyi_long_frame_every_type() -> None:
     d = by.loc[f"1:{M1}:descriptive"]
     assert d.description.startswith("Persona: Maria") and d.SEX == "Female"
     with pytest.warns(UserWarning, match="1 empty persona cells"):
-        read_tianyi_personas(FIX / "tianyi_personas.jsonl")
+        plain = read_tianyi_personas(FIX / "tianyi_personas.jsonl")
+    # one result type in both modes: the same frame and counts without errors="report"
+    assert isinstance(plain, TianyiRead) and isinstance(got, TianyiRead)
+    pd.testing.assert_frame_equal(plain.frame, long)
+    assert plain.n_empty == 1 and plain.n_errors == 0
 
 
 @pytest.mark.filterwarnings("ignore:read_tianyi_personas. 1 empty")
@@ -76,7 +83,8 @@ def test_malformed_json_named_or_reported() -> None:
     with pytest.raises(DataError, match="row 1 \\(persona_number 2\\), column 'meta_persona'"):
         read_tianyi_personas(path)
     with pytest.warns(UserWarning, match="2 malformed"):
-        long, rep = read_tianyi_personas(path, errors="report")
+        got = read_tianyi_personas(path, errors="report")
+    long, rep = got.frame, got.report
     assert rep.errors[["row", "column"]].values.tolist() == [
         [1, "meta_persona"], [0, f"{M1}_objective_table_persona"]]
     assert f"1:{M1}:objective" not in set(long["persona_id"])
@@ -86,7 +94,7 @@ def test_malformed_json_named_or_reported() -> None:
 
 
 def test_join_answers_long_and_wide() -> None:
-    personas = read_tianyi_personas(FIX / "tianyi_personas.jsonl", errors="report")[0]
+    personas = read_tianyi_personas(FIX / "tianyi_personas.jsonl", errors="report").frame
     answers = read_answers(FIX / "tianyi_answers.csv")
     joined, rep = join_answers(personas, answers, valid=["A", "B"])
     assert len(joined) == len(answers)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -134,6 +135,54 @@ def _is_token(text: str) -> bool:
     return text.strip().lower() in MISSING_TOKENS
 
 
+def _distinct(
+    values: pd.Series,
+) -> tuple[np.ndarray, Any, list[str], np.ndarray, list[str]]:
+    """The distinct values of a column: ``(raw codes (-1 NA), uniques (None for a
+    categorical), their level texts, missing-token mask, sorted non-missing level texts)``."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw = np.asarray(values.array.codes)
+        uniq_text = [format_level(c) for c in values.cat.categories]
+        token = np.array([_is_token(t) for t in uniq_text], dtype=bool)
+        natural = [t for t, k in zip(uniq_text, token, strict=True) if not k]
+        return raw, None, uniq_text, token, natural
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
+        values.dtype
+    )
+    raw, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
+    uniq_text = [format_level(u) for u in uniques]
+    if numeric:
+        token = np.zeros(len(uniq_text), dtype=bool)
+    else:
+        token = np.array([_is_token(str(u)) for u in uniques], dtype=bool)
+    order = _sorted_levels([u for u, k in zip(uniques, token, strict=True) if not k])
+    return raw, uniques, uniq_text, token, [format_level(u) for u in order]
+
+
+def _check_known(
+    name: str,
+    raw: np.ndarray,
+    outside: np.ndarray,
+    uniques: Any,
+    uniq_text: list[str],
+    out_levels: list[str],
+) -> None:
+    """Raise naming the values (and row counts) outside the levels, if any row holds one."""
+    unknown = outside[raw] & (raw >= 0)
+    if not unknown.any():
+        return
+    u, c = np.unique(raw[unknown], return_counts=True)
+    if uniques is not None:  # not categorical: list in sorted value order
+        rank = {v: i for i, v in enumerate(_sorted_levels(uniques[u]))}
+        pairs = sorted(zip(u, c, strict=True), key=lambda p: rank[uniques[p[0]]])
+        u, c = [p[0] for p in pairs], [p[1] for p in pairs]
+    listing = ", ".join(f"{uniq_text[i]!r} ({n} rows)" for i, n in zip(u, c, strict=True))
+    raise DataError(
+        f"variable {name!r}: values not among the expected levels {out_levels}: "
+        f"{listing}. Recode them with a Codebook or add the levels to the targets."
+    )
+
+
 def encode_column(
     values: pd.Series,
     name: str,
@@ -160,23 +209,7 @@ def encode_column(
     >>> codes.tolist(), lv, miss.tolist()
     ([1, -1, 0], ('a', 'b'), [False, True, False])
     """
-    numeric = pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(
-        values.dtype
-    )
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        raw = np.asarray(values.array.codes)
-        uniq_text = [format_level(c) for c in values.cat.categories]
-        token = np.array([_is_token(t) for t in uniq_text], dtype=bool)
-        natural = [t for t, k in zip(uniq_text, token, strict=True) if not k]
-    else:
-        raw, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
-        uniq_text = [format_level(u) for u in uniques]
-        if numeric:
-            token = np.zeros(len(uniq_text), dtype=bool)
-        else:
-            token = np.array([_is_token(str(u)) for u in uniques], dtype=bool)
-        order = _sorted_levels([u for u, k in zip(uniques, token, strict=True) if not k])
-        natural = [format_level(u) for u in order]
+    raw, uniques, uniq_text, token, natural = _distinct(values)
     k = len(uniq_text)
     if levels is None:
         out_levels = natural
@@ -196,18 +229,7 @@ def encode_column(
     table[:k][token] = -1
     na_rows = bool(raw.size) and int(raw.min()) < 0
     if (table[:k] == -2).any():
-        unknown = (table[:k] == -2)[raw] & (raw >= 0)
-        if unknown.any():
-            u, c = np.unique(raw[unknown], return_counts=True)
-            if not isinstance(values.dtype, pd.CategoricalDtype):  # list in sorted value order
-                rank = {v: i for i, v in enumerate(_sorted_levels(uniques[u]))}
-                pairs = sorted(zip(u, c, strict=True), key=lambda p: rank[uniques[p[0]]])
-                u, c = [p[0] for p in pairs], [p[1] for p in pairs]
-            listing = ", ".join(f"{uniq_text[i]!r} ({n} rows)" for i, n in zip(u, c, strict=True))
-            raise DataError(
-                f"variable {name!r}: values not among the expected levels {out_levels}: "
-                f"{listing}. Recode them with a Codebook or add the levels to the targets."
-            )
+        _check_known(name, raw, table[:k] == -2, uniques, uniq_text, out_levels)
     if token.any():
         miss = np.append(token, True)[raw]
     elif na_rows:

@@ -64,12 +64,7 @@ class Margin:
         vals = np.asarray(self.values, dtype=float).ravel()
         object.__setattr__(self, "values", vals)
         if self.se is not None:
-            se = np.asarray(self.se, dtype=float).ravel()
-            object.__setattr__(self, "se", se)
-            if se.shape != vals.shape:
-                raise TargetError(f"margin {self.name!r}: se has {se.size} entries, values {vals.size}")
-            if np.any(~np.isfinite(se)) or np.any(se < 0):
-                raise TargetError(f"margin {self.name!r}: se must be finite and >= 0")
+            object.__setattr__(self, "se", self._checked_se(vals))
         if self.scale not in ("total", "share"):
             raise TargetError(f"margin {self.name!r}: scale must be 'total' or 'share'")
         if not np.all(np.isfinite(vals)):
@@ -81,6 +76,18 @@ class Margin:
                     f"numeric auxiliary {self.name!r}: give one variable and one total (empty level)"
                 )
             return
+        self._check_levels(vals)
+
+    def _checked_se(self, vals: np.ndarray) -> np.ndarray:
+        se = np.asarray(self.se, dtype=float).ravel()
+        if se.shape != vals.shape:
+            raise TargetError(f"margin {self.name!r}: se has {se.size} entries, values {vals.size}")
+        if np.any(~np.isfinite(se)) or np.any(se < 0):
+            raise TargetError(f"margin {self.name!r}: se must be finite and >= 0")
+        return se
+
+    def _check_levels(self, vals: np.ndarray) -> None:
+        """A categorical margin: one level per value, one part per variable, no repeats, >= 0."""
         if len(self.levels) != vals.size:
             raise TargetError(f"margin {self.name!r}: {len(self.levels)} levels but {vals.size} values")
         for lv in self.levels:

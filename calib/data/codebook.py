@@ -185,19 +185,72 @@ def _bad(book: str, where: str, msg: str) -> DataError:
     return DataError(f"codebook {book!r}, {where}: {msg}")
 
 
+@dataclass(frozen=True)
+class _At:
+    """Where a recode is being parsed (for messages) and the levels its target allows."""
+
+    book: str
+    where: str
+    target: str
+    levels: tuple[str, ...] | None
+
+    def bad(self, msg: str) -> DataError:
+        return _bad(self.book, self.where, msg)
+
+    def level(self, value: object, what: str) -> str:
+        """``value`` checked as an output level: a non-empty string, one of a harmonized
+        target's levels."""
+        if not isinstance(value, str) or not value.strip():
+            raise self.bad(f"{what} {value!r} must be a non-empty string")
+        if self.levels is not None and value not in self.levels:
+            raise self.bad(
+                f"{what} {value!r} is not a level of harmonized variable "
+                f"{self.target!r}; use one of {list(self.levels)}"
+            )
+        return value
+
+
 def _parse_recode(d: Any, i: int, book: str) -> Recode:
     where = f"recode #{i + 1}"
     if not isinstance(d, Mapping):
         raise _bad(book, where, "each [[recode]] must be a table of keys; fix the TOML")
     if "target" in d:
         where = f"recode #{i + 1} (target {d['target']!r})"
+    _check_recode_keys(d, book, where)
+    target, source = d["target"], d["source"]
+    at = _At(book, where, target, LEVELS.get(target))
+    mapping = _parse_map(d, at)
+    bins, labels = _parse_bins(d, at)
+    if d.get("parse_number") and bins is None:
+        raise at.bad("'parse_number' only goes with 'bins'")
+    default = _parse_default(d, at, mapping is not None and bins is None)
+    missing = d.get("missing", [])
+    if not isinstance(missing, list):
+        raise at.bad("'missing' must be a list of values")
+    if d.get("keep") and d.get("ignore_case") and at.levels is None:
+        raise at.bad("'ignore_case' with 'keep' needs a harmonized target")
+    if d.get("collapse"):
+        _check_collapse(source, at)
+    rec = Recode(
+        target=target, source=source, map=mapping, bins=bins, labels=labels,
+        collapse=bool(d.get("collapse", False)), keep=bool(d.get("keep", False)),
+        missing=tuple(format_level(m).strip() for m in missing), default=default,
+        ignore_case=bool(d.get("ignore_case", False)),
+        parse_number=bool(d.get("parse_number", False)),
+        optional=bool(d.get("optional", False)), note=str(d.get("note", "")),
+    )  # fmt: skip
+    _check_bands(rec, book, where)
+    return rec
+
+
+def _check_recode_keys(d: Mapping, book: str, where: str) -> None:
+    """Known keys, a target and a source, one kind (map and bins may combine), booleans."""
     unknown = sorted(set(d) - _RECODE_KEYS)
     if unknown:
         raise _bad(book, where, f"unknown keys {unknown}; allowed: {sorted(_RECODE_KEYS)}")
     for key in ("target", "source"):
         if not isinstance(d.get(key), str) or not d[key].strip():
             raise _bad(book, where, f"{key!r} is required and must be a non-empty string")
-    target, source = d["target"], d["source"]
     kinds = [k for k in ("map", "bins", "collapse", "keep") if d.get(k) not in (None, False)]
     if not kinds or (len(kinds) > 1 and set(kinds) != {"map", "bins"}):
         raise _bad(
@@ -209,83 +262,66 @@ def _parse_recode(d: Any, i: int, book: str) -> Recode:
     for key in ("collapse", "keep", "ignore_case", "parse_number", "optional"):
         if key in d and not isinstance(d[key], bool):
             raise _bad(book, where, f"{key!r} must be true or false, got {d[key]!r}")
-    levels = LEVELS.get(target)
 
-    def check_level(value: object, what: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise _bad(book, where, f"{what} {value!r} must be a non-empty string")
-        if levels is not None and value not in levels:
-            raise _bad(
-                book,
-                where,
-                f"{what} {value!r} is not a level of harmonized variable "
-                f"{target!r}; use one of {list(levels)}",
-            )
-        return value
 
-    mapping = None
-    if "map" in d:
-        if not isinstance(d["map"], Mapping) or not d["map"]:
-            raise _bad(book, where, "'map' must be a non-empty table of value = level")
-        mapping = {str(k): check_level(v, f"map value for {k!r}") for k, v in d["map"].items()}
-    bins = labels = None
-    if "bins" in d:
-        raw_bins = d["bins"]
-        if (
-            not isinstance(raw_bins, list)
-            or len(raw_bins) < 2
-            or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in raw_bins)
-        ):
-            raise _bad(book, where, "'bins' must be a list of at least 2 numbers (edges)")
-        bins = tuple(float(b) for b in raw_bins)
-        if any(b >= c for b, c in zip(bins, bins[1:], strict=False)) or any(map(math.isnan, bins)):
-            raise _bad(book, where, f"'bins' {list(raw_bins)} must be strictly increasing")
-        if not isinstance(d.get("labels"), list):
-            raise _bad(book, where, "'bins' needs 'labels' (one label per bin, len(bins) - 1)")
-        labels = tuple(check_level(x, "label") for x in d["labels"])
-        if len(labels) != len(bins) - 1:
-            raise _bad(
-                book,
-                where,
-                f"{len(labels)} labels for {len(bins) - 1} bins ({len(bins)} edges); "
-                "give exactly len(bins) - 1 labels",
-            )
-    elif "labels" in d:
-        raise _bad(book, where, "'labels' only goes with 'bins'")
-    if d.get("parse_number") and bins is None:
-        raise _bad(book, where, "'parse_number' only goes with 'bins'")
+def _parse_map(d: Mapping, at: _At) -> dict[str, str] | None:
+    if "map" not in d:
+        return None
+    if not isinstance(d["map"], Mapping) or not d["map"]:
+        raise at.bad("'map' must be a non-empty table of value = level")
+    return {str(k): at.level(v, f"map value for {k!r}") for k, v in d["map"].items()}
+
+
+def _parse_bins(
+    d: Mapping, at: _At
+) -> tuple[tuple[float, ...] | None, tuple[str, ...] | None]:
+    """``(bins, labels)``: increasing edges and one checked label per bin, or ``(None, None)``."""
+    if "bins" not in d:
+        if "labels" in d:
+            raise at.bad("'labels' only goes with 'bins'")
+        return None, None
+    raw_bins = d["bins"]
+    if (
+        not isinstance(raw_bins, list)
+        or len(raw_bins) < 2
+        or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in raw_bins)
+    ):
+        raise at.bad("'bins' must be a list of at least 2 numbers (edges)")
+    bins = tuple(float(b) for b in raw_bins)
+    if any(b >= c for b, c in zip(bins, bins[1:], strict=False)) or any(map(math.isnan, bins)):
+        raise at.bad(f"'bins' {list(raw_bins)} must be strictly increasing")
+    if not isinstance(d.get("labels"), list):
+        raise at.bad("'bins' needs 'labels' (one label per bin, len(bins) - 1)")
+    labels = tuple(at.level(x, "label") for x in d["labels"])
+    if len(labels) != len(bins) - 1:
+        raise at.bad(
+            f"{len(labels)} labels for {len(bins) - 1} bins ({len(bins)} edges); "
+            "give exactly len(bins) - 1 labels"
+        )
+    return bins, labels
+
+
+def _parse_default(d: Mapping, at: _At, map_only: bool) -> str | None:
     default = d.get("default")
-    if default is not None:
-        if mapping is None or bins is not None:
-            raise _bad(book, where, "'default' only goes with 'map' (without bins)")
-        default = check_level(default, "default")
-    missing = d.get("missing", [])
-    if not isinstance(missing, list):
-        raise _bad(book, where, "'missing' must be a list of values")
-    if d.get("keep") and d.get("ignore_case") and levels is None:
-        raise _bad(book, where, "'ignore_case' with 'keep' needs a harmonized target")
-    if d.get("collapse"):
-        if source not in LEVELS or levels is None:
-            raise _bad(
-                book,
-                where,
-                f"collapse needs harmonized source and target variables "
-                f"({sorted(LEVELS)}); got {source!r} -> {target!r}; use 'map' instead",
-            )
-        try:
-            collapse_map(source, target)
-        except UnmappedLevelError as err:
-            raise UnmappedLevelError(f"codebook {book!r}, {where}: {err}", err.unmapped) from None
-    rec = Recode(
-        target=target, source=source, map=mapping, bins=bins, labels=labels,
-        collapse=bool(d.get("collapse", False)), keep=bool(d.get("keep", False)),
-        missing=tuple(format_level(m).strip() for m in missing), default=default,
-        ignore_case=bool(d.get("ignore_case", False)),
-        parse_number=bool(d.get("parse_number", False)),
-        optional=bool(d.get("optional", False)), note=str(d.get("note", "")),
-    )  # fmt: skip
-    _check_bands(rec, book, where)
-    return rec
+    if default is None:
+        return None
+    if not map_only:
+        raise at.bad("'default' only goes with 'map' (without bins)")
+    return at.level(default, "default")
+
+
+def _check_collapse(source: str, at: _At) -> None:
+    if source not in LEVELS or at.levels is None:
+        raise at.bad(
+            f"collapse needs harmonized source and target variables "
+            f"({sorted(LEVELS)}); got {source!r} -> {at.target!r}; use 'map' instead"
+        )
+    try:
+        collapse_map(source, at.target)
+    except UnmappedLevelError as err:
+        raise UnmappedLevelError(
+            f"codebook {at.book!r}, {at.where}: {err}", err.unmapped
+        ) from None
 
 
 def _check_bands(rec: Recode, book: str, where: str) -> None:
@@ -608,31 +644,9 @@ def _recode_column(col: pd.Series, r: Recode) -> tuple[pd.Series, pd.DataFrame, 
     )
     levels: list[object] = [None] * len(uniq)
     shown: list[str] = list(texts)
-    num = None
     if r.bins is not None:
-        num = np.full(len(uniq), np.nan)
-        numeric = pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(
-            col.dtype
-        )
-        for i, (u, t) in enumerate(zip(uniq, texts, strict=True)):
-            if is_missing[i] or keys[i] in mapping:
-                continue
-            if numeric:
-                num[i] = float(u)
-            elif r.parse_number:
-                num[i] = parse_number(t)
-            else:
-                try:
-                    num[i] = float(t)
-                except ValueError:
-                    num[i] = np.nan
-        edges = np.asarray(r.bins)
-        idx = np.searchsorted(edges, num, side="right") - 1
-        assert r.labels is not None
-        for i in range(len(uniq)):
-            if np.isfinite(num[i]) and 0 <= idx[i] < len(r.labels):
-                levels[i] = r.labels[idx[i]]
-                shown[i] = f"[{format_level(edges[idx[i]])}, {format_level(edges[idx[i] + 1])})"
+        skip = [bool(m) or k in mapping for m, k in zip(is_missing, keys, strict=True)]
+        _bin_levels(col, r, uniq, texts, skip, levels, shown)
     for i, k in enumerate(keys):
         if is_missing[i] or levels[i] is not None:
             continue
@@ -656,7 +670,54 @@ def _recode_column(col: pd.Series, r: Recode) -> tuple[pd.Series, pd.DataFrame, 
     values = pd.Series(
         pd.Categorical(row_levels, categories=list(cats)), index=col.index, name=r.target
     )
-    # mapping table: group by (shown value, level)
+    return values, _mapping_table(r, cats, codes, shown, levels, counts), bad
+
+
+def _bin_levels(
+    col: pd.Series,
+    r: Recode,
+    uniq: list,
+    texts: list[str],
+    skip: list[bool],
+    levels: list[object],
+    shown: list[str],
+) -> None:
+    """Fill ``levels`` (the bin's label) and ``shown`` (the bin's interval) of each distinct
+    value that reads as a number inside the bins; ``skip``: missing or mapped values."""
+    num = np.full(len(uniq), np.nan)
+    numeric = pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(
+        col.dtype
+    )
+    for i, (u, t) in enumerate(zip(uniq, texts, strict=True)):
+        if skip[i]:
+            continue
+        if numeric:
+            num[i] = float(u)
+        elif r.parse_number:
+            num[i] = parse_number(t)
+        else:
+            try:
+                num[i] = float(t)
+            except ValueError:
+                num[i] = np.nan
+    edges = np.asarray(r.bins)
+    idx = np.searchsorted(edges, num, side="right") - 1
+    assert r.labels is not None
+    for i in range(len(uniq)):
+        if np.isfinite(num[i]) and 0 <= idx[i] < len(r.labels):
+            levels[i] = r.labels[idx[i]]
+            shown[i] = f"[{format_level(edges[idx[i]])}, {format_level(edges[idx[i] + 1])})"
+
+
+def _mapping_table(
+    r: Recode,
+    cats: Sequence[str],
+    codes: np.ndarray,
+    shown: list[str],
+    levels: list[object],
+    counts: np.ndarray,
+) -> pd.DataFrame:
+    """Rows per (shown value, level) of one recode, in level order; NA rows as ``<NA>``."""
     tab = pd.DataFrame(
         {"value": shown, "level": [x if x is not _UNMAPPED else None for x in levels],
          "rows": counts}
@@ -678,11 +739,7 @@ def _recode_column(col: pd.Series, r: Recode) -> tuple[pd.Series, pd.DataFrame, 
     tab.insert(0, "source", r.source)
     tab.insert(0, "target", r.target)
     tab["rows"] = tab["rows"].astype("int64")
-    return (
-        values,
-        tab.reset_index(drop=True)[["target", "source", "kind", "value", "level", "rows"]],
-        bad,
-    )
+    return tab.reset_index(drop=True)[["target", "source", "kind", "value", "level", "rows"]]
 
 
 __all__ = ["Codebook", "CodebookReport", "Recode", "parse_number"]

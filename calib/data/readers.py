@@ -21,7 +21,7 @@ Examples
 ...     "M_objective_table_persona": [json.dumps({"AGE": "32", "EDUCATION": "Bachelor's"})],
 ...     "M_subjective_table_persona": [json.dumps({"AGE": "32", "IDEOLOGY": "Liberal"})],
 ...     "M_descriptive_persona": ["Persona: Mei, 32, a nurse in Houston."]})
->>> long = read_tianyi_personas(raw)
+>>> long = read_tianyi_personas(raw).frame
 >>> long[["AGE", "STATE", "EDUCATION"]].iloc[1].tolist()
 ['32', 'TX', "Bachelor's"]
 >>> long["persona_type"].tolist()
@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -174,7 +174,7 @@ def read_personas(
         raise DataError(f"layout={layout!r}: use 'auto', 'flat' or 'tianyi'")
     frame = read_table(path)
     if layout == "tianyi" or (layout == "auto" and "meta_persona" in frame.columns):
-        frame = read_tianyi_personas(frame)
+        frame = read_tianyi_personas(frame).frame
     if codebook is None:
         return frame
 
@@ -209,12 +209,18 @@ class PersonaReadReport:
 
     @property
     def n_errors(self) -> int:
+        """Malformed cells excluded."""
         return len(self.errors)
+
+    @property
+    def n_empty(self) -> int:
+        """Empty persona cells skipped."""
+        return int(self.empty["empty"].sum()) if len(self.empty) else 0
 
     def __str__(self) -> str:
         lines = [
             f"read {self.rows} rows -> {int(self.personas['personas'].sum())} personas; "
-            f"{int(self.empty['empty'].sum()) if len(self.empty) else 0} empty cells skipped; "
+            f"{self.n_empty} empty cells skipped; "
             f"{self.n_errors} malformed cells excluded"
         ]
         for _, r in self.errors.head(20).iterrows():
@@ -282,14 +288,60 @@ def _models_of(columns: Sequence[str]) -> list[str]:
     return known + [m for m in found if m not in known]
 
 
+@dataclass(frozen=True)
+class TianyiRead:
+    """What :func:`read_tianyi_personas` returns: the long frame and its read report.
+
+    Attributes
+    ----------
+    frame : the LONG frame, one row per persona (see :func:`read_tianyi_personas`).
+    report : :class:`PersonaReadReport` -- personas per type and model, empty cells skipped,
+        malformed cells excluded (none in ``errors="raise"`` mode: those raise).
+
+    Examples
+    --------
+    >>> import json, pandas as pd
+    >>> raw = pd.DataFrame({"persona_number": [1, 2], "meta_persona": [
+    ...     json.dumps({"AGE": "30-34", "SEX": "Female"}), json.dumps({"AGE": "50-54"})]})
+    >>> got = read_tianyi_personas(raw, types=["meta"])
+    >>> got.to_frame()["persona_id"].tolist(), got.n_personas, got.n_errors
+    (['1:meta', '2:meta'], 2, 0)
+    """
+
+    frame: pd.DataFrame
+    report: PersonaReadReport
+
+    @property
+    def n_personas(self) -> int:
+        """Personas in the frame."""
+        return len(self.frame)
+
+    @property
+    def n_empty(self) -> int:
+        """Empty persona cells skipped (a model wrote nothing)."""
+        return self.report.n_empty
+
+    @property
+    def n_errors(self) -> int:
+        """Malformed cells excluded (``errors="report"`` only)."""
+        return self.report.n_errors
+
+    def to_frame(self) -> pd.DataFrame:
+        """The long frame, one row per persona."""
+        return self.frame
+
+    def __str__(self) -> str:
+        return str(self.report)
+
+
 def read_tianyi_personas(
     path_or_frame: str | Path | pd.DataFrame,
     *,
     models: Sequence[str] | None = None,
     types: Sequence[str] = PERSONA_TYPES,
-    errors: str = "raise",
-) -> pd.DataFrame | tuple[pd.DataFrame, PersonaReadReport]:
-    """Tianyi-Lab/Personas rows to a LONG frame, one row per persona.
+    errors: Literal["raise", "report"] = "raise",
+) -> TianyiRead:
+    """Tianyi-Lab/Personas rows to a LONG frame, one row per persona, with a read report.
 
     Parameters
     ----------
@@ -300,17 +352,18 @@ def read_tianyi_personas(
     models : models to read (default: every model with columns, in the schema's order).
     types : persona types to produce (subset of meta, objective, subjective, descriptive).
     errors : ``"raise"`` (a malformed JSON cell raises, naming the row and column) or
-        ``"report"`` (malformed cells are excluded and listed; returns ``(frame, report)``).
+        ``"report"`` (malformed cells are excluded, listed in ``report.errors`` and warned of).
 
     Returns
     -------
-    DataFrame with ``persona_id`` (``"<n>:meta"``, ``"<n>:<model>:<type>"``),
+    :class:`TianyiRead` (in both ``errors`` modes): ``.frame`` (or ``.to_frame()``) is the
+    long DataFrame with ``persona_id`` (``"<n>:meta"``, ``"<n>:<model>:<type>"``),
     ``persona_number``, ``persona_type``, ``model`` (NA for meta), one text column per parsed
     attribute (nested objects flattened as ``BIG_FIVE_SCORES.OPENNESS``; meta attributes fill
     in where an LLM persona lacks them), ``meta_AGE`` ... ``meta_STATE`` (the seed values, to
-    check drift) and ``description`` (the descriptive text). Empty cells (a model wrote
-    nothing) give no persona and are counted (a warning in ``"raise"`` mode). With
-    ``errors="report"`` also a :class:`PersonaReadReport`.
+    check drift) and ``description`` (the descriptive text); ``.report`` is the
+    :class:`PersonaReadReport`. Empty cells (a model wrote nothing) give no persona and are
+    counted (a warning in ``"raise"`` mode).
     """
     if errors not in ("raise", "report"):
         raise DataError(f"errors={errors!r}: use 'raise' or 'report'")
@@ -318,6 +371,48 @@ def read_tianyi_personas(
     if bad_types:
         raise DataError(f"persona types {bad_types} unknown; use some of {list(PERSONA_TYPES)}")
     raw = path_or_frame if isinstance(path_or_frame, pd.DataFrame) else read_table(path_or_frame)
+    specs = _tianyi_specs(raw, models, types)
+    cells = _CellParser(raw, errors)
+    meta = cells.parse("meta_persona")
+    meta_flat = [(_flatten(m) if isinstance(m, dict) else {}) for m in meta]
+    blocks: list[pd.DataFrame] = []
+    counts: list[dict] = []
+    empties: list[dict] = []
+    for ptype, model in specs:
+        parsed = _parsed_cells(raw, cells, ptype, model, meta)
+        if not parsed:
+            continue
+        block = _persona_block(parsed, ptype, model, meta_flat, order=len(blocks))
+        blocks.append(block)
+        n_empty = sum(1 for p in parsed if p is None)
+        empties.append({"persona_type": ptype, "model": model, "empty": n_empty})
+        counts.append({"persona_type": ptype, "model": model, "personas": len(block)})
+    long = _long_frame(blocks, cells.numbers, meta_flat)
+    report = PersonaReadReport(
+        rows=len(raw),
+        personas=pd.DataFrame(counts, columns=["persona_type", "model", "personas"]),
+        empty=pd.DataFrame(empties, columns=["persona_type", "model", "empty"]),
+        errors=pd.DataFrame(cells.errors, columns=["row", "persona_number", "column", "error"]),
+    )
+    if errors == "report" and report.n_errors:
+        warnings.warn(
+            f"read_tianyi_personas: {report.n_errors} malformed cells excluded "
+            "(see report.errors)",
+            stacklevel=2,
+        )
+    elif errors == "raise" and report.n_empty:
+        warnings.warn(
+            f"read_tianyi_personas: {report.n_empty} empty persona cells skipped (no persona "
+            "produced); pass errors='report' for counts per type and model",
+            stacklevel=2,
+        )
+    return TianyiRead(long, report)
+
+
+def _tianyi_specs(
+    raw: pd.DataFrame, models: Sequence[str] | None, types: Sequence[str]
+) -> list[tuple[str, str | None]]:
+    """The (persona type, model) pairs to read, in output order; checks layout and models."""
     need = [c for c in ("persona_number", "meta_persona") if c not in raw.columns]
     if need:
         raise DataError(
@@ -329,72 +424,83 @@ def read_tianyi_personas(
     unknown = [m for m in models if m not in available]
     if unknown:
         raise DataError(f"models {unknown} have no persona columns; available: {available}")
-    numbers = raw["persona_number"].to_numpy()
-    err_rows: list[dict] = []
-
-    def parse(col: str) -> list[dict | None]:
-        out: list[dict | None] = []
-        for i, v in enumerate(raw[col].tolist()):
-            try:
-                out.append(_parse_json_cell(v))
-            except ValueError as err:
-                if errors == "raise":
-                    raise DataError(
-                        f"row {i} (persona_number {format_level(numbers[i])}), column {col!r}: "
-                        f"{err}. Fix the cell, or pass errors='report' to exclude such cells "
-                        "and list them"
-                    ) from None
-                err_rows.append({"row": i, "persona_number": numbers[i], "column": col,
-                                 "error": str(err)})  # fmt: skip
-                out.append(_BAD)
-        return out
-
-    meta = parse("meta_persona")
-    meta_flat = [(_flatten(m) if isinstance(m, dict) else {}) for m in meta]
-    blocks: list[pd.DataFrame] = []
-    counts: list[dict] = []
-    empties: list[dict] = []
-    order = 0
     specs: list[tuple[str, str | None]] = []
     if "meta" in types:
         specs.append(("meta", None))
     for m in models:
         specs.extend((t, m) for t in ("objective", "subjective", "descriptive") if t in types)
-    for ptype, model in specs:
-        if ptype == "meta":
-            parsed: list[Any] = meta
-        elif ptype == "descriptive":
-            col = f"{model}{_SUFFIX[ptype]}"
-            parsed = [_text_cell(v) for v in raw[col].tolist()] if col in raw.columns else []
+    return specs
+
+
+class _CellParser:
+    """Parses JSON cells column by column; raises on a malformed cell or collects it."""
+
+    def __init__(self, raw: pd.DataFrame, errors: str) -> None:
+        self.raw = raw
+        self.mode = errors
+        self.numbers = raw["persona_number"].to_numpy()
+        self.errors: list[dict] = []
+
+    def parse(self, col: str) -> list[dict | None]:
+        out: list[dict | None] = []
+        for i, v in enumerate(self.raw[col].tolist()):
+            try:
+                out.append(_parse_json_cell(v))
+            except ValueError as err:
+                if self.mode == "raise":
+                    raise DataError(
+                        f"row {i} (persona_number {format_level(self.numbers[i])}), column "
+                        f"{col!r}: {err}. Fix the cell, or pass errors='report' to exclude such "
+                        "cells and list them"
+                    ) from None
+                self.errors.append({"row": i, "persona_number": self.numbers[i], "column": col,
+                                    "error": str(err)})  # fmt: skip
+                out.append(_BAD)
+        return out
+
+
+def _parsed_cells(
+    raw: pd.DataFrame, cells: _CellParser, ptype: str, model: str | None, meta: list
+) -> list[Any]:
+    """One persona type of one model, a cell per row ([] when the model lacks the column)."""
+    if ptype == "meta":
+        return meta
+    col = f"{model}{_SUFFIX[ptype]}"
+    if col not in raw.columns:
+        return []
+    if ptype == "descriptive":
+        return [_text_cell(v) for v in raw[col].tolist()]
+    return cells.parse(col)
+
+
+def _persona_block(
+    parsed: list[Any], ptype: str, model: str | None, meta_flat: list[dict], *, order: int
+) -> pd.DataFrame:
+    """The personas of one (type, model): attributes over the meta ones, row and order keys."""
+    rows_idx = [i for i, p in enumerate(parsed) if p is not None and p is not _BAD]
+    recs: list[dict] = []
+    for i in rows_idx:
+        attrs = dict(meta_flat[i]) if ptype != "meta" else {}
+        if ptype == "descriptive":
+            attrs["description"] = parsed[i]
         else:
-            col = f"{model}{_SUFFIX[ptype]}"
-            parsed = parse(col) if col in raw.columns else []
-        if not parsed:
-            continue
-        rows_idx = [i for i, p in enumerate(parsed) if p is not None and p is not _BAD]
-        n_empty = sum(1 for p in parsed if p is None)
-        empties.append({"persona_type": ptype, "model": model, "empty": n_empty})
-        recs: list[dict] = []
-        for i in rows_idx:
-            attrs = dict(meta_flat[i]) if ptype != "meta" else {}
-            if ptype == "descriptive":
-                rec = attrs
-                rec["description"] = parsed[i]
-            else:
-                own = _flatten(parsed[i])
-                for k, v in own.items():
-                    if (v is not None and v != "") or k not in attrs:
-                        attrs[k] = v
-                rec = attrs
-            recs.append(rec)
-        block = pd.DataFrame.from_records(recs) if recs else pd.DataFrame(index=range(0))
-        block.insert(0, "_row", np.asarray(rows_idx, dtype=np.int64))
-        block.insert(1, "_order", order)
-        block.insert(2, "persona_type", ptype)
-        block.insert(3, "model", model)
-        order += 1
-        blocks.append(block)
-        counts.append({"persona_type": ptype, "model": model, "personas": len(rows_idx)})
+            # an LLM attribute replaces the meta one unless it is blank
+            for k, v in _flatten(parsed[i]).items():
+                if (v is not None and v != "") or k not in attrs:
+                    attrs[k] = v
+        recs.append(attrs)
+    block = pd.DataFrame.from_records(recs) if recs else pd.DataFrame(index=range(0))
+    block.insert(0, "_row", np.asarray(rows_idx, dtype=np.int64))
+    block.insert(1, "_order", order)
+    block.insert(2, "persona_type", ptype)
+    block.insert(3, "model", model)
+    return block
+
+
+def _long_frame(
+    blocks: list[pd.DataFrame], numbers: np.ndarray, meta_flat: list[dict]
+) -> pd.DataFrame:
+    """The blocks stacked by input row then block order, with ids, meta_* and text columns."""
     long = pd.concat(blocks, ignore_index=True, sort=False) if blocks else pd.DataFrame()
     long = long.sort_values(["_row", "_order"], kind="stable").reset_index(drop=True)
     rows = long.pop("_row").to_numpy()
@@ -409,43 +515,17 @@ def read_tianyi_personas(
     long["model"] = long["model"].astype("str")
     for f in META_FIELDS:
         long[f"meta_{f}"] = pd.array([meta_flat[r].get(f) for r in rows], dtype="str")
-    attr_cols = [
-        c
-        for c in long.columns
-        if c not in ("persona_id", "persona_number", "persona_type", "model")
-    ]
-    for c in attr_cols:
+    keys = ("persona_id", "persona_number", "persona_type", "model")
+    for c in [c for c in long.columns if c not in keys]:
         if long[c].dtype == object:
             long[c] = long[c].astype("str")
     if "description" in long.columns:
-        cols = [c for c in long.columns if c != "description"] + ["description"]
-        long = long[cols]
+        long = long[[c for c in long.columns if c != "description"] + ["description"]]
     if long["persona_id"].duplicated().any():
         dup = long.loc[long["persona_id"].duplicated(), "persona_id"].head(5).tolist()
         raise DataError(
             f"persona_number is not unique: persona ids {dup} repeat; give each row its own "
             "persona_number"
-        )
-    report = PersonaReadReport(
-        rows=len(raw),
-        personas=pd.DataFrame(counts, columns=["persona_type", "model", "personas"]),
-        empty=pd.DataFrame(empties, columns=["persona_type", "model", "empty"]),
-        errors=pd.DataFrame(err_rows, columns=["row", "persona_number", "column", "error"]),
-    )
-    n_empty = int(report.empty["empty"].sum()) if len(report.empty) else 0
-    if errors == "report":
-        if report.n_errors:
-            warnings.warn(
-                f"read_tianyi_personas: {report.n_errors} malformed cells excluded "
-                "(see report.errors)",
-                stacklevel=2,
-            )
-        return long, report
-    if n_empty:
-        warnings.warn(
-            f"read_tianyi_personas: {n_empty} empty persona cells skipped (no persona "
-            "produced); pass errors='report' for counts per type and model",
-            stacklevel=2,
         )
     return long
 
@@ -566,24 +646,7 @@ def join_answers(
                 f"{name} lack columns {need} (columns: {list(frame.columns)[:15]}); pass id=, "
                 "question=, answer= to name them"
             )
-    pid = _norm(personas[id])
-    if pid.isna().any():
-        raise DataError(f"personas: {int(pid.isna().sum())} rows have no {id!r}; give each an id")
-    if pid.duplicated().any():
-        dup = pid[pid.duplicated()].unique()[:5].tolist()
-        raise DataError(
-            f"personas: {id!r} is not unique ({int(pid.duplicated().sum())} repeats, e.g. "
-            f"{dup}); one row per persona is needed"
-        )
-    aid = _norm(answers[id])
-    known = aid.isin(set(pid.dropna()))
-    if not known.all():
-        orphans = aid[~known]
-        first = orphans.unique()[:10].tolist()
-        raise DataError(
-            f"{int((~known).sum())} answers have a {id!r} not among the personas (first ids: "
-            f"{first}); read the matching persona file or fix the ids"
-        )
+    pid, aid = _checked_ids(_norm(personas[id]), _norm(answers[id]), id)
     q = _norm(answers[question])
     if q.isna().any():
         raise DataError(f"answers: {int(q.isna().sum())} rows have no {question!r}")
@@ -602,43 +665,11 @@ def join_answers(
     if valid is None:
         is_valid = ~is_abst & ~is_missing
     else:
-        allowed: dict[str, set[str]] = {}
-        if isinstance(valid, Mapping):
-            absent_q = sorted(set(q.unique()) - set(map(str, valid)))
-            if absent_q:
-                raise DataError(
-                    f"valid= names no answers for questions {absent_q}; add them to the dict"
-                )
-            allowed = {str(k): {format_level(x).strip() for x in v} for k, v in valid.items()}
-        else:
-            allowed = {qq: {format_level(x).strip() for x in valid} for qq in q.unique()}
-        is_valid = (
-            np.array(
-                [(a is not pd.NA) and a in allowed[qq] for a, qq in zip(ans, q, strict=True)],
-                dtype=bool,
-            )
-            & ~is_abst
-        )
+        is_valid = _allowed(ans, q, valid) & ~is_abst
     status = np.where(
         is_missing, "missing", np.where(is_abst, "abstain", np.where(is_valid, "valid", "invalid"))
     )
-    # report
-    tab = pd.DataFrame({"question": q.to_numpy(), "status": status})
-    counts = (
-        tab.groupby(["question", "status"], sort=True).size().unstack(fill_value=0)
-        .reindex(columns=["valid", "invalid", "abstain", "missing"], fill_value=0)
-    )  # fmt: skip
-    counts.insert(0, "answers", counts.sum(axis=1))
-    answered = key.groupby("q")["id"].nunique()
-    counts["personas_without_answer"] = len(pid) - answered.reindex(counts.index).to_numpy()
-    counts = counts.reset_index().rename_axis(columns=None)
-    counts[counts.columns[1:]] = counts[counts.columns[1:]].astype("int64")
-    inv = pd.DataFrame({"question": q.to_numpy(), "answer": ans.to_numpy()})[status == "invalid"]
-    invalid = (
-        inv.groupby(["question", "answer"], sort=True).size().rename("rows").reset_index()
-        if len(inv) else pd.DataFrame(columns=["question", "answer", "rows"])
-    )  # fmt: skip
-    report = AnswerReport(counts, invalid)
+    report = _answer_report(q, ans, status, key, n_personas=len(pid))
     if wide:
         kept = pd.DataFrame({"_id": aid.to_numpy(), "q": q.to_numpy(),
                              "a": ans.where(pd.Series(is_valid, index=ans.index))})  # fmt: skip
@@ -668,6 +699,66 @@ def join_answers(
     return out.drop(columns="_id"), report
 
 
+def _checked_ids(pid: pd.Series, aid: pd.Series, id: str) -> tuple[pd.Series, pd.Series]:  # noqa: A002
+    """The persona ids (present, unique) and the answers' ids (each among the personas)."""
+    if pid.isna().any():
+        raise DataError(f"personas: {int(pid.isna().sum())} rows have no {id!r}; give each an id")
+    if pid.duplicated().any():
+        dup = pid[pid.duplicated()].unique()[:5].tolist()
+        raise DataError(
+            f"personas: {id!r} is not unique ({int(pid.duplicated().sum())} repeats, e.g. "
+            f"{dup}); one row per persona is needed"
+        )
+    known = aid.isin(set(pid.dropna()))
+    if not known.all():
+        orphans = aid[~known]
+        first = orphans.unique()[:10].tolist()
+        raise DataError(
+            f"{int((~known).sum())} answers have a {id!r} not among the personas (first ids: "
+            f"{first}); read the matching persona file or fix the ids"
+        )
+    return pid, aid
+
+
+def _allowed(
+    ans: pd.Series, q: pd.Series, valid: Sequence[str] | Mapping[str, Sequence[str]]
+) -> np.ndarray:
+    """Whether each answer is among its question's allowed answers (one list or per question)."""
+    if isinstance(valid, Mapping):
+        absent_q = sorted(set(q.unique()) - set(map(str, valid)))
+        if absent_q:
+            raise DataError(f"valid= names no answers for questions {absent_q}; add them to the dict")
+        allowed = {str(k): {format_level(x).strip() for x in v} for k, v in valid.items()}
+    else:
+        allowed = {qq: {format_level(x).strip() for x in valid} for qq in q.unique()}
+    return np.array(
+        [(a is not pd.NA) and a in allowed[qq] for a, qq in zip(ans, q, strict=True)],
+        dtype=bool,
+    )
+
+
+def _answer_report(
+    q: pd.Series, ans: pd.Series, status: np.ndarray, key: pd.DataFrame, *, n_personas: int
+) -> AnswerReport:
+    """Counts per question and status, personas without an answer, invalid values."""
+    tab = pd.DataFrame({"question": q.to_numpy(), "status": status})
+    counts = (
+        tab.groupby(["question", "status"], sort=True).size().unstack(fill_value=0)
+        .reindex(columns=["valid", "invalid", "abstain", "missing"], fill_value=0)
+    )  # fmt: skip
+    counts.insert(0, "answers", counts.sum(axis=1))
+    answered = key.groupby("q")["id"].nunique()
+    counts["personas_without_answer"] = n_personas - answered.reindex(counts.index).to_numpy()
+    counts = counts.reset_index().rename_axis(columns=None)
+    counts[counts.columns[1:]] = counts[counts.columns[1:]].astype("int64")
+    inv = pd.DataFrame({"question": q.to_numpy(), "answer": ans.to_numpy()})[status == "invalid"]
+    invalid = (
+        inv.groupby(["question", "answer"], sort=True).size().rename("rows").reset_index()
+        if len(inv) else pd.DataFrame(columns=["question", "answer", "rows"])
+    )  # fmt: skip
+    return AnswerReport(counts, invalid)
+
+
 __all__ = [
     "ABSTAIN",
     "AnswerReport",
@@ -675,6 +766,7 @@ __all__ = [
     "PERSONA_TYPES",
     "PersonaReadReport",
     "TIANYI_MODELS",
+    "TianyiRead",
     "join_answers",
     "read_answers",
     "read_personas",

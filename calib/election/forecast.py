@@ -242,45 +242,8 @@ def forecast(
     unknown = sorted(set(est["state"]) - set(STATES))
     if unknown:
         raise DataError(f"unknown state codes {unknown}; use USPS codes of the 50 states and DC")
-    present = set(est["state"])
-    missing = [s for s in STATES if s not in present]
-    filled: dict[str, float] = {}
-    if missing and fill_missing is None:
-        raise DataError(
-            f"states missing from the estimates: {missing}. All 50 states and DC are needed; "
-            "estimate them, or fill explicitly with fill_missing='previous' (--fill-missing previous)"
-        )
-    prev = None
-    if missing:
-        if fill_missing != "previous":
-            raise DataError(f"fill_missing={fill_missing!r}: use 'previous' or None")
-        prev = _previous_results(year)
-        if prev is None:
-            raise DataError(f"no previous election before {year} to fill {missing} from")
-        pshare = prev.set_index("state_po")["dem_two_party_share"]
-        for s in missing:
-            filled[s] = float(pshare[s])
-    # state draws (n_draws, 51)
-    sims = np.empty((draws, len(STATES)))
-    if "draw" in est.columns:
-        wide = est.pivot_table(index="draw", columns="state", values="estimate", aggfunc="first")
-        pick = rng.integers(0, len(wide), draws)
-        for j, s in enumerate(STATES):
-            if s in wide.columns:
-                col = wide[s].to_numpy()
-                if np.isnan(col).any():
-                    raise DataError(f"state {s}: draws are missing for some draw ids")
-                v = col[pick]
-                sims[:, j] = 1 - v if republican else v
-    else:
-        e = est.set_index("state")
-        for j, s in enumerate(STATES):
-            if s in e.index:
-                mu, sd = float(e.at[s, "estimate"]), float(e.at[s, "se"])
-                if not (np.isfinite(mu) and np.isfinite(sd) and sd >= 0):
-                    raise DataError(f"state {s}: estimate/se must be finite, se >= 0")
-                mu = 1 - mu if republican else mu
-                sims[:, j] = mu + sd * rng.standard_normal(draws)
+    filled, prev = _filled_states(est, year, fill_missing)
+    sims = _state_draws(est, rng, draws, republican)  # (draws, 51)
     for s, mu in filled.items():
         j = STATES.index(s)
         sims[:, j] = mu + fill_se * rng.standard_normal(draws)
@@ -291,47 +254,16 @@ def forecast(
     evv = ev.to_numpy(dtype=int)
     ev_at_large = evv.copy()
     extra = np.zeros(draws)
-    drows = []
+    drows: list[tuple] = []
     if districts is not None:
-        d = districts.copy()
-        d["district"] = d["district"].astype(str).str.upper()
-        need = [x for v in DISTRICTS.values() for x in v]
-        lacking = [x for x in need if x not in set(d["district"])]
-        if lacking:
-            raise DataError(f"district estimates lack {lacking}; give all of ME-1, ME-2, NE-1..NE-3")
-        for st, dists in DISTRICTS.items():
-            j = STATES.index(st)
-            ev_at_large[j] = 2
-            for dist in dists:
-                r = d.set_index("district").loc[dist]
-                mu = 1 - r["estimate"] if republican else r["estimate"]
-                sh = mu + float(r["se"]) * rng.standard_normal(draws) + swing
-                won = sh > 0.5
-                extra += won
-                drows.append((dist, 1, float(sh.mean()), float(sh.std()), float(won.mean())))
+        extra, drows = _district_draws(districts, rng, swing, republican)
+        for st in DISTRICTS:
+            ev_at_large[STATES.index(st)] = 2
     ev_draws = (coin * ev_at_large).sum(axis=1) + extra
-    pv_w = None
     prev = prev if prev is not None else _previous_results(year)
-    if prev is not None:
-        p = prev.set_index("state_po")
-        pv_w = (p["dem_votes"] + p["rep_votes"]).reindex(list(STATES)).to_numpy(dtype=float)
-    if pv_w is None or np.isnan(pv_w).any():
-        pv_w = evv.astype(float)
+    pv_w = _popular_weights(prev, evv)
     popular = sims @ (pv_w / pv_w.sum())
-    a = (1 - level) / 2
-    lo, hi = np.quantile(sims, [a, 1 - a], axis=0)
-    states = pd.DataFrame(
-        {
-            "state": STATES,
-            "electoral_votes": evv,
-            "estimate": sims.mean(axis=0),
-            "se": sims.std(axis=0, ddof=1),
-            "ci_low": lo,
-            "ci_high": hi,
-            "p_dem": coin.mean(axis=0),
-            "filled": [s in filled for s in STATES],
-        }
-    )
+    states = _states_table(sims, coin, evv, filled, level)
     if drows:
         states = pd.concat(
             [
@@ -354,3 +286,109 @@ def forecast(
         "popular_vote_weights": f"two-party votes of {int(prev['year'].iloc[0])}" if prev is not None else "electoral votes",
     }
     return Forecast(int(year), states, ev_draws.astype(int), popular, level, opts)
+
+
+def _filled_states(
+    est: pd.DataFrame, year: int, fill_missing: str | None
+) -> tuple[dict[str, float], pd.DataFrame | None]:
+    """The missing states' fill values (previous two-party share) and the previous results
+    read for them (None when nothing is missing)."""
+    present = set(est["state"])
+    missing = [s for s in STATES if s not in present]
+    if not missing:
+        return {}, None
+    if fill_missing is None:
+        raise DataError(
+            f"states missing from the estimates: {missing}. All 50 states and DC are needed; "
+            "estimate them, or fill explicitly with fill_missing='previous' (--fill-missing previous)"
+        )
+    if fill_missing != "previous":
+        raise DataError(f"fill_missing={fill_missing!r}: use 'previous' or None")
+    prev = _previous_results(year)
+    if prev is None:
+        raise DataError(f"no previous election before {year} to fill {missing} from")
+    pshare = prev.set_index("state_po")["dem_two_party_share"]
+    return {s: float(pshare[s]) for s in missing}, prev
+
+
+def _state_draws(
+    est: pd.DataFrame, rng: np.random.Generator, draws: int, republican: bool
+) -> np.ndarray:
+    """(draws, 51) Democratic shares: resampled posterior draws, or normal around estimate
+    with sd se; columns of states absent from ``est`` are left unset (filled by the caller)."""
+    sims = np.empty((draws, len(STATES)))
+    if "draw" in est.columns:
+        wide = est.pivot_table(index="draw", columns="state", values="estimate", aggfunc="first")
+        pick = rng.integers(0, len(wide), draws)
+        for j, s in enumerate(STATES):
+            if s in wide.columns:
+                col = wide[s].to_numpy()
+                if np.isnan(col).any():
+                    raise DataError(f"state {s}: draws are missing for some draw ids")
+                v = col[pick]
+                sims[:, j] = 1 - v if republican else v
+        return sims
+    e = est.set_index("state")
+    for j, s in enumerate(STATES):
+        if s in e.index:
+            mu, sd = float(e.at[s, "estimate"]), float(e.at[s, "se"])
+            if not (np.isfinite(mu) and np.isfinite(sd) and sd >= 0):
+                raise DataError(f"state {s}: estimate/se must be finite, se >= 0")
+            mu = 1 - mu if republican else mu
+            sims[:, j] = mu + sd * rng.standard_normal(draws)
+    return sims
+
+
+def _district_draws(
+    districts: pd.DataFrame, rng: np.random.Generator, swing: np.ndarray, republican: bool
+) -> tuple[np.ndarray, list[tuple]]:
+    """Electoral votes won in the ME/NE districts per simulation, and one summary row per
+    district (``district, 1, mean, sd, p_dem``)."""
+    d = districts.copy()
+    d["district"] = d["district"].astype(str).str.upper()
+    need = [x for v in DISTRICTS.values() for x in v]
+    lacking = [x for x in need if x not in set(d["district"])]
+    if lacking:
+        raise DataError(f"district estimates lack {lacking}; give all of ME-1, ME-2, NE-1..NE-3")
+    extra = np.zeros(swing.shape[0])
+    drows = []
+    for dists in DISTRICTS.values():
+        for dist in dists:
+            r = d.set_index("district").loc[dist]
+            mu = 1 - r["estimate"] if republican else r["estimate"]
+            sh = mu + float(r["se"]) * rng.standard_normal(swing.shape[0]) + swing
+            won = sh > 0.5
+            extra += won
+            drows.append((dist, 1, float(sh.mean()), float(sh.std()), float(won.mean())))
+    return extra, drows
+
+
+def _popular_weights(prev: pd.DataFrame | None, evv: np.ndarray) -> np.ndarray:
+    """State weights of the popular vote: the previous election's two-party votes, else the
+    electoral votes."""
+    pv_w = None
+    if prev is not None:
+        p = prev.set_index("state_po")
+        pv_w = (p["dem_votes"] + p["rep_votes"]).reindex(list(STATES)).to_numpy(dtype=float)
+    if pv_w is None or np.isnan(pv_w).any():
+        pv_w = evv.astype(float)
+    return pv_w
+
+
+def _states_table(
+    sims: np.ndarray, coin: np.ndarray, evv: np.ndarray, filled: dict[str, float], level: float
+) -> pd.DataFrame:
+    a = (1 - level) / 2
+    lo, hi = np.quantile(sims, [a, 1 - a], axis=0)
+    return pd.DataFrame(
+        {
+            "state": STATES,
+            "electoral_votes": evv,
+            "estimate": sims.mean(axis=0),
+            "se": sims.std(axis=0, ddof=1),
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_dem": coin.mean(axis=0),
+            "filled": [s in filled for s in STATES],
+        }
+    )

@@ -26,8 +26,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ from calib.core.cells import format_level
 from calib.core.errors import DataError, InfeasibleError
 from calib.hybrid.ppi import (
     TOTAL,
+    ArmOptions,
     Arms,
     build_arms,
     check_level,
@@ -75,12 +76,9 @@ def plan_human_sample(
     *,
     outcome: str,
     human_outcome: str,
-    persona_weight: Any = None,
-    human_weight: Any = None,
-    prediction: str = "llm",
-    cells: Sequence[str] | None = None,
     shares: Mapping[str, float] | pd.Series | None = None,
     max_n: int = 10_000_000,
+    **arm_options: Unpack[ArmOptions],
 ) -> pd.DataFrame:
     """Humans needed for a PPI++ interval of full width ``target_width`` at ``level``.
 
@@ -92,6 +90,8 @@ def plan_human_sample(
     strata : stratum column (both data sets); None for one stratum.
     shares : population stratum shares (default: persona weights' totals).
     max_n : refuse (InfeasibleError) when more humans than this would be needed.
+    **arm_options : :class:`calib.hybrid.ppi.ArmOptions` (``persona_weight``,
+        ``human_weight``, ``prediction``, ``cells``), as for :func:`calib.hybrid.ppi_mean`.
 
     Returns
     -------
@@ -102,8 +102,7 @@ def plan_human_sample(
     if not (np.isfinite(target_width) and target_width > 0):
         raise DataError(f"target_width={target_width!r} must be a positive interval width")
     arms, pframe, hframe = build_arms(pilot_personas, pilot_human, outcome, human_outcome,
-                                      persona_weight=persona_weight, human_weight=human_weight,
-                                      prediction=prediction, cells=cells)
+                                      **arm_options)
     z = float(norm.ppf(0.5 + level / 2))
     vmax = (target_width / (2 * z)) ** 2
     if strata is None:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,25 @@ COLUMNS: tuple[str, ...] = (
     "outcome", "level", "by", "domain", "estimate", "se", "ci_low", "ci_high", "n", "ess", "deff",
     "n_human", "n_effective_human", "lambda",
 )  # fmt: skip
+
+
+class ArmOptions(TypedDict, total=False):
+    """How the two arms are read: the keyword options shared by the hybrid estimators
+    (:func:`ppi_mean`, :func:`ppi_proportion`, :func:`calib.hybrid.ppi_stratified`,
+    :func:`calib.hybrid.plan_human_sample`), passed on to :func:`build_arms`.
+
+    Keys
+    ----
+    persona_weight, human_weight : weight column, array or None (ones) for DataFrames.
+    prediction : ``"llm"`` (default; the LLM's answer for each human) or ``"cell"`` (the
+        weighted persona mean of the human's cell).
+    cells : cell variables for ``prediction="cell"``.
+    """
+
+    persona_weight: Any
+    human_weight: Any
+    prediction: Literal["llm", "cell"]
+    cells: Sequence[str] | None
 
 
 @dataclass(frozen=True)
@@ -329,13 +348,10 @@ def ppi_mean(
     outcome: str,
     human_outcome: str,
     *,
-    persona_weight: Any = None,
-    human_weight: Any = None,
-    prediction: str = "llm",
-    cells: Sequence[str] | None = None,
     by: str | None = None,
     lam: float | None = None,
     level: float = 0.95,
+    **arm_options: Unpack[ArmOptions],
 ) -> pd.DataFrame:
     """PPI++ estimate of the population mean of a numeric answer (0/1 gives a proportion).
 
@@ -349,13 +365,13 @@ def ppi_mean(
         are clustered by generating model or prompt batch) brings its design into that arm's
         variance: with-replacement linearization over PSUs within strata, as R ``svymean``
         (domains as ``svyby``). Without a design the arm's variance is ppi_py's.
-    persona_weight, human_weight : weight column, array or None (ones) for DataFrames.
-    prediction : ``"llm"`` or ``"cell"`` (weighted persona mean of the human's ``cells``).
-    cells : cell variables for ``prediction="cell"``.
     by : domain column: one PPI per domain (personas and humans of that domain) plus the
         ``Total`` row (for a stratified total use :func:`calib.hybrid.ppi_stratified`).
     lam : fixed power-tuning parameter; None tunes it (per domain).
     level : confidence level of the normal interval.
+    **arm_options : :class:`ArmOptions` -- ``persona_weight``, ``human_weight`` (weight
+        column, array or None (ones) for DataFrames), ``prediction`` (``"llm"`` or ``"cell"``:
+        the weighted persona mean of the human's ``cells``) and ``cells``.
 
     Returns
     -------
@@ -372,9 +388,7 @@ def ppi_mean(
     0.5
     """
     check_level(level)
-    arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome,
-                                      persona_weight=persona_weight, human_weight=human_weight,
-                                      prediction=prediction, cells=cells)
+    arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome, **arm_options)
     return _table(arms, pframe, hframe, outcome, pd.NA, by, lam, level)
 
 
@@ -411,13 +425,10 @@ def ppi_proportion(
     human_outcome: str,
     *,
     levels: Sequence[str] | None = None,
-    persona_weight: Any = None,
-    human_weight: Any = None,
-    prediction: str = "llm",
-    cells: Sequence[str] | None = None,
     by: str | None = None,
     lam: float | None = None,
     level: float = 0.95,
+    **arm_options: Unpack[ArmOptions],
 ) -> pd.DataFrame:
     """PPI++ estimates of the share of each level of a categorical answer.
 
@@ -434,8 +445,8 @@ def ppi_proportion(
     [['a', 0.5], ['b', 0.5]]
     """
     check_level(level)
-    pframe, _ = frame_weights(personas, persona_weight, "personas")
-    hframe, _ = frame_weights(human, human_weight, "human")
+    pframe, _ = frame_weights(personas, arm_options.get("persona_weight"), "personas")
+    hframe, _ = frame_weights(human, arm_options.get("human_weight"), "human")
     if human_outcome not in hframe.columns:
         raise DataError(f"human: column {human_outcome!r} is not in the data; name the answer")
     if levels is None:
@@ -462,9 +473,8 @@ def ppi_proportion(
             check(fr, col, what)
             return (fr[col].map(format_level) == lv).to_numpy(dtype=float)
 
-        arms, pf, hf = build_arms(personas, human, outcome, human_outcome,
-                                  persona_weight=persona_weight, human_weight=human_weight,
-                                  prediction=prediction, cells=cells, transform=tf)
+        arms, pf, hf = build_arms(personas, human, outcome, human_outcome, transform=tf,
+                                  **arm_options)
         out.append(_table(arms, pf, hf, outcome, lv, by, lam, level))
     return pd.concat(out, ignore_index=True)
 
@@ -486,5 +496,5 @@ def ppi(personas: Any, human: Any, outcome: str, human_outcome: str, **options: 
     return ppi_proportion(personas, human, outcome, human_outcome, **options)
 
 
-__all__ = ["ppi", "ppi_mean", "ppi_proportion", "cell_predictions", "fit_arms", "tune_lambda",
+__all__ = ["ArmOptions", "ppi", "ppi_mean", "ppi_proportion", "cell_predictions", "fit_arms", "tune_lambda",
            "Arms", "PPIFit", "COLUMNS", "TOTAL"]

@@ -30,7 +30,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ from calib.core.errors import DataError, TargetError
 from calib.hybrid.ppi import (
     COLUMNS,
     TOTAL,
+    ArmOptions,
     PPIFit,
     build_arms,
     check_level,
@@ -102,12 +103,9 @@ def ppi_stratified(
     strata: str,
     *,
     shares: Mapping[str, float] | pd.Series | None = None,
-    persona_weight: Any = None,
-    human_weight: Any = None,
-    prediction: str = "llm",
-    cells: Sequence[str] | None = None,
     lam: float | None = None,
     level: float = 0.95,
+    **arm_options: Unpack[ArmOptions],
 ) -> pd.DataFrame:
     """Stratified PPI++ mean (0/1 answers: a proportion) with population stratum shares.
 
@@ -118,9 +116,7 @@ def ppi_stratified(
     Every stratum needs at least 2 personas and 2 humans (else an error naming it).
     """
     check_level(level)
-    arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome,
-                                      persona_weight=persona_weight, human_weight=human_weight,
-                                      prediction=prediction, cells=cells)
+    arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome, **arm_options)
     doms = shared_domains(pframe, hframe, strata)
     sh = stratum_shares(pframe, arms.w, strata, doms, shares)
     pcol = pframe[strata].map(format_level).astype(str).to_numpy()

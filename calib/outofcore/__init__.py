@@ -103,8 +103,7 @@ def weight_files(
     weight_column: str = "weight",
     base_weight: str | None = None,
     overwrite: bool = False,
-    scheduler: str | None = None,
-    client: Any = None,
+    scheduler: Any = None,
     memory_limit: str | None = None,
     **method_options: Any,
 ) -> WeightedFiles:
@@ -123,7 +122,8 @@ def weight_files(
     weight_column : name of the written weight column (an input column of that name is
         replaced).
     base_weight : column of base weights (ones if None).
-    scheduler, client : Dask cluster address (``"tcp://host:8786"``) or ``distributed.Client``.
+    scheduler : the Dask cluster: its address (``"tcp://host:8786"``) or a
+        ``distributed.Client``; None: Dask's local scheduler.
     memory_limit : DuckDB memory limit (e.g. ``"1GB"``); DuckDB spills beyond it.
     method_options : passed to the method (``tol``, ``max_iter``, ``missing``, ``distance``...).
 
@@ -147,6 +147,9 @@ def weight_files(
     """
     from calib.outofcore.writeback import WriteResult, check_out
 
+    if "client" in method_options:
+        raise TypeError("weight_files: pass the distributed.Client as scheduler= (client= was "
+                        "merged into it)")
     files = expand(paths)
     choice = choose_engine(files, engine)
     if choice.engine == "memory":
@@ -164,8 +167,10 @@ def weight_files(
         return WeightedFiles(wr.out, wr.rows, wr.dropped, choice, s.history[-1], s)
     from calib.outofcore.filesample import FileSample
 
+    # a Client is passed through as is; an address is connected to by FileSample
+    address, client = (scheduler, None) if isinstance(scheduler, str) else (None, scheduler)
     fs = FileSample.from_files(files, weight=base_weight, engine=choice.engine,
-                               scheduler=scheduler, client=client, memory_limit=memory_limit)
+                               scheduler=address, client=client, memory_limit=memory_limit)
     fs = fs.weight(method, targets, **method_options)
     wr = fs.write(out, weight_column=weight_column, overwrite=overwrite)
     return WeightedFiles(wr.out, wr.rows, wr.dropped, choice, fs.history[-1], fs)

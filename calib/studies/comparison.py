@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -305,6 +306,56 @@ class Comparison:
         self.summary.to_csv(s, index=False)
 
 
+class StudyOptions(TypedDict, total=False):
+    """The keyword options of :func:`compare` that describe the study's inputs.
+
+    With the persona set, outcome and ``by`` they make the :class:`StudyInput` every method
+    runner sees.
+
+    Keys
+    ----
+    frame : poststratification frame (cell counts in ``count``) for targets and MRP.
+    count : the frame's count column (default ``"n"``).
+    variables : demographic variables for the targets (joint with ``by``) and MRP effects
+        (default :data:`DEFAULT_VARIABLES`).
+    targets : explicit targets instead of the frame's ``variable:by`` margins.
+    human, human_outcome, llm_outcome, human_weight : the human benchmark sample for the
+        hybrid / propensity methods (``human_weight`` default ``"weight"``).
+    level : confidence level (default 0.95).
+    seed : random seed.
+    options : per-method keyword options, e.g. ``{"mrp": {"draws": 1000}}``.
+    """
+
+    frame: pd.DataFrame | None
+    count: str
+    variables: Sequence[str]
+    targets: Targets | None
+    human: pd.DataFrame | None
+    human_outcome: str | None
+    llm_outcome: str | None
+    human_weight: str | None
+    level: float
+    seed: int | None
+    options: Mapping[str, Mapping[str, object]] | None
+
+
+def _study_input(personas: pd.DataFrame, outcome: str, by: str, study: StudyOptions) -> StudyInput:
+    """The :class:`StudyInput` of :func:`compare`'s options, with their defaults."""
+    unknown = sorted(set(study) - StudyOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(
+            f"compare() got unknown options {unknown}; the study options are "
+            f"{sorted(StudyOptions.__optional_keys__)}"
+        )
+    return StudyInput(
+        personas, outcome, by, study.get("frame"), study.get("count", "n"),
+        tuple(study.get("variables", DEFAULT_VARIABLES)), study.get("targets"),
+        study.get("human"), study.get("human_outcome"), study.get("llm_outcome"),
+        study.get("human_weight", "weight"), study.get("level", 0.95), study.get("seed"),
+        dict(study.get("options") or {}),
+    )  # fmt: skip
+
+
 def compare(
     personas: pd.DataFrame,
     outcome: str,
@@ -312,19 +363,9 @@ def compare(
     benchmark: pd.Series | Mapping[str, float],
     methods: Sequence[str] = ("raw", "poststratify", "rake", "calibrate-logit", "optimal"),
     by: str = "state",
-    frame: pd.DataFrame | None = None,
-    count: str = "n",
-    variables: Sequence[str] = DEFAULT_VARIABLES,
-    targets: Targets | None = None,
-    human: pd.DataFrame | None = None,
-    human_outcome: str | None = None,
-    llm_outcome: str | None = None,
-    human_weight: str | None = "weight",
-    level: float = 0.95,
-    seed: int | None = None,
-    options: Mapping[str, Mapping[str, object]] | None = None,
     winner_threshold: float | None = 0.5,
     progress: bool | None = False,
+    **study: Unpack[StudyOptions],
 ) -> Comparison:
     """Run ``methods`` on one persona set and score them against ``benchmark``.
 
@@ -334,24 +375,20 @@ def compare(
     outcome : the outcome column (a 0/1 answer: estimates are shares).
     benchmark : truth per domain (e.g. certified Democratic two-party share by state).
     methods : names in :data:`METHODS`.
-    frame : poststratification frame (cell counts in ``count``) for targets and MRP.
-    variables : demographic variables for the targets (joint with ``by``) and MRP effects.
-    targets : explicit targets instead of the frame's ``variable:by`` margins.
-    human, human_outcome, llm_outcome, human_weight : the human benchmark sample for the
-        hybrid / propensity methods.
-    options : per-method keyword options, e.g. ``{"mrp": {"draws": 1000}}``.
+    by : the domain column (default ``"state"``).
     winner_threshold : a domain is "won" when its share exceeds this (None: no winners column).
     progress : a progress bar over the methods on stderr (None: when stderr is a terminal).
+    **study : :class:`StudyOptions` -- ``frame``, ``count``, ``variables``, ``targets``,
+        ``human``, ``human_outcome``, ``llm_outcome``, ``human_weight``, ``level``, ``seed``,
+        ``options`` (an unknown name raises TypeError).
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise DataError(f"unknown methods {unknown}; choose from {list(METHODS)}")
     bench = pd.Series(benchmark, dtype=float)
     bench.index = bench.index.astype(str)
-    inp = StudyInput(
-        personas, outcome, by, frame, count, tuple(variables), targets, human, human_outcome,
-        llm_outcome, human_weight, level, seed, dict(options or {}),
-    )  # fmt: skip
+    inp = _study_input(personas, outcome, by, study)
+    frame, count = inp.frame, inp.count
     weights = None
     if frame is not None:
         weights = frame.groupby(by, observed=True)[count].sum()
@@ -363,7 +400,7 @@ def compare(
             _run_one(m, inp, bench, weights, winner_threshold, rows, summ, fits)
             advance()
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    return Comparison(table, pd.DataFrame(summ), level, fits)
+    return Comparison(table, pd.DataFrame(summ), inp.level, fits)
 
 
 def _run_one(m: str, inp: StudyInput, bench: pd.Series, weights: pd.Series | None,
@@ -452,6 +489,7 @@ def compare_repeated(
 __all__ = [
     "METHODS",
     "StudyInput",
+    "StudyOptions",
     "Comparison",
     "compare",
     "compare_repeated",

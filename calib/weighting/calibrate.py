@@ -235,11 +235,8 @@ def calibrate(
     >>> w.groupby(df["sex"]).sum().round(6).tolist(), round(float((w * df["age"]).sum()), 6)
     ([50.0, 50.0], 4200.0)
     """
-    dist = _distance.get(distance)
-    L, U = _distance.check_bounds(dist, bounds)
-    name = dist.name
-    if name == "linear" and (np.isfinite(L) or np.isfinite(U)):
-        name = "truncated"
+    dist, name, L, U = _distance_and_bounds(distance, bounds)
+    bounded = bool(np.isfinite(L) or np.isfinite(U))
     if trim is not None:
         trim = _check_trim(trim)
     d = _design.build(
@@ -251,7 +248,7 @@ def calibrate(
     Xu, tu = X[:, used], totals[:, None][used, 0]
     scale = rescale_factor(Xu, w, tu)
     notes: list[str] = []
-    if scale != 1.0 and (np.isfinite(L) or np.isfinite(U)):
+    if scale != 1.0 and bounded:
         msg = (
             f"calibrate: population totals are over {RESCALE_THRESHOLD:g} times the sample "
             f"totals, so (as R survey does) input weights were rescaled by {scale:.6g} and "
@@ -262,62 +259,21 @@ def calibrate(
     used_labels = [lab for lab, u in zip(labels, used, strict=True) if u]
     # raking and logit keep g > 0 whatever the lower bound
     feasible = (max(L, 0.0) if name in ("raking", "logit") else L, U)
-    if np.isfinite(L) or np.isfinite(U):
+    if bounded:
         _check_entries(Xu, w * scale, tu, used_labels, feasible)
-    res = newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter)
-    if not res.converged:
-        damped = newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter, damped=True)
-        if damped.converged:
-            notes.append(
-                f"calibrate ({name}): R's full-step Newton (grake) stopped at max |misfit|/"
-                f"(1+|total|) = {res.max_error:.3g}; converged with a damped Newton "
-                f"(backtracking line search) in {damped.iterations} steps"
-            )
-            res = damped
-    g = res.g
-    converged = res.converged
-    if not converged and trim is None:
-        if np.isfinite(L) or np.isfinite(U):
+    res = _solve(Xu, w, tu, dist, (L, U), name=name, tol=tol, max_iter=max_iter, notes=notes)
+    if not res.converged and trim is None:
+        if bounded:
             _check_lp(Xu, w * scale, tu, used_labels, feasible, tol)
-        where, level, _ = d.worst(w * g)
-        msg = (
-            f"calibrate ({name}) did not converge in {res.iterations} Newton steps: worst margin "
-            f"{where!r} level {level!r}; max |misfit|/(1+|total|) = {res.max_error:.3g} "
-            f"(tol={tol:g}). Raise max_iter, widen bounds={(L, U)}, or check the totals"
-        )
+        msg = _unconverged_message(d, w, res, name, (L, U), tol)
         if not allow_nonconvergence:
             raise ConvergenceError(msg)
         warnings.warn(msg, UserWarning, stacklevel=2)
         notes.append(msg)
-    n_trim = 0
+    g, n_trim = res.g, 0
     if trim is not None:
-        g, n_trim = _trim_g(g, w, trim, d.row_cell)
-        if n_trim:
-            notes.append(f"{n_trim} weights were trimmed to g in {trim} (R calibrate(trim=))")
-            if not converged:
-                msg = (
-                    f"calibrate ({name}): Newton stopped at max |misfit|/(1+|total|) = "
-                    f"{res.max_error:.3g} > tol={tol:g}; g was then trimmed to {trim} as R does"
-                )
-                warnings.warn(msg, UserWarning, stacklevel=2)
-                notes.append(msg)
-        elif not converged:
-            where, level, _ = d.worst(w * g)
-            raise ConvergenceError(
-                f"calibrate ({name}) did not converge in {res.iterations} Newton steps: worst "
-                f"margin {where!r} level {level!r} (max |misfit|/(1+|total|) = "
-                f"{res.max_error:.3g}); nothing needed trimming. Raise max_iter or widen bounds"
-            )
-    neg = g < 0
-    if neg.any():
-        bad = [d.cells.to_frame().iloc[int(i)][list(d.cells.variables)].astype(str).tolist()
-               for i in np.flatnonzero(neg)[:5]]
-        raise InfeasibleError(
-            f"calibrate ({name}): {int(d.cells.count[neg].sum())} rows in {int(neg.sum())} cells "
-            f"get negative weights (cells {bad} of {list(d.cells.variables)}); use "
-            "distance='raking' or 'logit', or bounds=(L, U) with L >= 0"
-        )
-    scaled_bounds = (L * res.scale, U * res.scale)
+        g, n_trim = _trimmed(d, w, res, trim, name=name, tol=tol, notes=notes)
+    _check_nonnegative(d, g, name)
     cal = Calibration(
         cells=d.cells,
         row_cell=d.row_cell,
@@ -326,14 +282,14 @@ def calibrate(
         labels=labels,
         g=g,
         distance=name,
-        bounds=scaled_bounds,
+        bounds=(L * res.scale, U * res.scale),
         margin_index=d.index,
     )
     step = Step(
         method="calibrate",
         options={"distance": name, "bounds": (L, U), "tol": tol, "max_iter": max_iter,
                  "trim": trim, "missing": missing, "trimmed": n_trim, "rescale": res.scale},
-        converged=converged,
+        converged=res.converged,
         iterations=res.iterations,
         max_error=res.max_error,
         history=res.history,
@@ -344,6 +300,106 @@ def calibrate(
     )
     base_rows = sample.weight_array[d.keep]
     return sample.with_weights(base_rows * broadcast(g, d.row_cell), step, d.keep)
+
+
+def _distance_and_bounds(
+    distance: str | _distance.Distance, bounds: tuple[float, float] | None
+) -> tuple[_distance.Distance, str, float, float]:
+    """The distance, its name as recorded (bounded linear is ``"truncated"``) and ``(L, U)``."""
+    dist = _distance.get(distance)
+    L, U = _distance.check_bounds(dist, bounds)
+    name = dist.name
+    if name == "linear" and (np.isfinite(L) or np.isfinite(U)):
+        name = "truncated"
+    return dist, name, L, U
+
+
+def _solve(
+    Xu: np.ndarray,
+    w: np.ndarray,
+    tu: np.ndarray,
+    dist: _distance.Distance,
+    bounds: tuple[float, float],
+    *,
+    name: str,
+    tol: float,
+    max_iter: int,
+    notes: list[str],
+) -> NewtonResult:
+    """R's full-step Newton; when it stops short, a damped Newton (noted when it converges)."""
+    res = newton(Xu, w, tu, dist, bounds, tol=tol, max_iter=max_iter)
+    if res.converged:
+        return res
+    damped = newton(Xu, w, tu, dist, bounds, tol=tol, max_iter=max_iter, damped=True)
+    if not damped.converged:
+        return res
+    notes.append(
+        f"calibrate ({name}): R's full-step Newton (grake) stopped at max |misfit|/"
+        f"(1+|total|) = {res.max_error:.3g}; converged with a damped Newton "
+        f"(backtracking line search) in {damped.iterations} steps"
+    )
+    return damped
+
+
+def _unconverged_message(
+    d: _design.CellDesign,
+    w: np.ndarray,
+    res: NewtonResult,
+    name: str,
+    bounds: tuple[float, float],
+    tol: float,
+) -> str:
+    where, level, _ = d.worst(w * res.g)
+    return (
+        f"calibrate ({name}) did not converge in {res.iterations} Newton steps: worst margin "
+        f"{where!r} level {level!r}; max |misfit|/(1+|total|) = {res.max_error:.3g} "
+        f"(tol={tol:g}). Raise max_iter, widen bounds={bounds}, or check the totals"
+    )
+
+
+def _trimmed(
+    d: _design.CellDesign,
+    w: np.ndarray,
+    res: NewtonResult,
+    trim: tuple[float, float],
+    *,
+    name: str,
+    tol: float,
+    notes: list[str],
+) -> tuple[np.ndarray, int]:
+    """g trimmed to ``trim`` as R ``calibrate(trim=)`` and the number of cells trimmed. An
+    unconverged solve is kept (with a warning, as R does) only when something was trimmed."""
+    g, n_trim = _trim_g(res.g, w, trim, d.row_cell)
+    if n_trim:
+        notes.append(f"{n_trim} weights were trimmed to g in {trim} (R calibrate(trim=))")
+        if not res.converged:
+            msg = (
+                f"calibrate ({name}): Newton stopped at max |misfit|/(1+|total|) = "
+                f"{res.max_error:.3g} > tol={tol:g}; g was then trimmed to {trim} as R does"
+            )
+            warnings.warn(msg, UserWarning, stacklevel=3)
+            notes.append(msg)
+    elif not res.converged:
+        where, level, _ = d.worst(w * res.g)
+        raise ConvergenceError(
+            f"calibrate ({name}) did not converge in {res.iterations} Newton steps: worst "
+            f"margin {where!r} level {level!r} (max |misfit|/(1+|total|) = "
+            f"{res.max_error:.3g}); nothing needed trimming. Raise max_iter or widen bounds"
+        )
+    return g, n_trim
+
+
+def _check_nonnegative(d: _design.CellDesign, g: np.ndarray, name: str) -> None:
+    """Refuse negative weights (unbounded linear calibration), naming the cells."""
+    neg = g < 0
+    if neg.any():
+        bad = [d.cells.to_frame().iloc[int(i)][list(d.cells.variables)].astype(str).tolist()
+               for i in np.flatnonzero(neg)[:5]]
+        raise InfeasibleError(
+            f"calibrate ({name}): {int(d.cells.count[neg].sum())} rows in {int(neg.sum())} cells "
+            f"get negative weights (cells {bad} of {list(d.cells.variables)}); use "
+            "distance='raking' or 'logit', or bounds=(L, U) with L >= 0"
+        )
 
 
 def _check_trim(trim: tuple[float, float]) -> tuple[float, float]:

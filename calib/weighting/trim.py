@@ -71,32 +71,10 @@ def trim(
     w = sample.weight_array
     n = w.size
     mean = float(w.mean())
-    given = [k for k, v in (("upper", upper), ("upper_mult", upper_mult),
-                            ("quantile", quantile)) if v is not None]
-    if len(given) > 1:
-        raise DataError(f"trim: give one of upper, upper_mult, quantile (got {given})")
-    if lower is not None and lower_mult is not None:
-        raise DataError("trim: give one of lower, lower_mult")
     if redistribute not in ("equal", "proportional"):
         raise DataError(f"trim: redistribute={redistribute!r}; use 'equal' or 'proportional'")
-    hi = np.inf
-    if upper is not None:
-        hi = float(upper)
-    elif upper_mult is not None:
-        hi = float(upper_mult) * mean
-    elif quantile is not None:
-        if not 0 < quantile <= 1:
-            raise DataError(f"trim: quantile={quantile!r} must be in (0, 1], e.g. 0.99")
-        hi = float(np.quantile(w, quantile))
-    lo = -np.inf
-    if lower is not None:
-        lo = float(lower)
-    elif lower_mult is not None:
-        lo = float(lower_mult) * mean
-    if np.isnan(hi) or np.isnan(lo) or not lo < hi:
-        raise DataError(f"trim: the limits must satisfy lower < upper, got [{lo}, {hi}]")
-    if not np.isfinite(hi) and not np.isfinite(lo):
-        raise DataError("trim: give an upper limit (upper, upper_mult or quantile) or a lower one")
+    lo, hi = _limits(w, upper=upper, upper_mult=upper_mult, quantile=quantile, lower=lower,
+                     lower_mult=lower_mult)  # fmt: skip
     total = float(w.sum())
     if n * hi < total * (1 - 1e-12):
         raise InfeasibleError(
@@ -121,6 +99,45 @@ def trim(
                "inside the limits; total kept",),
     )
     return sample.with_weights(new, step)
+
+
+
+def _limits(
+    w: np.ndarray,
+    *,
+    upper: float | None,
+    upper_mult: float | None,
+    quantile: float | None,
+    lower: float | None,
+    lower_mult: float | None,
+) -> tuple[float, float]:
+    """``(lo, hi)`` from the one upper and the one lower limit given (-inf / inf: none)."""
+    mean = float(w.mean())
+    given = [k for k, v in (("upper", upper), ("upper_mult", upper_mult),
+                            ("quantile", quantile)) if v is not None]
+    if len(given) > 1:
+        raise DataError(f"trim: give one of upper, upper_mult, quantile (got {given})")
+    if lower is not None and lower_mult is not None:
+        raise DataError("trim: give one of lower, lower_mult")
+    hi = np.inf
+    if upper is not None:
+        hi = float(upper)
+    elif upper_mult is not None:
+        hi = float(upper_mult) * mean
+    elif quantile is not None:
+        if not 0 < quantile <= 1:
+            raise DataError(f"trim: quantile={quantile!r} must be in (0, 1], e.g. 0.99")
+        hi = float(np.quantile(w, quantile))
+    lo = -np.inf
+    if lower is not None:
+        lo = float(lower)
+    elif lower_mult is not None:
+        lo = float(lower_mult) * mean
+    if np.isnan(hi) or np.isnan(lo) or not lo < hi:
+        raise DataError(f"trim: the limits must satisfy lower < upper, got [{lo}, {hi}]")
+    if not np.isfinite(hi) and not np.isfinite(lo):
+        raise DataError("trim: give an upper limit (upper, upper_mult or quantile) or a lower one")
+    return lo, hi
 
 
 def _trim(

@@ -91,7 +91,7 @@ def _rake_batch(W, idx, offs, sizes, T, tol, max_iter, status, errs):  # pragma:
 
 
 @numba.njit(cache=True, nogil=True)
-def _rake_sums(A, sub_cell, sub_dom, g0, idx, offs, sizes, tot, tol, max_iter, wc, w, cur, f,
+def _rake_sums(A, sub_cell, sub_dom, g0, idx, offs, sizes, tot, tol, max_iter, wc, w, cur, f,  # noqa: PLR0913 - numba kernel
                out):  # pragma: no cover - numba
     """Rake the cell weights summed from ``A[:, 0]`` over sub-cells (``sub_cell``), warm start
     ``* g0``; then ``out[j, d] = sum of g_c A[s, j + 1]`` over sub-cells ``s`` of domain

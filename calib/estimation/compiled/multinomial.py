@@ -58,7 +58,7 @@ def uniform(s0, s1, s2, s3):  # pragma: no cover - numba
 
 
 @numba.njit(cache=True, nogil=True)
-def _pass(s0, s1, s2, s3, a, b, tab, toff, twidth, tkmin, cdf, guide, lam, mode, pmf_mode,
+def _pass(s0, s1, s2, s3, a, b, tab, toff, twidth, tkmin, cdf, guide, lam, mode, pmf_mode,  # noqa: PLR0913 - numba kernel
           cdf_mode, fh, cell, wv, out):  # pragma: no cover - numba
     """Poisson counts of categories ``a..b-1`` (one stratum), added into ``out``."""
     kh = 0
@@ -96,7 +96,7 @@ def _pass(s0, s1, s2, s3, a, b, tab, toff, twidth, tkmin, cdf, guide, lam, mode,
 
 
 @numba.njit(cache=True, nogil=True)
-def _draw(state, tab, toff, twidth, tkmin, cdf, guide, lam, mode, pmf_mode, cdf_mode, n_draw,
+def _draw(state, tab, toff, twidth, tkmin, cdf, guide, lam, mode, pmf_mode, cdf_mode, n_draw,  # noqa: PLR0913 - numba kernel
           fac, rel, cguide, start, stop, cell, wv, out):  # pragma: no cover - numba
     """One draw from the xoshiro256+ ``state`` (4 words; categories sorted by stratum):
     ``out[cell[g], j] += count_g * fac[h] * wv[g, j]`` (``out`` is zeroed first)."""
