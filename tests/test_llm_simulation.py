@@ -207,6 +207,7 @@ def test_acs_targets_match_published_figures():
     for var in tot.columns:  # every variable adds up to the state's adults 18+
         np.testing.assert_allclose(tot[var], key.loc[tot.index, "pop_18plus"], rtol=1e-12)
     np.testing.assert_array_equal(c[("sex", "Female")], key["female_18plus"])
+    np.testing.assert_array_equal(c[("sex", "Female")] + c[("sex", "Male")], key["pop_18plus"])
     for band, col in (("20-24", "age_20_24"), ("25-34", "age_25_34"), ("85+", "age_85plus")):
         np.testing.assert_array_equal(c[("age_acs", band)], key[col])
     np.testing.assert_array_equal(c["age_acs"].sum(axis=1), key["pop_18plus"])

@@ -132,8 +132,11 @@ def _age_span(label: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class When:
-    """A row rule of a :class:`Recode`: rows whose ``column`` holds one of ``values`` get
-    ``level`` (their ``source`` value is not looked at)."""
+    """A row rule of a :class:`Recode` (key ``when``) that sets the level of matching rows.
+
+    Rows whose ``column`` holds one of ``values`` get ``level``; their ``source`` value is not
+    looked at.
+    """
 
     column: str
     values: tuple[str, ...]
