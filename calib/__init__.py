@@ -127,10 +127,14 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.util.spec_from_loader(fullname, self, origin=new)
 
     def create_module(self, spec: Any) -> ModuleType:
-        return import_module(spec.origin)
+        module = import_module(spec.origin)
+        spec.loader_state = module.__spec__  # the import system overwrites __spec__ next
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        return None
+        # give the module its own spec back: importlib.resources (built-in codebooks) and
+        # reloads read it, and the alias spec has no origin or search locations
+        module.__spec__ = module.__spec__.loader_state
 
 
 if not any(isinstance(f, _Alias) for f in sys.meta_path):

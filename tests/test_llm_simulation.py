@@ -295,3 +295,15 @@ def test_targets_export_cli_drives_weight(tmp_path, capsys):
     assert got[("Under 25", "TX")] == pytest.approx(want["Under 25:TX"], rel=1e-8)
     code, out = cli(capsys, "targets", "show", "acs2023-national", "--variables", "age6")
     assert code == 2 and "age_acs" in out.err
+
+
+def test_old_module_path_keeps_builtin_codebooks_readable():
+    # importing the first layout's path used to overwrite the package's __spec__, after which
+    # importlib.resources saw no codebook files (only when test_layout ran first)
+    import importlib
+
+    import calib.data.codebooks as pkg
+
+    assert importlib.import_module("calib.codebooks") is pkg
+    assert pkg.__spec__.name == "calib.data.codebooks"
+    assert {"llm-simulation", "personas"} <= set(Codebook.builtin_names())
