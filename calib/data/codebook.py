@@ -34,6 +34,19 @@ value, with ``map`` only), ``ignore_case``, ``parse_number`` (read ``"$45,000"``
 ``"32 years"`` as numbers for ``bins``), ``optional`` (skip the recode when its source column
 is absent) and ``note``.
 
+``source`` may also be a list of column names: the first one present in the data is used (files
+that spell a column two ways, ``AGE`` or ``Age``). ``when`` (a table or a list of tables with
+``column``, ``values`` and ``level``) sets ``level`` for every row whose ``column`` (an input
+column or an earlier recode's output) holds one of ``values``, whatever its ``source`` value is;
+the first matching rule wins and the other rows are recoded as usual. It states a rule that
+depends on two columns, e.g. adults under 25 are outside the ACS education universe::
+
+    [[recode]]
+    target = "educ7"
+    source = "EDUCATION"
+    map = { "Bachelor's degree" = "Bachelor's degree" }
+    when = { column = "age_acs", values = ["18-19", "20-24"], level = "Under 25" }
+
 Values are matched as text (:func:`calib.core.cells.format_level`, surrounding white space
 stripped), so ``1``, ``1.0`` and ``"1"`` all match the key ``"1"``. A value that is a missing
 token (``"None"``, ``"Refused"``, ...) but is listed as a ``map`` key is mapped, not missing.
@@ -61,7 +74,7 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -71,14 +84,15 @@ import pandas as pd
 
 from calib.core.cells import MISSING_TOKENS, format_level
 from calib.core.errors import DataError, UnmappedLevelError
-from calib.data.variables import LEVELS, collapse_map
+from calib.data.variables import AGE_SCHEMES, LEVELS, collapse_map
 
 _BOOK_KEYS = {"name", "description", "recode"}
 _RECODE_KEYS = {
     "target", "source", "map", "bins", "labels", "collapse", "keep", "missing", "default",
-    "ignore_case", "parse_number", "optional", "note",
+    "ignore_case", "parse_number", "optional", "note", "when",
 }  # fmt: skip
-_AGE_SCHEMES = ("age4", "age6", "age10")
+_WHEN_KEYS = {"column", "values", "level"}
+_AGE_SCHEMES = AGE_SCHEMES
 #: Most unmapped values listed per recode in an error message (all are in ``err.unmapped``).
 MAX_LISTED = 200
 
@@ -117,8 +131,30 @@ def _age_span(label: str) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
+class When:
+    """A row rule of a :class:`Recode` (key ``when``) that sets the level of matching rows.
+
+    Rows whose ``column`` holds one of ``values`` get ``level``; their ``source`` value is not
+    looked at.
+    """
+
+    column: str
+    values: tuple[str, ...]
+    level: str
+
+    @property
+    def label(self) -> str:
+        """How the rule is shown in a mapping report."""
+        return f"when {self.column} in [{', '.join(self.values)}]"
+
+
+@dataclass(frozen=True)
 class Recode:
-    """One output column of a :class:`Codebook` (see the module docstring for the keys)."""
+    """One output column of a :class:`Codebook` (see the module docstring for the keys).
+
+    ``alternatives`` are further source columns tried in order when ``source`` is absent;
+    ``when`` are row rules applied before the value map (:class:`When`).
+    """
 
     target: str
     source: str
@@ -133,6 +169,13 @@ class Recode:
     parse_number: bool = False
     optional: bool = False
     note: str = ""
+    alternatives: tuple[str, ...] = ()
+    when: tuple[When, ...] = ()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """``source`` then ``alternatives``: the columns this recode can read, in order."""
+        return (self.source, *self.alternatives)
 
     @property
     def kind(self) -> str:
@@ -163,6 +206,7 @@ class Recode:
             list((self.map or {}).values())
             + list(self.labels or ())
             + ([self.default] if self.default is not None else [])
+            + [w.level for w in self.when]
         )
         return tuple(dict.fromkeys(out))
 
@@ -324,6 +368,55 @@ def _check_collapse(source: str, at: _At) -> None:
         ) from None
 
 
+def _parse_entry(d: Any, i: int, book: str) -> Recode:
+    """One ``[[recode]]``: :func:`_parse_recode` plus a list ``source`` and ``when`` rules."""
+    if not isinstance(d, Mapping) or ("when" not in d and not isinstance(d.get("source"), list)):
+        return _parse_recode(d, i, book)
+    where = f"recode #{i + 1}" + (f" (target {d['target']!r})" if "target" in d else "")
+    sources = _parse_sources(d.get("source"), book, where)
+    base = {k: v for k, v in d.items() if k != "when"}
+    base["source"] = sources[0]
+    rec = _parse_recode(base, i, book)
+    when = _parse_when(d.get("when"), rec, book, where)
+    return replace(rec, alternatives=sources[1:], when=when)
+
+
+def _parse_sources(raw: Any, book: str, where: str) -> tuple[str, ...]:
+    """``source`` as a tuple of column names (a string or a non-empty list of strings)."""
+    items = raw if isinstance(raw, list) else [raw]
+    if not items or not all(isinstance(x, str) and x.strip() for x in items):
+        raise _bad(book, where, "'source' must be a column name or a non-empty list of names")
+    if len(set(items)) != len(items):
+        raise _bad(book, where, f"'source' lists a column twice: {items}")
+    return tuple(items)
+
+
+def _parse_when(raw: Any, rec: Recode, book: str, where: str) -> tuple[When, ...]:
+    """The ``when`` rules of a recode (a table or a list of tables)."""
+    if raw is None:
+        return ()
+    rules = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(rules, list) or not rules:
+        raise _bad(book, where, "'when' must be a table (column, values, level) or a list of them")
+    out = []
+    for k, w in enumerate(rules):
+        at = f"{where}, when #{k + 1}"
+        if not isinstance(w, Mapping) or set(w) != _WHEN_KEYS:
+            got = sorted(w) if isinstance(w, Mapping) else w
+            raise _bad(book, at, f"give exactly the keys {sorted(_WHEN_KEYS)}; got {got!r}")
+        col, values, level = w["column"], w["values"], w["level"]
+        if not isinstance(col, str) or not col.strip() or col == rec.target:
+            raise _bad(book, at, f"'column' {col!r} must name another column than the target")
+        if not isinstance(values, list) or not values:
+            raise _bad(book, at, "'values' must be a non-empty list")
+        levels = LEVELS.get(rec.target)
+        if not isinstance(level, str) or (levels is not None and level not in levels):
+            raise _bad(book, at, f"'level' {level!r} is not a level of {rec.target!r}"
+                       + (f"; use one of {list(levels)}" if levels else ""))
+        out.append(When(col, tuple(format_level(v).strip() for v in values), level))
+    return tuple(out)
+
+
 def _check_bands(rec: Recode, book: str, where: str) -> None:
     """Refuse age recodes that would split a band of the harmonized target."""
     if rec.target not in _AGE_SCHEMES:
@@ -454,7 +547,7 @@ class Codebook:
         raw = spec.get("recode")
         if not isinstance(raw, list) or not raw:
             raise DataError(f"codebook {name!r}: no [[recode]] entries; add at least one")
-        recodes = tuple(_parse_recode(d, i, name) for i, d in enumerate(raw))
+        recodes = tuple(_parse_entry(d, i, name) for i, d in enumerate(raw))
         seen: set[str] = set()
         for r in recodes:
             if r.target in seen:
@@ -532,9 +625,10 @@ class Codebook:
             if t in need:
                 continue
             need.add(t)
-            src = by_target[t].source
-            if src in by_target and src != t:
-                stack.append(src)
+            r = by_target[t]
+            for src in (*r.sources, *(w.column for w in r.when)):
+                if src in by_target and src != t:
+                    stack.append(src)
         keep = tuple(r for r in self.recodes if r.target in need)
         return Codebook(self.name, keep, self.description, self.path)
 
@@ -556,13 +650,18 @@ class Codebook:
         available = set(frame.columns)
         absent: list[str] = []
         skipped: list[str] = []
+        recodes: list[Recode] = []
         for r in self.recodes:
-            if r.source in available:
+            src = next((c for c in r.sources if c in available), None)
+            if src is not None:
+                recodes.append(r if src == r.source else replace(r, source=src))
+                absent += [f"{r.target} when {w.column!r}" for w in r.when
+                           if w.column not in available]
                 available.add(r.target)
             elif r.optional:
                 skipped.append(r.target)
             else:
-                absent.append(f"{r.target} <- {r.source!r}")
+                absent.append(f"{r.target} <- {' or '.join(map(repr, r.sources))}")
         if absent:
             raise DataError(
                 f"codebook {self.name!r}: source columns absent from the data: "
@@ -573,10 +672,8 @@ class Codebook:
         tables: list[pd.DataFrame] = []
         unmapped: dict[str, dict[str, int]] = {}
         missing: dict[str, int] = {}
-        for r in self.recodes:
-            if r.target in skipped:
-                continue
-            values, table, bad = _recode_column(out[r.source], r)
+        for r in recodes:
+            values, table, bad = _recode_rows(out, r)
             out[r.target] = values
             missing[r.target] = int(values.isna().sum())
             tables.append(table)
@@ -625,6 +722,44 @@ def _unmapped_message(book: Codebook, unmapped: dict[str, dict[str, int]]) -> st
 
 
 _UNMAPPED = "\x00unmapped"
+
+
+def _recode_rows(
+    frame: pd.DataFrame, r: Recode
+) -> tuple[pd.Series, pd.DataFrame, dict[str, int]]:
+    """:func:`_recode_column` on ``frame[r.source]`` after the ``when`` rules of ``r``.
+
+    Rows a rule matches get its level (first rule wins); the others are recoded as usual, so
+    their unmapped values are still reported and theirs alone.
+    """
+    col = frame[r.source]
+    if not r.when:
+        return _recode_column(col, r)
+    rule = np.full(len(frame), -1)
+    for k in reversed(range(len(r.when))):
+        w = r.when[k]
+        text = frame[w.column].astype(object).map(
+            lambda v: None if pd.isna(v) else format_level(v).strip())
+        rule[text.isin(w.values).to_numpy()] = k
+    rest = rule < 0
+    values, table, bad = _recode_column(col[rest], r)
+    cats = list(values.cat.categories)
+    cats += [w.level for w in r.when if w.level not in cats]
+    codes = np.full(len(frame), -1, dtype=np.int64)
+    codes[rest] = values.cat.codes.to_numpy()
+    rows = []
+    for k, w in enumerate(r.when):
+        hit = rule == k
+        codes[hit] = cats.index(w.level)
+        if hit.any():
+            rows.append({"target": r.target, "source": r.source, "kind": r.kind,
+                         "value": w.label, "level": w.level, "rows": int(hit.sum())})
+    out = pd.Series(pd.Categorical.from_codes(codes, categories=cats), index=col.index,
+                    name=r.target)
+    if rows:
+        table = pd.concat([pd.DataFrame(rows, columns=table.columns), table], ignore_index=True)
+        table["rows"] = table["rows"].astype("int64")
+    return out, table, bad
 
 
 def _recode_column(col: pd.Series, r: Recode) -> tuple[pd.Series, pd.DataFrame, dict[str, int]]:
@@ -742,4 +877,4 @@ def _mapping_table(
     return tab.reset_index(drop=True)[["target", "source", "kind", "value", "level", "rows"]]
 
 
-__all__ = ["Codebook", "CodebookReport", "Recode", "parse_number"]
+__all__ = ["Codebook", "CodebookReport", "Recode", "When", "parse_number"]

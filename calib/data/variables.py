@@ -1,9 +1,12 @@
 """The harmonized variable scheme shared by every dataset, codebook and target.
 
 One scheme so any sample can be weighted to any target. Where sources' bands do not nest,
-the scheme keeps more than one granularity instead of splitting a band: ``age10`` (the ACS /
-seed-persona bands) nests in ``age4`` but not in ``age6`` (the CVAP frame's decades); single-year
-ages map to all three. See docs/variables.md for the crosswalk by source.
+the scheme keeps more than one granularity instead of splitting a band: ``age10`` (the Tianyi-Lab
+meta-persona bands) nests in ``age4`` but not in ``age6`` (the CVAP frame's decades);
+``age_acs`` (the ACS 2023 DP05 bands of the seed pipeline's personas) nests in neither; single-year
+ages map to every age scheme (:func:`age_band`). ``educ7`` (the ACS DP02 levels, with ``Under 25``
+for adults outside the 25+ universe) collapses to ``educ6`` (``educ5`` plus ``Under 25``). See
+docs/variables.md for the crosswalk by source.
 
 Examples
 --------
@@ -54,6 +57,9 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "age10": (
         "18-19", "20-24", "25-29", "30-34", "35-44", "45-54", "55-64", "65-74", "75-84", "85+"
     ),
+    "age_acs": (
+        "18-19", "20-24", "25-34", "35-44", "45-54", "55-59", "60-64", "65-74", "75-84", "85+"
+    ),
     "race4": ("White", "Black", "Hispanic", "Other"),
     "race7": (
         "White", "Black", "American Indian and Alaska Native", "Asian",
@@ -61,6 +67,22 @@ LEVELS: dict[str, tuple[str, ...]] = {
     ),  # fmt: skip
     "educ5": ("No HS", "HS", "Some college", "4-Year College", "Post-grad"),
     "educ3": ("HS or less", "Some college", "College degree"),
+    "educ7": (
+        "Less than 9th grade", "9th to 12th grade, no diploma", "High school graduate",
+        "Some college, no degree", "Associate's degree", "Bachelor's degree",
+        "Graduate or professional degree", "Under 25",
+    ),  # fmt: skip
+    "educ6": ("No HS", "HS", "Some college", "4-Year College", "Post-grad", "Under 25"),
+    "citizen": ("Citizen", "Not a citizen"),
+    "income10": (
+        "Less than $10,000", "$10,000 to $14,999", "$15,000 to $24,999", "$25,000 to $34,999",
+        "$35,000 to $49,999", "$50,000 to $74,999", "$75,000 to $99,999",
+        "$100,000 to $149,999", "$150,000 to $199,999", "$200,000 or more",
+    ),  # fmt: skip
+    "language5": (
+        "English only", "Spanish", "Other Indo-European languages",
+        "Asian and Pacific Islander languages", "Other languages",
+    ),  # fmt: skip
     "pid3": ("Democrat", "Independent", "Republican"),
     "pid7": (
         "Strong Democrat", "Not very strong Democrat", "Independent-Democrat", "Independent",
@@ -76,13 +98,24 @@ DESCRIPTIONS: dict[str, str] = {
     "state": "USPS code, 50 states and DC",
     "region": "Census region of the state",
     "sex": "sex (Female / Male)",
-    "age4": "age in 4 bands nesting the ACS bands (18-29, 30-44, 45-64, 65+)",
+    "age4": "age in 4 bands nesting the age10 bands (18-29, 30-44, 45-64, 65+)",
     "age6": "age in the CVAP frame's decades (18-29, 30-39, ..., 70+)",
-    "age10": "ACS 2023 / seed persona age bands",
+    "age10": "Tianyi-Lab meta-persona age bands (25-29 / 30-34 split, 55-64 joined)",
+    "age_acs": "ACS 2023 DP05 age bands of adults (18-19 = 18+ minus the bands from 20 up)",
     "race4": "race/ethnicity: White and Black non-Hispanic, Hispanic of any race, Other",
-    "race7": "seed persona race groups (Hispanic of any race separate)",
+    "race7": (
+        "seed persona race groups: non-Hispanic single races, Hispanic of any race; non-Hispanic "
+        "Some Other Race alone and every multi-race group are 'Two or more races'"
+    ),
     "educ5": "highest education, CVAP frame coding",
     "educ3": "education in 3 groups",
+    "educ7": (
+        "ACS DP02 educational attainment (population 25+); adults 18-24 are 'Under 25'"
+    ),
+    "educ6": "educ5 plus 'Under 25' (collapse of educ7)",
+    "citizen": "US citizenship (ACS DP05 citizens 18+; the rest of the adults are not citizens)",
+    "income10": "ACS DP03 household income brackets (2023 dollars)",
+    "language5": "ACS DP02 language spoken at home (population 5+)",
     "pid3": "party identification, leaners counted as Independent",
     "pid7": "7-point party identification",
     "ideo5": "5-point ideology",
@@ -96,7 +129,12 @@ _AGE_EDGES = {
     "age6": [(18, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 200)],
     "age10": [(18, 19), (20, 24), (25, 29), (30, 34), (35, 44), (45, 54), (55, 64), (65, 74),
               (75, 84), (85, 200)],
+    "age_acs": [(18, 19), (20, 24), (25, 34), (35, 44), (45, 54), (55, 59), (60, 64), (65, 74),
+                (75, 84), (85, 200)],
 }  # fmt: skip
+
+#: Age schemes (single-year ages reach each of them through :func:`age_band`).
+AGE_SCHEMES: tuple[str, ...] = tuple(_AGE_EDGES)
 
 #: Coarsening maps: (finer, coarser) -> {fine level: coarse level}.
 COLLAPSE: dict[tuple[str, str], dict[str, str]] = {
@@ -109,6 +147,12 @@ COLLAPSE: dict[tuple[str, str], dict[str, str]] = {
         "White": "White", "Black": "Black", "Hispanic": "Hispanic",
         "American Indian and Alaska Native": "Other", "Asian": "Other",
         "Native Hawaiian and Pacific Islander": "Other", "Two or more races": "Other",
+    },  # fmt: skip
+    ("educ7", "educ6"): {
+        "Less than 9th grade": "No HS", "9th to 12th grade, no diploma": "No HS",
+        "High school graduate": "HS", "Some college, no degree": "Some college",
+        "Associate's degree": "Some college", "Bachelor's degree": "4-Year College",
+        "Graduate or professional degree": "Post-grad", "Under 25": "Under 25",
     },  # fmt: skip
     ("educ5", "educ3"): {
         "No HS": "HS or less", "HS": "HS or less", "Some college": "Some college",
@@ -191,10 +235,20 @@ def nests(finer: str, coarser: str) -> bool:
 
 
 def age_band(age: float | int | np.ndarray | pd.Series, scheme: str = "age6") -> object:
-    """Single-year age (18+) to a band of ``scheme`` (``age4``, ``age6`` or ``age10``).
+    """Single-year age (18+) to a band of ``scheme`` (any of :data:`AGE_SCHEMES`).
 
     Ages under 18 or missing give NaN (the caller decides what to do with them, loudly).
+
+    >>> age_band(19, "age_acs"), age_band(57, "age_acs"), age_band(57, "age10")
+    ('18-19', '55-59', '55-64')
+    >>> list(age_band(pd.Series([30, 17]), "age_acs"))
+    ['25-34', nan]
     """
+    if scheme not in _AGE_EDGES:
+        raise UnmappedLevelError(
+            f"age_band: {scheme!r} is not an age scheme; use one of {list(_AGE_EDGES)}",
+            {"scheme": [scheme]},
+        )
     edges = _AGE_EDGES[scheme]
     labels = LEVELS[scheme]
     arr = np.asarray(age, dtype=float)
@@ -213,6 +267,7 @@ __all__ = [
     "LEVELS",
     "DESCRIPTIONS",
     "COLLAPSE",
+    "AGE_SCHEMES",
     "collapse_map",
     "nests",
     "age_band",

@@ -28,7 +28,7 @@ PARQUET = (".parquet", ".pq")
 
 #: ``--help`` text of ``--codebook`` (every command that reads personas has the option).
 CODEBOOK_HELP = ("recode the persona file first with this codebook: a TOML file or a built-in "
-                 "name (personas, anes2020, cces2018, gss); see docs/personas.md")
+                 "name (personas, llm-simulation, anes2020, cces2018, gss); see docs/personas.md")
 
 #: Options shared by several commands, declared once (typer copies the option per use).
 CodebookOption = Annotated[str | None, typer.Option("--codebook", help=CODEBOOK_HELP)]

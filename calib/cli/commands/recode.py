@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
             help="raw persona or survey file (CSV, TSV, Parquet, JSONL)")],
         codebook: Annotated[str, typer.Option(
             "--codebook", help="TOML codebook file, or a built-in codebook name (personas, "
-            "anes2020, cces2018, gss)")],
+            "llm-simulation, anes2020, cces2018, gss)")],
         out: Annotated[Path, typer.Option("--out", help="recoded file (CSV or Parquet)")],
         report: Annotated[Path | None, typer.Option(
             "--report", help="also write the mapping report (value -> level, rows)")] = None,

@@ -1,9 +1,10 @@
 """``calib targets list|show NAME|export NAME --out FILE``: the shipped census targets.
 
 Names: ``cvap-national`` / ``cvap-state`` (citizens 18+, the ACS 2014-2018 CVAP poststratification frame, 50 states;
-totals) and ``acs2023-national`` / ``acs2023-state`` (ACS 2023 1-year; shares within each
-variable's universe). ``--variables`` picks harmonized variables (default: every variable the
-source holds at its finest scheme); ``--states`` restricts to USPS codes.
+totals) and ``acs2023-national`` / ``acs2023-state`` (ACS 2023 1-year state Data Profiles,
+:func:`calib.data.datasets.acs.acs2023_targets`: totals of adults 18+, each margin's universe in
+its ``universe`` column). ``--variables`` picks harmonized variables (default: the seed
+personas' margins for ACS, the frame's variables for CVAP); ``--states`` restricts to USPS codes.
 
 Examples
 --------
@@ -20,7 +21,7 @@ import typer
 
 from calib.cli.commands._io import check_out, dumps, frame_records
 from calib.core.errors import TargetError
-from calib.data.datasets import census_targets
+from calib.data.datasets import acs2023_targets, census_targets
 
 #: name -> (universe, by, default variables, description)
 NAMES: dict[str, tuple[str, str | None, tuple[str, ...], str]] = {
@@ -28,10 +29,10 @@ NAMES: dict[str, tuple[str, str | None, tuple[str, ...], str]] = {
                       "US citizens 18+ (ACS 2014-2018 CVAP frame), one-way margins, totals"),
     "cvap-state": ("cvap", "state", ("sex", "age6", "race4", "educ5"),
                    "US citizens 18+ (ACS 2014-2018 CVAP frame), variable:state margins, totals"),
-    "acs2023-national": ("acs2023", None, ("sex", "race4", "educ5"),
-                         "ACS 2023 1-year, one-way margins, shares within each universe"),
-    "acs2023-state": ("acs2023", "state", ("sex", "race4", "educ5"),
-                      "ACS 2023 1-year, variable:state joint margins, shares"),
+    "acs2023-national": ("acs2023-profiles", None, ("age_acs", "sex", "race7", "educ7"),
+                         "ACS 2023 1-year state profiles, adults 18+, one-way margins, totals"),
+    "acs2023-state": ("acs2023-profiles", "state", ("age_acs", "sex", "race7", "educ7"),
+                      "ACS 2023 1-year state profiles, adults 18+, variable:state, totals"),
 }
 
 
@@ -48,8 +49,10 @@ def build(name: str, variables: list[str] | None = None,
         raise TargetError(f"targets {name!r} is not shipped; choose one of {list(NAMES)} "
                           "(calib targets list)")
     universe, by, default, _ = NAMES[name]
-    return census_targets(_split(variables) or list(default), by=by, universe=universe,
-                          states=_split(states))
+    chosen = _split(variables) or list(default)
+    if universe == "acs2023-profiles":
+        return acs2023_targets(chosen, states=_split(states), by=by)
+    return census_targets(chosen, by=by, universe=universe, states=_split(states))
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+from calib.data.datasets.acs import acs2023_counts, acs2023_targets
 from calib.data.datasets.census import (
     census_population,
     census_targets,
@@ -32,6 +33,8 @@ __all__ = [
     "state_predictors",
     "census_population",
     "census_targets",
+    "acs2023_targets",
+    "acs2023_counts",
     "anes2020",
     "cces2018",
     "gss",

@@ -5,7 +5,10 @@
 * :func:`state_predictors` - 2016 Republican vote share and Census region per state.
 * :func:`census_population` - Census PEP Vintage 2020 resident population and 18+ by state.
 * :func:`census_targets` - one-way or by-state margins as :class:`calib.Targets`, from the CVAP
-  frame (totals) or the ACS 2023 1-year state profiles (shares within each variable's universe).
+  frame (totals) or the ACS 2023 1-year state key marginals (shares within each variable's
+  universe).
+* :func:`calib.data.datasets.acs.acs2023_targets` - the ACS 2023 1-year state profiles as totals
+  of adults 18+ (age_acs, sex, race7, educ7, citizen, income10, language5, ...).
 
 Examples
 --------
@@ -224,7 +227,8 @@ def _base_scheme(variable: str, universe: str) -> str:
     if variable.startswith("age") and universe == "acs2023":
         raise TargetError(
             f"census_targets(universe='acs2023'): {variable!r} cannot be built: the {_ACS_AGE} "
-            "split every harmonized age scheme (age4, age6, age10) - 25-34 straddles 30. Use "
+            "split age4, age6 and age10 (25-34 straddles 30) and the key marginals have no "
+            "18-19 band. Use acs2023_targets(['age_acs', ...]) (the DP05 bands of adults), "
             "universe='cvap' for age6 (citizens 18+), or targets from single-year age data"
         )
     fits = [v for v in LEVELS if _find_base(v, universe)[0] is not None]
@@ -256,8 +260,9 @@ def census_targets(
         (50 states, no DC), where each variable has its own universe - sex and state 18+, race
         of the total population (all ages), education 25+. These come as **shares** within
         each universe, with ``population`` = ACS population 18+ of the states involved and
-        ``Margin.universe`` set; mixing universes warns (UserWarning). The ACS age bands nest
-        in no harmonized age scheme, so ACS gives no age margin.
+        ``Margin.universe`` set; mixing universes warns (UserWarning). The key marginals give
+        no age margin; :func:`calib.data.datasets.acs.acs2023_targets` gives ``age_acs`` and the
+        other profile variables as totals of adults.
     states : restrict to these USPS codes (default: every state of the source).
 
     Returns
