@@ -26,7 +26,7 @@ from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import distance as _distance
 from calib.weighting import problem as _design
-from calib.weighting.result import Calibration, Step
+from calib.weighting.solution import CellSolution
 
 #: R grake's threshold: input weights are rescaled when every population/sample ratio exceeds it.
 RESCALE_THRESHOLD = 20.0
@@ -235,6 +235,91 @@ def calibrate(
     >>> w.groupby(df["sex"]).sum().round(6).tolist(), round(float((w * df["age"]).sum()), 6)
     ([50.0, 50.0], 4200.0)
     """
+    if trim is not None:
+        trim = _check_trim(trim)
+    _distance.check_bounds(_distance.get(distance), bounds)  # refuse bad bounds before building
+    d = _design.build(
+        sample.frame, sample.weight_array, targets, population=population, missing=missing
+    )
+    sol = solve_cells(d, distance=distance, bounds=bounds, tol=tol, max_iter=max_iter,
+                      trim=trim, missing=missing, allow_nonconvergence=allow_nonconvergence)
+    base_rows = sample.weight_array[d.keep]
+    return sample.with_weights(base_rows * broadcast(sol.g, d.row_cell),
+                               sol.step("calibrate", d), d.keep)
+
+
+def used_columns(X: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Columns to solve on: R drops all-zero auxiliary columns whose total is zero.
+
+    Examples
+    --------
+    >>> used_columns(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([2.0, 0.0])).tolist()
+    [True, False]
+    """
+    return ~((totals == 0) & ~X.any(axis=0))
+
+
+def solve_newton(
+    X: np.ndarray,
+    w: np.ndarray,
+    totals: np.ndarray,
+    distance: _distance.Distance,
+    bounds: _distance.Bounds,
+    *,
+    tol: float,
+    max_iter: int,
+) -> tuple[NewtonResult, float | None]:
+    """R's full-step Newton and, when it stops short, a damped Newton (backtracking).
+
+    Returns the result (the damped one when only it converged) and the full-step misfit when
+    the damped Newton took over (None otherwise). Every path that calibrates -- in memory,
+    out of core and replicate recalibration -- solves through this function.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0], [0, 1], [1, 0]])
+    >>> r, fallback = solve_newton(X, np.ones(3), np.array([4.0, 2.0]),
+    ...     _distance.get("raking"), (-np.inf, np.inf), tol=1e-7, max_iter=50)
+    >>> np.round(r.g, 8).tolist(), fallback
+    ([2.0, 2.0, 2.0], None)
+    """
+    res = newton(X, w, totals, distance, bounds, tol=tol, max_iter=max_iter)
+    if not res.converged:
+        damped = newton(X, w, totals, distance, bounds, tol=tol, max_iter=max_iter, damped=True)
+        if damped.converged:
+            return damped, res.max_error
+    return res, None
+
+
+def solve_cells(
+    problem: _design.CellDesign,
+    *,
+    distance: str | _distance.Distance = "linear",
+    bounds: tuple[float, float] | None = None,
+    tol: float = 1e-7,
+    max_iter: int = 50,
+    trim: tuple[float, float] | None = None,
+    missing: str = "error",
+    allow_nonconvergence: bool = False,
+) -> CellSolution:
+    """Calibrate on a cell problem: the one calibration solve of every path.
+
+    Options as in :func:`calibrate`; ``missing`` is recorded on the step. Bounds are checked
+    entry by entry before solving and, when Newton stops short, with a linear programme
+    (InfeasibleError naming the entries); ``trim`` acts on g per cell.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib.core.cells import collapse, encode
+    >>> t = Targets.from_frame(pd.DataFrame({"variable": "x", "level": ["a", "b"],
+    ...                                      "total": [3.0, 3.0]}))
+    >>> cells, _ = collapse(encode(pd.DataFrame({"x": ["a", "b", "a"]}), ["x"],
+    ...                            levels=t.levels()))
+    >>> np.round(solve_cells(_design.from_cells(cells, t)).g, 12).tolist()
+    [1.5, 3.0]
+    """
+    d = problem
     dist = _distance.get(distance)
     L, U = _distance.check_bounds(dist, bounds)
     name = dist.name
@@ -242,12 +327,9 @@ def calibrate(
         name = "truncated"
     if trim is not None:
         trim = _check_trim(trim)
-    d = _design.build(
-        sample.frame, sample.weight_array, targets, population=population, missing=missing
-    )
     X, totals, labels = d.matrix()
     w = d.cells.weight
-    used = ~((totals == 0) & ~X.any(axis=0))  # R drops all-zero columns with zero totals
+    used = used_columns(X, totals)
     Xu, tu = X[:, used], totals[:, None][used, 0]
     scale = rescale_factor(Xu, w, tu)
     notes: list[str] = []
@@ -257,23 +339,20 @@ def calibrate(
             f"totals, so (as R survey does) input weights were rescaled by {scale:.6g} and "
             f"bounds={(L, U)} apply to g relative to the rescaled weights"
         )
-        warnings.warn(msg, UserWarning, stacklevel=2)
+        warnings.warn(msg, UserWarning, stacklevel=3)
         notes.append(msg)
     used_labels = [lab for lab, u in zip(labels, used, strict=True) if u]
     # raking and logit keep g > 0 whatever the lower bound
     feasible = (max(L, 0.0) if name in ("raking", "logit") else L, U)
     if np.isfinite(L) or np.isfinite(U):
         _check_entries(Xu, w * scale, tu, used_labels, feasible)
-    res = newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter)
-    if not res.converged:
-        damped = newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter, damped=True)
-        if damped.converged:
-            notes.append(
-                f"calibrate ({name}): R's full-step Newton (grake) stopped at max |misfit|/"
-                f"(1+|total|) = {res.max_error:.3g}; converged with a damped Newton "
-                f"(backtracking line search) in {damped.iterations} steps"
-            )
-            res = damped
+    res, full_step = solve_newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter)
+    if full_step is not None:
+        notes.append(
+            f"calibrate ({name}): R's full-step Newton (grake) stopped at max |misfit|/"
+            f"(1+|total|) = {full_step:.3g}; converged with a damped Newton "
+            f"(backtracking line search) in {res.iterations} steps"
+        )
     g = res.g
     converged = res.converged
     if not converged and trim is None:
@@ -287,11 +366,11 @@ def calibrate(
         )
         if not allow_nonconvergence:
             raise ConvergenceError(msg)
-        warnings.warn(msg, UserWarning, stacklevel=2)
+        warnings.warn(msg, UserWarning, stacklevel=3)
         notes.append(msg)
     n_trim = 0
     if trim is not None:
-        g, n_trim = _trim_g(g, w, trim, d.row_cell)
+        g, n_trim = _trim_g(g, w, trim, d.cells.count)
         if n_trim:
             notes.append(f"{n_trim} weights were trimmed to g in {trim} (R calibrate(trim=))")
             if not converged:
@@ -299,7 +378,7 @@ def calibrate(
                     f"calibrate ({name}): Newton stopped at max |misfit|/(1+|total|) = "
                     f"{res.max_error:.3g} > tol={tol:g}; g was then trimmed to {trim} as R does"
                 )
-                warnings.warn(msg, UserWarning, stacklevel=2)
+                warnings.warn(msg, UserWarning, stacklevel=3)
                 notes.append(msg)
         elif not converged:
             where, level, _ = d.worst(w * g)
@@ -317,33 +396,19 @@ def calibrate(
             f"get negative weights (cells {bad} of {list(d.cells.variables)}); use "
             "distance='raking' or 'logit', or bounds=(L, U) with L >= 0"
         )
-    scaled_bounds = (L * res.scale, U * res.scale)
-    cal = Calibration(
-        cells=d.cells,
-        row_cell=d.row_cell,
-        X=X,
-        totals=totals,
-        labels=labels,
+    return CellSolution(
         g=g,
         distance=name,
-        bounds=scaled_bounds,
-        margin_index=d.index,
-    )
-    step = Step(
-        method="calibrate",
         options={"distance": name, "bounds": (L, U), "tol": tol, "max_iter": max_iter,
                  "trim": trim, "missing": missing, "trimmed": n_trim, "rescale": res.scale},
         converged=converged,
         iterations=res.iterations,
         max_error=res.max_error,
         history=res.history,
-        targets=d.targets,
-        dropped=d.dropped,
-        calibration=cal,
+        bounds=(L * res.scale, U * res.scale),
         notes=tuple(notes),
+        X=X,
     )
-    base_rows = sample.weight_array[d.keep]
-    return sample.with_weights(base_rows * broadcast(g, d.row_cell), step, d.keep)
 
 
 def _check_trim(trim: tuple[float, float]) -> tuple[float, float]:
@@ -359,7 +424,7 @@ def _check_trim(trim: tuple[float, float]) -> tuple[float, float]:
 
 
 def _trim_g(
-    g: np.ndarray, w: np.ndarray, trim: tuple[float, float], row_cell: np.ndarray
+    g: np.ndarray, w: np.ndarray, trim: tuple[float, float], count: np.ndarray
 ) -> tuple[np.ndarray, int]:
     """R calibrate(trim=): clip g, spread the trimmed weight over the others by input weight."""
     lo, hi = trim
@@ -374,7 +439,7 @@ def _trim_g(
             f"calibrate(trim={trim}): every weight is outside the trimming limits; widen them"
         )
     gnew[~outside] += trimmings / inside_w
-    rows = int(np.bincount(row_cell, minlength=g.size)[outside].sum())
+    rows = int(count[outside].sum())
     return gnew, rows
 
 
@@ -451,4 +516,5 @@ def _check_lp(
     )
 
 
-__all__ = ["calibrate", "newton", "NewtonResult", "rescale_factor"]
+__all__ = ["calibrate", "solve_cells", "solve_newton", "used_columns", "newton", "NewtonResult",
+           "rescale_factor"]
