@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Literal
 
-from calib.core.errors import CalibError
+from calib.core.errors import CalibError, DataError
 
 Kind = Literal["targets", "reference", "none"]
 #: The cell algorithm a method's replicates and variance build on: ``ipf`` (raking: replicates
@@ -137,20 +137,20 @@ class Method:
         return {o.name: o.default for o in self.options}
 
     def require(self, capability: str, where: str) -> None:
-        """Raise a CalibError when the method does not declare ``capability``.
+        """Raise a DataError (a CalibError) when the method does not declare ``capability``.
 
         Examples
         --------
         >>> method("optimal").require("replicates", "replicate weights")
         Traceback (most recent call last):
         ...
-        calib.core.errors.CalibError: weighting method 'optimal' does not support replicate weights (its registry record has replicates=False); use ...
+        calib.core.errors.DataError: weighting method 'optimal' does not support replicate weights (its registry record has replicates=False); use ...
         """
         if capability not in CAPABILITIES:
             raise CalibError(f"unknown capability {capability!r}; one of {CAPABILITIES}")
         if not getattr(self, capability):
             supported = [m for m in METHODS if getattr(METHODS[m], capability)]
-            raise CalibError(
+            raise DataError(
                 f"weighting method {self.name!r} does not support {where} (its registry "
                 f"record has {capability}=False); use one of {supported}"
             )
