@@ -251,8 +251,7 @@ def _solve(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
     (``newton``), each the weighting module's own solve.
     """
     m = registry.method(cs.step.method)
-    m.require("replicates", "replicate weights (bootstrap, jackknife); use "
-              "variance='linearization'")
+    m.require("replicates", "replicate weights (use variance='linearization')")
     kernel = _KERNELS.get(m.kernel or "")
     if kernel is None:
         raise DataError(

@@ -144,7 +144,7 @@ class Method:
         >>> method("optimal").require("replicates", "replicate weights")
         Traceback (most recent call last):
         ...
-        calib.core.errors.DataError: weighting method 'optimal' does not support replicate weights (its registry record has replicates=False); use ...
+        calib.core.errors.DataError: weighting method 'optimal' does not support replicate weights (its registry record has replicates=False); the methods that do: ...
         """
         if capability not in CAPABILITIES:
             raise CalibError(f"unknown capability {capability!r}; one of {CAPABILITIES}")
@@ -152,7 +152,7 @@ class Method:
             supported = [m for m in METHODS if getattr(METHODS[m], capability)]
             raise DataError(
                 f"weighting method {self.name!r} does not support {where} (its registry "
-                f"record has {capability}=False); use one of {supported}"
+                f"record has {capability}=False); the methods that do: {supported}"
             )
 
 
