@@ -17,13 +17,12 @@ files) does not import heavy dependencies (cvxpy for ``optimal``).
 Call shapes: ``targets`` methods ``(sample, targets, **options) -> Sample``; ``reference``
 methods ``(sample, reference, **options) -> Sample``; ``none`` ``(sample, **options) -> Sample``.
 
-``python -m calib.weighting.registry --markdown`` prints the capability table that
-docs/design.md carries.
+:func:`markdown` renders the capability table that docs/design.md carries
+(``python tools/registry_table.py`` writes it there).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -373,18 +372,5 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m calib.weighting.registry --markdown``: print the capability table."""
-    args = sys.argv[1:] if argv is None else argv
-    if args != ["--markdown"]:
-        print("usage: python -m calib.weighting.registry --markdown", file=sys.stderr)
-        return 2
-    sys.stdout.write(markdown())
-    return 0
-
-
 __all__ = ["Method", "Option", "METHODS", "CAPABILITIES", "available", "method", "kind", "get",
            "methods", "cli_methods", "register", "markdown"]
-
-if __name__ == "__main__":
-    raise SystemExit(main())
