@@ -359,3 +359,25 @@ def test_design_doc_table_is_the_registry():
     assert found.group(1) == registry.markdown(), (
         "docs/design.md's capability table differs from the registry; regenerate it with "
         "`python tools/registry_table.py`")
+
+
+def test_cli_several_files_in_memory_take_the_in_memory_flags(data, tmp_path, capsys):
+    """Behaviour change: several files with --engine memory dropped --cap/--divergence (and
+    --trim, --method) silently; now the method gets its flags, and --trim is refused."""
+    _, frame = data
+    half = len(frame) // 2
+    frame.iloc[:half].to_parquet(tmp_path / "a.parquet", index=False)
+    frame.iloc[half:].to_parquet(tmp_path / "b.parquet", index=False)
+    _oneway().to_frame().to_csv(tmp_path / "t.csv", index=False)
+    base = ["weight", str(tmp_path / "*.parquet"), "--targets", str(tmp_path / "t.csv"),
+            "--engine", "memory", "--base-weight", "w"]
+    out = tmp_path / "o.parquet"
+    assert main([*base, "--method", "rake", "--cap", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    mem = Sample(frame, weight="w").rake(_oneway(None), cap=2.0).weight_array
+    assert mem.max() < 2.0 * mem.mean() * (1 + 1e-9)  # the cap binds
+    assert not np.allclose(mem, Sample(frame, weight="w").rake(_oneway(None)).weight_array)
+    np.testing.assert_allclose(pd.read_parquet(out)["weight"], mem, rtol=1e-12, atol=0)
+    assert main([*base, "--method", "rake", "--trim", "3", "--out",
+                 str(tmp_path / "x.parquet")]) != 0
+    assert "--trim with several input files" in capsys.readouterr().err
