@@ -83,7 +83,7 @@ def test_record_matches_its_functions(name):
               if p.kind is inspect.Parameter.KEYWORD_ONLY}
     assert params == m.defaults(), name
     if m.cells is not None:
-        cell = inspect.signature(registry._resolve(m.cells)).parameters  # noqa: SLF001
+        cell = inspect.signature(registry.resolve(m.cells)).parameters
         for p in list(cell)[1:]:
             assert p in params and cell[p].default == params[p], (name, p)
     # capability flags agree with the options

@@ -24,7 +24,7 @@ methods ``(sample, reference, **options) -> Sample``; ``none`` ``(sample, **opti
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Literal
 
@@ -100,11 +100,11 @@ class Method:
     infeasibility: bool = False
     allow_nonconvergence: bool = False
     cli_flags: tuple[str, ...] = ()
-    replay: tuple[str, ...] = field(default=())
+    replay: tuple[str, ...] = ()
 
     def load(self) -> Callable[..., Any]:
         """The Sample-level function, imported on first use."""
-        return _resolve(self.function)
+        return resolve(self.function)
 
     def solve_cells(self, problem: Any, **options: Any) -> Any:
         """Solve the method on a cell problem (:class:`calib.weighting.problem.CellDesign`).
@@ -119,7 +119,7 @@ class Method:
                 f"weighting method {self.name!r} has no cell-level solve; weight an in-memory "
                 "calib.Sample with it"
             )
-        return _resolve(self.cells)(problem, **options)
+        return resolve(self.cells)(problem, **options)
 
     def option(self, name: str) -> Option:
         """The option called ``name``."""
@@ -155,7 +155,14 @@ class Method:
             )
 
 
-def _resolve(spec: str) -> Callable[..., Any]:
+def resolve(spec: str) -> Callable[..., Any]:
+    """The object named by ``"module:function"``, imported on first use.
+
+    Examples
+    --------
+    >>> resolve("calib.weighting.rake:rake").__name__
+    'rake'
+    """
     mod, _, fn = spec.partition(":")
     return getattr(import_module(mod), fn)
 
@@ -373,4 +380,4 @@ def markdown() -> str:
 
 
 __all__ = ["Method", "Option", "METHODS", "CAPABILITIES", "available", "method", "kind", "get",
-           "methods", "cli_methods", "register", "markdown"]
+           "methods", "cli_methods", "register", "markdown", "resolve"]
