@@ -28,6 +28,7 @@ import numpy as np
 from calib.core.errors import DataError
 from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
+from calib.weighting import registry
 
 #: R's ``svyrecvar`` runs exactly ten sweeps of the raking residualization.
 RAKE_SWEEPS = 10
@@ -112,11 +113,23 @@ def residualize(x: np.ndarray, chain: tuple[CalStep, ...]) -> np.ndarray:
     if x.ndim == 1:
         x = x[:, None]
     for cs in chain:
-        if cs.step.method == "rake":
+        if raking_residuals(cs.step.method):
             x = _rake_resid(x, cs)
         else:
             x = _greg_resid(x, cs)
     return x
+
+
+def raking_residuals(method: str) -> bool:
+    """Whether a step of ``method`` is linearized by R's raking residuals (its registry record
+    has the ``ipf`` kernel) rather than by the GREG regression residuals.
+
+    Examples
+    --------
+    >>> raking_residuals("rake"), raking_residuals("calibrate")
+    (True, False)
+    """
+    return registry.method(method).kernel == "ipf"
 
 
 def _u(x: np.ndarray, psw: np.ndarray) -> np.ndarray:

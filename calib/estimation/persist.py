@@ -38,16 +38,22 @@ from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.data.persist import check_free, json_default, json_safe, read_sidecar, sidecar, version
 from calib.estimation.replicates import replicate_weights
+from calib.weighting import registry
 
 FORMAT = "calib-sample/1"
 
-#: options each replayable method accepts (outputs such as ``trimmed`` are left out).
-_REPLAY = {
-    "rake": ("tol", "max_iter", "cap", "missing"),
-    "poststratify": ("collapse", "missing"),
-    "calibrate": ("distance", "bounds", "tol", "max_iter", "trim", "missing"),
-    "trim": ("upper", "lower", "strict", "redistribute"),
-}
+
+
+def replayable() -> dict[str, tuple[str, ...]]:
+    """Options each replayable method stores, as its registry record declares (``replay``).
+
+    Outputs such as ``trimmed`` are left out.
+
+    >>> replayable()["rake"]
+    ('tol', 'max_iter', 'cap', 'missing')
+    """
+    return {m.name: m.replay for m in registry.methods() if m.replay}
+
 _RESERVED = ("weight", "base_weight")
 
 
@@ -86,13 +92,14 @@ def save_sample(sample: Sample, path: str | Path, *, overwrite: bool = False) ->
         )
     steps = []
     for i, st in enumerate(sample.history):
-        if st.method not in _REPLAY:
+        replay = replayable()
+        if st.method not in replay:
             raise DataError(
                 f"step {i + 1} ({st.method!r}) cannot be replayed on load; save_sample "
-                f"supports {sorted(_REPLAY)}: save the weights as a base weight column instead"
+                f"supports {sorted(replay)}: save the weights as a base weight column instead"
             )
         rec = st.summary()
-        rec["replay"] = {k: st.options[k] for k in _REPLAY[st.method] if k in st.options}
+        rec["replay"] = {k: st.options[k] for k in replay[st.method] if k in st.options}
         rec["targets"] = None
         if st.targets is not None:
             tf = st.targets.to_frame()
@@ -127,7 +134,7 @@ def _replay_options(method: str, opts: dict[str, Any]) -> dict[str, Any]:
         o["bounds"] = tuple(float(b) for b in o["bounds"])
     if "trim" in o and o["trim"] is not None:
         o["trim"] = tuple(float(b) for b in o["trim"])
-    if method == "rake":
+    if registry.method(method).allow_nonconvergence:
         # a stored non-converged step is replayed the same way (it warned when saved)
         o["allow_nonconvergence"] = True
     return o

@@ -35,7 +35,9 @@ from calib.estimation.compiled.ipf_batch import NOT_CONVERGED, ipf_batch
 from calib.estimation.design import PSUDesign, psu_design
 from calib.estimation.linearization import CalStep, calibration_chain
 from calib.weighting import distance as _distance
-from calib.weighting.calibrate import newton
+from calib.weighting import registry
+from calib.weighting.calibrate import solve_newton, used_columns
+from calib.weighting.poststratify import cell_factors
 
 __all__ = ["GROUP_MIN_ROWS", "GROUP_SHARE", "METHODS", "ReplicatePlan", "plan",
            "replicate_weights"]
@@ -179,11 +181,13 @@ def replicate_rows(
     """(k, n) recalibrated replicate weights of replicates ``start..stop-1``."""
     if chain is None:
         chain, _ = calibration_chain(sample)
-    others = [s.method for s in sample.history if s.calibration is None]
+    others = [s.method for s in sample.history
+              if s.calibration is None or not registry.method(s.method).replicates]
     if others:
         raise DataError(
             f"replicate weights: weighting step(s) {others} cannot be replayed on replicates "
-            "(only rake, poststratify and calibrate can); use variance='linearization'"
+            f"(only {[m.name for m in registry.methods(replicates=True)]} can); use "
+            "variance='linearization'"
         )
     base = sample.base_weights.to_numpy(dtype=float)
     W = p.row_factors(start, stop)
@@ -239,61 +243,79 @@ def _recalibrate(cs: CalStep, W: np.ndarray, start: int, tseed) -> np.ndarray:
 
 
 def solve_replicates(cs: CalStep, Wc: np.ndarray, start: int, tseed) -> np.ndarray:
-    """(k, m) g factors given the replicates' (k, m) cell weights."""
-    cal = cs.cal
-    k, m = Wc.shape
+    """(k, m) g factors given the replicates' (k, m) cell weights.
+
+    The step's method must declare replicate recalibration in the registry; its cell kernel
+    says how a replicate is solved: the compiled batch IPF (``ipf``, warm-started), the
+    poststratification closed form (``closed_form``) or the calibration Newton solve
+    (``newton``), each the weighting module's own solve.
+    """
+    m = registry.method(cs.step.method)
+    m.require("replicates", "replicate weights (use variance='linearization')")
+    kernel = _KERNELS.get(m.kernel or "")
+    if kernel is None:
+        raise DataError(
+            f"replicates cannot replay weighting step {m.name!r}: its registry record declares "
+            f"replicates but kernel {m.kernel!r} has no replicate solve (one of "
+            f"{sorted(_KERNELS)}); use variance='linearization'")
+    k, _ = Wc.shape
     T = _perturbed_totals(cs, k, tseed)
-    sizes = _margin_sizes(cs)
-    method = cs.step.method
-    if method != "rake":  # the raking kernel reports an empty margin entry itself
-        _check_support(cs, Wc, sizes, start)
-    g = np.ones((k, m))
-    if method == "rake":
-        opts = cs.step.options
-        if opts.get("cap") is not None:
-            raise DataError("replicates of a rake with cap= are not supported; use "
-                            "variance='linearization' or rake without cap")
-        tol, max_iter = rake_options(cs)
-        res = ipf_batch(Wc * cal.g[None, :], cal.margin_index, T, tol=tol, max_iter=max_iter,
-                        copy=False)
-        rake_status(cs, res.status, res.error, start)
-        np.divide(res.weight, Wc, out=g, where=Wc > 0)
-    elif method == "poststratify":
-        idx = cal.margin_index[0]
-        for r in range(k):
-            got = np.bincount(idx, weights=Wc[r], minlength=sizes[0])
-            np.divide(T[r, idx], got[idx], out=g[r], where=got[idx] > 0)
-    elif method == "calibrate":
-        opts = cs.step.options
-        if opts.get("trim") is not None:
-            raise DataError("replicates of calibrate(trim=...) are not supported; use "
-                            "variance='linearization'")
-        dist = _distance.get(str(opts["distance"]).replace("truncated", "linear"))
-        L, U = opts["bounds"]
-        used = ~((cal.totals == 0) & ~cal.X.any(axis=0))
-        Xu = cal.X[:, used]
-        for r in range(k):
-            res = newton(Xu, Wc[r], T[r, used], dist, (L, U), tol=float(opts["tol"]),
-                         max_iter=int(opts["max_iter"]))
-            if not res.converged:
-                res = newton(Xu, Wc[r], T[r, used], dist, (L, U), tol=float(opts["tol"]),
-                             max_iter=int(opts["max_iter"]), damped=True)
-            if not res.converged:
-                raise DataError(
-                    f"replicate {start + r + 1}: calibrate ({dist.name}, bounds {(L, U)}) did "
-                    f"not converge on the replicate (misfit {res.max_error:.3g}); widen the "
-                    "bounds or use variance='linearization'")
-            g[r] = res.g
-    else:
-        raise DataError(f"replicates cannot replay weighting step {method!r}")
+    if m.kernel != "ipf":  # the raking kernel reports an empty margin entry itself
+        _check_support(cs, Wc, _margin_sizes(cs), start)
+    return kernel(cs, Wc, T, start)
+
+
+def _ipf(cs: CalStep, Wc: np.ndarray, T: np.ndarray, start: int) -> np.ndarray:
+    opts = cs.step.options
+    if opts.get("cap") is not None:
+        raise DataError("replicates of a rake with cap= are not supported; use "
+                        "variance='linearization' or rake without cap")
+    tol, max_iter = rake_options(cs)
+    res = ipf_batch(Wc * cs.cal.g[None, :], cs.cal.margin_index, T, tol=tol, max_iter=max_iter,
+                    copy=False)
+    rake_status(cs, res.status, res.error, start)
+    g = np.ones(Wc.shape)
+    np.divide(res.weight, Wc, out=g, where=Wc > 0)
     return g
+
+
+def _closed_form(cs: CalStep, Wc: np.ndarray, T: np.ndarray, start: int) -> np.ndarray:
+    idx = cs.cal.margin_index[0]
+    return np.stack([cell_factors(idx, Wc[r], T[r]) for r in range(Wc.shape[0])])
+
+
+def _newton(cs: CalStep, Wc: np.ndarray, T: np.ndarray, start: int) -> np.ndarray:
+    cal = cs.cal
+    opts = {**registry.method(cs.step.method).defaults(), **cs.step.options}
+    if opts.get("trim") is not None:
+        raise DataError("replicates of calibrate(trim=...) are not supported; use "
+                        "variance='linearization'")
+    dist = _distance.get(str(opts["distance"]).replace("truncated", "linear"))
+    L, U = opts["bounds"] if opts["bounds"] is not None else (-np.inf, np.inf)
+    used = used_columns(cal.X, cal.totals)
+    Xu = cal.X[:, used]
+    g = np.ones(Wc.shape)
+    for r in range(Wc.shape[0]):
+        res, _ = solve_newton(Xu, Wc[r], T[r, used], dist, (L, U), tol=float(opts["tol"]),
+                              max_iter=int(opts["max_iter"]))
+        if not res.converged:
+            raise DataError(
+                f"replicate {start + r + 1}: calibrate ({dist.name}, bounds {(L, U)}) did "
+                f"not converge on the replicate (misfit {res.max_error:.3g}); widen the "
+                "bounds or use variance='linearization'")
+        g[r] = res.g
+    return g
+
+
+#: registry kernel -> replicate solve of a chunk of replicates.
+_KERNELS = {"ipf": _ipf, "closed_form": _closed_form, "newton": _newton}
 
 
 def rake_options(cs: CalStep) -> tuple[float, int]:
     """The rake's own tolerance, and five times its sweeps (replicates start warm but may be
     thinner than the sample)."""
-    opts = cs.step.options
-    return float(opts.get("tol", 1e-10)), int(opts.get("max_iter", 1000)) * 5
+    opts = {**registry.method(cs.step.method).defaults(), **cs.step.options}
+    return float(opts["tol"]), int(opts["max_iter"]) * 5
 
 
 def rake_status(cs: CalStep, status: np.ndarray, error: np.ndarray, start: int) -> None:

@@ -31,6 +31,7 @@ from scipy import stats
 
 from calib.core.cells import MISSING_LEVEL, missing_mask
 from calib.core.errors import DataError
+from calib.estimation.linearization import RAKE_SWEEPS, raking_residuals
 from calib.outofcore.combos import N_COL, W_COL, cells_from_combos
 
 _PRODUCTS = {
@@ -169,7 +170,7 @@ def estimate_files(
         s_d2z = np.where(sel, (D2Y - ybar * D2) / N, 0.0)
         s_d2z2 = np.where(sel, (D2Y2 - 2 * ybar * D2Y + ybar**2 * D2) / N**2, 0.0)
         S = np.bincount(fc, weights=s_dz, minlength=m_c)
-        if cal is not None and step.method == "rake":
+        if cal is not None and raking_residuals(step.method):
             # R rake: RAKE_SWEEPS sweeps of u <- u - (unweighted mean of u over each margin
             # level); on cells a shift per cell, from per-cell unweighted sums of z
             s_z = np.where(sel, (fine.sums["__y"] - ybar * fine.count) / N, 0.0)
@@ -202,8 +203,6 @@ def estimate_files(
 
 def _rake_shift(U: np.ndarray, nc: np.ndarray, margin_index: tuple) -> np.ndarray:
     """Per-cell shift of R's raking residualization (as :mod:`calib.estimation`)."""
-    from calib.estimation.linearization import RAKE_SWEEPS  # deferred: loads numba
-
     shift = np.zeros_like(U)
     for _ in range(RAKE_SWEEPS):
         for idx in margin_index:

@@ -7,8 +7,10 @@ table and the factor ``g`` per cell. Weighting solves on cells
 Parquet, and :meth:`FileSample.estimate` computes weighted (domain) means with linearized
 standard errors from per-cell sufficient statistics collected by one GROUP BY.
 
-Limits: one weighting step from the base weights (rake, poststratify or calibrate; no cap);
-for chains of steps or other methods load the rows with :class:`calib.Sample`.
+Limits: one weighting step from the base weights, by a method whose registry record declares
+``out_of_core`` (rake, poststratify, calibrate; options that need the rows, such as rake's
+``cap``, are refused); for chains of steps or other methods load the rows with
+:class:`calib.Sample`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from calib.core.cells import CellTable
 from calib.core.errors import DataError
 from calib.core.history import Step
 from calib.core.targets import Targets
-from calib.outofcore.solve import solve_cells
+from calib.outofcore.solve import check_options, solve_cells
 from calib.outofcore.sources import expand
 
 
@@ -125,7 +127,7 @@ class FileSample:
         return duckdb_cells(self.files, list(variables), con=connect(self.memory_limit), **kw)
 
     def weight(self, method: str, targets: Targets, **options: Any) -> FileSample:
-        """Weight by ``method`` (rake, poststratify, calibrate) on cells built out of core."""
+        """Weight by ``method`` (one declaring ``out_of_core`` in the registry) on cells."""
         if self.history:
             raise DataError(
                 "a FileSample takes one weighting step from its base weights; chain steps on "
@@ -133,6 +135,7 @@ class FileSample:
             )
         if not isinstance(targets, Targets):
             raise DataError(f"expected calib.Targets, got {type(targets).__name__}")
+        check_options(method, {k: v for k, v in options.items() if k != "population"})
         missing = options.get("missing", "error")
         cat = targets.categorical_variables
         num = tuple(v for v in targets.numeric_variables if v not in cat)
@@ -152,7 +155,7 @@ class FileSample:
         return self.weight("poststratify", targets, **options)
 
     def calibrate(self, targets: Targets, **options: Any) -> FileSample:
-        """Calibrate out of core (distance, bounds; no ``trim``)."""
+        """Calibrate out of core (see :func:`calib.weighting.calibrate.calibrate`)."""
         return self.weight("calibrate", targets, **options)
 
     def write(

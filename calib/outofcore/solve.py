@@ -1,10 +1,11 @@
-"""Weighting methods on a prebuilt cell table (no rows): rake, poststratify, calibrate.
+"""Weighting methods on a prebuilt cell table (no rows), through the method registry.
 
-These call the same solvers as the in-memory methods (:func:`calib.weighting.ipf.ipf`, the
-poststratification closed form, :func:`calib.weighting.calibrate.newton`) on the design from
-:func:`calib.weighting.problem.from_cells`, and return the factor ``g`` per cell with the
-:class:`~calib.core.history.Step` record. A row's weight is then ``base weight x g`` of its
-cell, the same as in memory.
+A method is available out of core when its registry record
+(:mod:`calib.weighting.registry`) declares ``out_of_core``; it is then solved by the same
+cell-level solve as in memory (``Method.solve_cells``: rake, poststratify, calibrate) on the
+design from :func:`calib.weighting.problem.from_cells`, with the same options, diagnostics
+(infeasibility, trimming, ``allow_nonconvergence``) and Step. A row's weight is then
+``base weight x g`` of its cell, the same as in memory.
 """
 
 from __future__ import annotations
@@ -15,26 +16,50 @@ from typing import Any
 import numpy as np
 
 from calib.core.cells import CellTable
-from calib.core.errors import (
-    ConvergenceError,
-    DataError,
-    InfeasibleError,
-    TargetError,
-)
-from calib.core.history import Calibration, Step
+from calib.core.errors import DataError
+from calib.core.history import Step
 from calib.core.targets import Targets
-from calib.weighting import distance as _distance
 from calib.weighting import problem as _design
-from calib.weighting.calibrate import newton
-from calib.weighting.ipf import ipf
-
-METHODS = ("rake", "poststratify", "calibrate")
+from calib.weighting import registry
 
 
-def _g(new: np.ndarray, old: np.ndarray) -> np.ndarray:
-    g = np.ones(old.size)
-    np.divide(new, old, out=g, where=old > 0)
-    return g
+def check_options(method: str, options: Mapping[str, Any]) -> registry.Method:
+    """The method's record, when it and every option in ``options`` work out of core.
+
+    Raises
+    ------
+    DataError
+        For a method whose record does not declare ``out_of_core``, an option it does not
+        take, or one that needs the rows (e.g. rake's ``cap``).
+
+    Examples
+    --------
+    >>> check_options("rake", {"tol": 1e-8}).name
+    'rake'
+    >>> check_options("rake", {"cap": 3.0})
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.DataError: cap= is not available out of core (it needs the rows: cap weights at cap x the mean weight at every sweep (needs the rows)); drop it, or use engine='memory'
+    """
+    m = registry.method(method)
+    if not m.out_of_core or m.cells is None:
+        raise DataError(
+            f"method {method!r} is not available out of core; use one of "
+            f"{[x.name for x in registry.methods(out_of_core=True)]} (or engine='memory' for "
+            "the other methods)"
+        )
+    known = {o.name: o for o in m.options}
+    for name, value in options.items():
+        if name not in known:
+            raise DataError(
+                f"{method} takes no option {name!r}; its options are {sorted(known)}"
+            )
+        if value is not None and not known[name].out_of_core:
+            raise DataError(
+                f"{name}= is not available out of core (it needs the rows: {known[name].doc}); "
+                "drop it, or use engine='memory'"
+            )
+    return m
 
 
 def solve_cells(
@@ -52,8 +77,9 @@ def solve_cells(
     ----------
     cells : cell table over the targets' variables with the targets' levels.
     targets : the margins.
-    method : ``"rake"`` (options ``tol``, ``max_iter``), ``"poststratify"`` (one margin) or
-        ``"calibrate"`` (options ``distance``, ``bounds``, ``tol``, ``max_iter``).
+    method : a method whose registry record declares ``out_of_core`` (``"rake"``,
+        ``"poststratify"`` (one margin), ``"calibrate"``).
+    options : the method's options (see its record: ``registry.method(name).options``).
 
     Examples
     --------
@@ -67,91 +93,11 @@ def solve_cells(
     >>> g.tolist(), step.method
     ([1.5, 1.0], 'poststratify')
     """
-    if method not in METHODS:
-        raise DataError(
-            f"method {method!r} is not available out of core; use one of {list(METHODS)} "
-            "(or engine='memory' for the other methods)"
-        )
-    if method == "poststratify" and len(targets) != 1:
-        raise TargetError(
-            f"poststratify takes one margin over all poststratification variables, got "
-            f"{len(targets)}: {targets.names}. Give the joint margin, or use rake/calibrate"
-        )
+    m = check_options(method, options)
+    options = {k: v for k, v in options.items() if not (v is None and k == "collapse")}
     d = _design.from_cells(cells, targets, population=population, dropped=dict(dropped or {}))
-    w = cells.weight
-    X, totals, labels = d.matrix()
-    missing = options.pop("missing", "error")
-    if method == "rake":
-        if d.numeric_margins:
-            raise DataError(
-                "rake takes categorical margins only; numeric auxiliaries "
-                f"{[m.name for m in d.numeric_margins]} need method='calibrate'"
-            )
-        if options.get("cap") is not None:
-            raise DataError(
-                "cap= is not available out of core (it needs each row's base weight); rake "
-                "without a cap, or use engine='memory'"
-            )
-        tol, max_iter = options.get("tol", 1e-10), options.get("max_iter", 1000)
-        res = ipf(w, d.index, [m.values for m in d.categorical], tol=tol, max_iter=max_iter)
-        if not res.converged:
-            name, level, err = d.worst(res.weight)
-            raise ConvergenceError(
-                f"rake did not converge in {res.iterations} sweeps: worst margin {name!r} "
-                f"level {level!r} is off by {err:.3g} (relative; tol={tol:g}). Raise max_iter, "
-                "loosen tol, or check that the margins are consistent"
-            )
-        g, dist, bounds = _g(res.weight, w), "raking", (-np.inf, np.inf)
-        info = dict(converged=True, iterations=res.iterations, max_error=res.max_error,
-                    history=res.history)
-        opts = {"tol": tol, "max_iter": max_iter, "cap": None, "missing": missing}
-    elif method == "poststratify":
-        idx, t = d.index[0], d.categorical[0].values
-        got = np.bincount(idx, weights=w, minlength=t.size)
-        g = np.ones(cells.n_cells)
-        np.divide(t[idx], got[idx], out=g, where=got[idx] > 0)
-        ach = np.bincount(idx, weights=w * g, minlength=t.size)
-        err = float(np.max(np.abs(ach - t) / np.maximum(np.abs(t), 1e-300))) if t.size else 0.0
-        dist, bounds = "linear", (-np.inf, np.inf)
-        info = dict(converged=True, iterations=1, max_error=err, history=())
-        opts = {"collapse": {}, "missing": missing}
-    else:
-        dist_obj = _distance.get(options.get("distance", "linear"))
-        L, U = _distance.check_bounds(dist_obj, options.get("bounds"))
-        tol, max_iter = options.get("tol", 1e-7), options.get("max_iter", 50)
-        used = ~((totals == 0) & ~X.any(axis=0))
-        Xu, tu = X[:, used], totals[used]
-        res = newton(Xu, w, tu, dist_obj, (L, U), tol=tol, max_iter=max_iter)
-        if not res.converged:
-            damped = newton(Xu, w, tu, dist_obj, (L, U), tol=tol, max_iter=max_iter, damped=True)
-            res = damped if damped.converged else res
-        if not res.converged:
-            where, level, _ = d.worst(w * res.g)
-            raise ConvergenceError(
-                f"calibrate ({dist_obj.name}) did not converge in {res.iterations} Newton steps: "
-                f"worst margin {where!r} level {level!r}; max |misfit|/(1+|total|) = "
-                f"{res.max_error:.3g} (tol={tol:g}). Raise max_iter, widen bounds, or check "
-                "the totals"
-            )
-        g = res.g
-        if (g < 0).any():
-            raise InfeasibleError(
-                f"calibrate ({dist_obj.name}): {int(cells.count[g < 0].sum())} rows in "
-                f"{int((g < 0).sum())} cells get negative weights; use distance='raking' or "
-                "'logit', or bounds=(L, U) with L >= 0"
-            )
-        dist, bounds = dist_obj.name, (L * res.scale, U * res.scale)
-        if dist == "linear" and (np.isfinite(L) or np.isfinite(U)):
-            dist = "truncated"
-        info = dict(converged=True, iterations=res.iterations, max_error=res.max_error,
-                    history=res.history)
-        opts = {"distance": dist, "bounds": (L, U), "tol": tol, "max_iter": max_iter,
-                "trim": None, "missing": missing, "trimmed": 0, "rescale": res.scale}
-    cal = Calibration(cells=cells, row_cell=None, X=X, totals=totals, labels=labels, g=g,
-                      distance=dist, bounds=bounds, margin_index=d.index)
-    step = Step(method=method, options=opts, targets=d.targets, dropped=d.dropped,
-                calibration=cal, **info)
-    return g, step
+    sol = m.solve_cells(d, **options)
+    return sol.g, sol.step(method, d)
 
 
-__all__ = ["solve_cells", "METHODS"]
+__all__ = ["solve_cells", "check_options"]

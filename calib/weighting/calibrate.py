@@ -22,11 +22,11 @@ import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import ConvergenceError, DataError, InfeasibleError
-from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import distance as _distance
 from calib.weighting import problem as _design
+from calib.weighting.solution import CellSolution
 
 #: R grake's threshold: input weights are rescaled when every population/sample ratio exceeds it.
 RESCALE_THRESHOLD = 20.0
@@ -235,141 +235,167 @@ def calibrate(
     >>> w.groupby(df["sex"]).sum().round(6).tolist(), round(float((w * df["age"]).sum()), 6)
     ([50.0, 50.0], 4200.0)
     """
-    dist, name, L, U = _distance_and_bounds(distance, bounds)
-    bounded = bool(np.isfinite(L) or np.isfinite(U))
     if trim is not None:
         trim = _check_trim(trim)
+    _distance.check_bounds(_distance.get(distance), bounds)  # refuse bad bounds before building
     d = _design.build(
         sample.frame, sample.weight_array, targets, population=population, missing=missing
     )
-    X, totals, labels = d.matrix()
-    w = d.cells.weight
-    used = ~((totals == 0) & ~X.any(axis=0))  # R drops all-zero columns with zero totals
-    Xu, tu = X[:, used], totals[:, None][used, 0]
-    scale = rescale_factor(Xu, w, tu)
-    notes: list[str] = []
-    if scale != 1.0 and bounded:
-        msg = (
-            f"calibrate: population totals are over {RESCALE_THRESHOLD:g} times the sample "
-            f"totals, so (as R survey does) input weights were rescaled by {scale:.6g} and "
-            f"bounds={(L, U)} apply to g relative to the rescaled weights"
-        )
-        warnings.warn(msg, UserWarning, stacklevel=2)
-        notes.append(msg)
-    used_labels = [lab for lab, u in zip(labels, used, strict=True) if u]
-    # raking and logit keep g > 0 whatever the lower bound
-    feasible = (max(L, 0.0) if name in ("raking", "logit") else L, U)
-    if bounded:
-        _check_entries(Xu, w * scale, tu, used_labels, feasible)
-    res = _solve(Xu, w, tu, dist, (L, U), name=name, tol=tol, max_iter=max_iter, notes=notes)
-    if not res.converged and trim is None:
-        if bounded:
-            _check_lp(Xu, w * scale, tu, used_labels, feasible, tol)
-        msg = _unconverged_message(d, w, res, name, (L, U), tol)
-        if not allow_nonconvergence:
-            raise ConvergenceError(msg)
-        warnings.warn(msg, UserWarning, stacklevel=2)
-        notes.append(msg)
-    g, n_trim = res.g, 0
-    if trim is not None:
-        g, n_trim = _trimmed(d, w, res, trim, name=name, tol=tol, notes=notes)
-    _check_nonnegative(d, g, name)
-    cal = Calibration(
-        cells=d.cells,
-        row_cell=d.row_cell,
-        X=X,
-        totals=totals,
-        labels=labels,
-        g=g,
-        distance=name,
-        bounds=(L * res.scale, U * res.scale),
-        margin_index=d.index,
-    )
-    step = Step(
-        method="calibrate",
-        options={"distance": name, "bounds": (L, U), "tol": tol, "max_iter": max_iter,
-                 "trim": trim, "missing": missing, "trimmed": n_trim, "rescale": res.scale},
-        converged=res.converged,
-        iterations=res.iterations,
-        max_error=res.max_error,
-        history=res.history,
-        targets=d.targets,
-        dropped=d.dropped,
-        calibration=cal,
-        notes=tuple(notes),
-    )
+    sol = solve_cells(d, distance=distance, bounds=bounds, tol=tol, max_iter=max_iter,
+                      trim=trim, missing=missing, allow_nonconvergence=allow_nonconvergence)
     base_rows = sample.weight_array[d.keep]
-    return sample.with_weights(base_rows * broadcast(g, d.row_cell), step, d.keep)
+    return sample.with_weights(base_rows * broadcast(sol.g, d.row_cell),
+                               sol.step("calibrate", d), d.keep)
 
 
-def _distance_and_bounds(
-    distance: str | _distance.Distance, bounds: tuple[float, float] | None
-) -> tuple[_distance.Distance, str, float, float]:
-    """The distance, its name as recorded (bounded linear is ``"truncated"``) and ``(L, U)``."""
+def used_columns(X: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Columns to solve on: R drops all-zero auxiliary columns whose total is zero.
+
+    Examples
+    --------
+    >>> used_columns(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([2.0, 0.0])).tolist()
+    [True, False]
+    """
+    return ~((totals == 0) & ~X.any(axis=0))
+
+
+def solve_newton(
+    X: np.ndarray,
+    w: np.ndarray,
+    totals: np.ndarray,
+    distance: _distance.Distance,
+    bounds: _distance.Bounds,
+    *,
+    tol: float,
+    max_iter: int,
+) -> tuple[NewtonResult, float | None]:
+    """R's full-step Newton and, when it stops short, a damped Newton (backtracking).
+
+    Returns the result (the damped one when only it converged) and the full-step misfit when
+    the damped Newton took over (None otherwise). Every path that calibrates -- in memory,
+    out of core and replicate recalibration -- solves through this function.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 0], [0, 1], [1, 0]])
+    >>> r, fallback = solve_newton(X, np.ones(3), np.array([4.0, 2.0]),
+    ...     _distance.get("raking"), (-np.inf, np.inf), tol=1e-7, max_iter=50)
+    >>> np.round(r.g, 8).tolist(), fallback
+    ([2.0, 2.0, 2.0], None)
+    """
+    res = newton(X, w, totals, distance, bounds, tol=tol, max_iter=max_iter)
+    if not res.converged:
+        damped = newton(X, w, totals, distance, bounds, tol=tol, max_iter=max_iter, damped=True)
+        if damped.converged:
+            return damped, res.max_error
+    return res, None
+
+
+def solve_cells(
+    problem: _design.CellDesign,
+    *,
+    distance: str | _distance.Distance = "linear",
+    bounds: tuple[float, float] | None = None,
+    tol: float = 1e-7,
+    max_iter: int = 50,
+    trim: tuple[float, float] | None = None,
+    missing: str = "error",
+    allow_nonconvergence: bool = False,
+) -> CellSolution:
+    """Calibrate on a cell problem: the one calibration solve of every path.
+
+    Options as in :func:`calibrate`; ``missing`` is recorded on the step. Bounds are checked
+    entry by entry before solving and, when Newton stops short, with a linear programme
+    (InfeasibleError naming the entries); ``trim`` acts on g per cell.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib.core.cells import collapse, encode
+    >>> t = Targets.from_frame(pd.DataFrame({"variable": "x", "level": ["a", "b"],
+    ...                                      "total": [3.0, 3.0]}))
+    >>> cells, _ = collapse(encode(pd.DataFrame({"x": ["a", "b", "a"]}), ["x"],
+    ...                            levels=t.levels()))
+    >>> np.round(solve_cells(_design.from_cells(cells, t)).g, 12).tolist()
+    [1.5, 3.0]
+    """
+    d = problem
     dist = _distance.get(distance)
     L, U = _distance.check_bounds(dist, bounds)
     name = dist.name
     if name == "linear" and (np.isfinite(L) or np.isfinite(U)):
         name = "truncated"
-    return dist, name, L, U
-
-
-def _solve(
-    Xu: np.ndarray,
-    w: np.ndarray,
-    tu: np.ndarray,
-    dist: _distance.Distance,
-    bounds: tuple[float, float],
-    *,
-    name: str,
-    tol: float,
-    max_iter: int,
-    notes: list[str],
-) -> NewtonResult:
-    """R's full-step Newton; when it stops short, a damped Newton (noted when it converges)."""
-    res = newton(Xu, w, tu, dist, bounds, tol=tol, max_iter=max_iter)
-    if res.converged:
-        return res
-    damped = newton(Xu, w, tu, dist, bounds, tol=tol, max_iter=max_iter, damped=True)
-    if not damped.converged:
-        return res
-    notes.append(
-        f"calibrate ({name}): R's full-step Newton (grake) stopped at max |misfit|/"
-        f"(1+|total|) = {res.max_error:.3g}; converged with a damped Newton "
-        f"(backtracking line search) in {damped.iterations} steps"
+    if trim is not None:
+        trim = _check_trim(trim)
+    X, totals, labels = d.matrix()
+    w = d.cells.weight
+    used = used_columns(X, totals)
+    Xu, tu = X[:, used], totals[:, None][used, 0]
+    scale = rescale_factor(Xu, w, tu)
+    notes: list[str] = []
+    if scale != 1.0 and (np.isfinite(L) or np.isfinite(U)):
+        msg = (
+            f"calibrate: population totals are over {RESCALE_THRESHOLD:g} times the sample "
+            f"totals, so (as R survey does) input weights were rescaled by {scale:.6g} and "
+            f"bounds={(L, U)} apply to g relative to the rescaled weights"
+        )
+        warnings.warn(msg, UserWarning, stacklevel=3)
+        notes.append(msg)
+    used_labels = [lab for lab, u in zip(labels, used, strict=True) if u]
+    # raking and logit keep g > 0 whatever the lower bound
+    feasible = (max(L, 0.0) if name in ("raking", "logit") else L, U)
+    if np.isfinite(L) or np.isfinite(U):
+        _check_entries(Xu, w * scale, tu, used_labels, feasible)
+    res, full_step = solve_newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter)
+    if full_step is not None:
+        notes.append(
+            f"calibrate ({name}): R's full-step Newton (grake) stopped at max |misfit|/"
+            f"(1+|total|) = {full_step:.3g}; converged with a damped Newton "
+            f"(backtracking line search) in {res.iterations} steps"
+        )
+    g, converged = res.g, res.converged
+    n_trim = 0
+    if not converged and trim is None:
+        if np.isfinite(L) or np.isfinite(U):
+            _check_lp(Xu, w * scale, tu, used_labels, feasible, tol)
+        _not_converged(d, res, name, tol, (L, U), allow_nonconvergence, notes)
+    if trim is not None:
+        g, n_trim = _trim_step(d, res, name, tol, trim, notes)
+    _check_nonnegative(d, g, name)
+    return CellSolution(
+        g=g,
+        distance=name,
+        options={"distance": name, "bounds": (L, U), "tol": tol, "max_iter": max_iter,
+                 "trim": trim, "missing": missing, "trimmed": n_trim, "rescale": res.scale},
+        converged=converged,
+        iterations=res.iterations,
+        max_error=res.max_error,
+        history=res.history,
+        bounds=(L * res.scale, U * res.scale),
+        notes=tuple(notes),
+        X=X,
     )
-    return damped
 
 
-def _unconverged_message(
-    d: _design.CellDesign,
-    w: np.ndarray,
-    res: NewtonResult,
-    name: str,
-    bounds: tuple[float, float],
-    tol: float,
-) -> str:
-    where, level, _ = d.worst(w * res.g)
-    return (
+def _not_converged(d: _design.CellDesign, res: NewtonResult, name: str, tol: float,
+                   bounds: tuple[float, float], allow: bool, notes: list[str]) -> None:
+    """Refuse (or, with ``allow_nonconvergence``, warn about) a Newton solve that stopped short."""
+    where, level, _ = d.worst(d.cells.weight * res.g)
+    msg = (
         f"calibrate ({name}) did not converge in {res.iterations} Newton steps: worst margin "
         f"{where!r} level {level!r}; max |misfit|/(1+|total|) = {res.max_error:.3g} "
         f"(tol={tol:g}). Raise max_iter, widen bounds={bounds}, or check the totals"
     )
+    if not allow:
+        raise ConvergenceError(msg)
+    warnings.warn(msg, UserWarning, stacklevel=4)
+    notes.append(msg)
 
 
-def _trimmed(
-    d: _design.CellDesign,
-    w: np.ndarray,
-    res: NewtonResult,
-    trim: tuple[float, float],
-    *,
-    name: str,
-    tol: float,
-    notes: list[str],
-) -> tuple[np.ndarray, int]:
-    """g trimmed to ``trim`` as R ``calibrate(trim=)`` and the number of cells trimmed. An
-    unconverged solve is kept (with a warning, as R does) only when something was trimmed."""
-    g, n_trim = _trim_g(res.g, w, trim, d.row_cell)
+def _trim_step(d: _design.CellDesign, res: NewtonResult, name: str, tol: float,
+               trim: tuple[float, float], notes: list[str]) -> tuple[np.ndarray, int]:
+    """R calibrate(trim=): g trimmed per cell; a non-converged solve is kept only if trimmed."""
+    g, n_trim = _trim_g(res.g, d.cells.weight, trim, d.cells.count)
     if n_trim:
         notes.append(f"{n_trim} weights were trimmed to g in {trim} (R calibrate(trim=))")
         if not res.converged:
@@ -377,10 +403,10 @@ def _trimmed(
                 f"calibrate ({name}): Newton stopped at max |misfit|/(1+|total|) = "
                 f"{res.max_error:.3g} > tol={tol:g}; g was then trimmed to {trim} as R does"
             )
-            warnings.warn(msg, UserWarning, stacklevel=3)
+            warnings.warn(msg, UserWarning, stacklevel=4)
             notes.append(msg)
     elif not res.converged:
-        where, level, _ = d.worst(w * res.g)
+        where, level, _ = d.worst(d.cells.weight * g)
         raise ConvergenceError(
             f"calibrate ({name}) did not converge in {res.iterations} Newton steps: worst "
             f"margin {where!r} level {level!r} (max |misfit|/(1+|total|) = "
@@ -390,7 +416,7 @@ def _trimmed(
 
 
 def _check_nonnegative(d: _design.CellDesign, g: np.ndarray, name: str) -> None:
-    """Refuse negative weights (unbounded linear calibration), naming the cells."""
+    """Linear calibration can give negative weights: refuse them naming the cells."""
     neg = g < 0
     if neg.any():
         bad = [d.cells.to_frame().iloc[int(i)][list(d.cells.variables)].astype(str).tolist()
@@ -413,7 +439,7 @@ def _check_trim(trim: tuple[float, float]) -> tuple[float, float]:
 
 
 def _trim_g(
-    g: np.ndarray, w: np.ndarray, trim: tuple[float, float], row_cell: np.ndarray
+    g: np.ndarray, w: np.ndarray, trim: tuple[float, float], count: np.ndarray
 ) -> tuple[np.ndarray, int]:
     """R calibrate(trim=): clip g, spread the trimmed weight over the others by input weight."""
     lo, hi = trim
@@ -428,7 +454,7 @@ def _trim_g(
             f"calibrate(trim={trim}): every weight is outside the trimming limits; widen them"
         )
     gnew[~outside] += trimmings / inside_w
-    rows = int(np.bincount(row_cell, minlength=g.size)[outside].sum())
+    rows = int(count[outside].sum())
     return gnew, rows
 
 
@@ -505,4 +531,5 @@ def _check_lp(
     )
 
 
-__all__ = ["calibrate", "newton", "NewtonResult", "rescale_factor"]
+__all__ = ["calibrate", "solve_cells", "solve_newton", "used_columns", "newton", "NewtonResult",
+           "rescale_factor"]

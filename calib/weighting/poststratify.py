@@ -20,11 +20,11 @@ import pandas as pd
 
 from calib.core.cells import broadcast, format_level
 from calib.core.errors import DataError, TargetError
-from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
 from calib.core.targets import Margin, Targets
 from calib.data.variables import LEVELS
 from calib.weighting import problem as _design
+from calib.weighting.solution import CellSolution
 
 #: Harmonized variables whose levels are ordered: a level may merge only into an adjacent one.
 ORDERED = ("age4", "age6", "age10", "educ5", "educ3", "pid7", "ideo5", "ideo3")
@@ -80,6 +80,22 @@ def poststratify(
     """
     if not isinstance(targets, Targets):
         raise TargetError(f"expected a calib.Targets, got {type(targets).__name__}")
+    mg = _one_margin(targets)
+    frame = sample.frame
+    notes: tuple[str, ...] = ()
+    if collapse:
+        frame, mg, notes = collapse_levels(frame, mg, collapse)
+        targets = replace(targets, margins=(mg,))
+    d = _design.build(frame, sample.weight_array, targets, population=population, missing=missing)
+    sol = solve_cells(d, missing=missing)
+    step = sol.step("poststratify", d, notes=notes,
+                    options={"collapse": {k: dict(v) for k, v in (collapse or {}).items()}})
+    base_rows = sample.weight_array[d.keep]
+    return sample.with_weights(base_rows * broadcast(sol.g, d.row_cell), step, d.keep)
+
+
+def _one_margin(targets: Targets) -> Margin:
+    """The one categorical margin poststratification takes (else a TargetError)."""
     if len(targets) != 1:
         raise TargetError(
             f"poststratify takes one margin over all poststratification variables, got "
@@ -92,45 +108,60 @@ def poststratify(
             f"poststratify: {mg.name!r} is a numeric auxiliary; poststratification needs "
             "categorical cells (use calibrate for numeric totals)"
         )
-    frame = sample.frame
-    notes: tuple[str, ...] = ()
-    if collapse:
-        frame, mg, notes = collapse_levels(frame, mg, collapse)
-        targets = replace(targets, margins=(mg,))
-    d = _design.build(frame, sample.weight_array, targets, population=population, missing=missing)
-    idx = d.index[0]
-    t = d.targets.margins[0].values
-    w = d.cells.weight
-    got = np.bincount(idx, weights=w, minlength=t.size)
-    g = np.ones(d.cells.n_cells)
-    np.divide(t[idx], got[idx], out=g, where=got[idx] > 0)
-    X, totals, labels = d.matrix()
-    cal = Calibration(
-        cells=d.cells,
-        row_cell=d.row_cell,
-        X=X,
-        totals=totals,
-        labels=labels,
-        g=g,
-        distance="linear",
-        margin_index=d.index,
-    )
+    return mg
+
+
+def cell_factors(index: np.ndarray, weight: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """The closed form: ``g = N_h / (input weight in h)`` of every cell's poststratum ``h``.
+
+    Parameters
+    ----------
+    index : poststratum of every cell; weight : input weight per cell; totals : ``N_h``.
+
+    Examples
+    --------
+    >>> cell_factors(np.array([0, 1, 0]), np.array([1.0, 2.0, 3.0]), np.array([8.0, 4.0]))
+    array([2., 2., 2.])
+    """
+    got = np.bincount(index, weights=weight, minlength=totals.size)
+    g = np.ones(index.size)
+    np.divide(totals[index], got[index], out=g, where=got[index] > 0)
+    return g
+
+
+def solve_cells(problem: _design.CellDesign, *, missing: str = "error") -> CellSolution:
+    """Poststratify on a cell problem: the one solve of the in-memory and out-of-core paths.
+
+    ``collapse`` needs the rows (it recodes them before the cells are built), so it is applied
+    by :func:`poststratify` and is not an option here; ``missing`` is recorded on the step.
+
+    Examples
+    --------
+    >>> from calib.core.cells import collapse, encode
+    >>> t = Targets.from_frame(pd.DataFrame({"variable": "x", "level": ["a", "b"],
+    ...                                      "total": [3.0, 1.0]}))
+    >>> cells, _ = collapse(encode(pd.DataFrame({"x": ["a", "b", "a"]}), ["x"],
+    ...                            levels=t.levels()))
+    >>> solve_cells(_design.from_cells(cells, t)).g.tolist()
+    [1.5, 1.0]
+    """
+    _one_margin(problem.targets)
+    idx = problem.index[0]
+    t = problem.categorical[0].values
+    w = problem.cells.weight
+    g = cell_factors(idx, w, t)
+    X, _, _ = problem.matrix()
     achieved = np.bincount(idx, weights=w * g, minlength=t.size)
     err = float(np.max(np.abs(achieved - t) / np.maximum(np.abs(t), 1e-300))) if t.size else 0.0
-    step = Step(
-        method="poststratify",
-        options={"collapse": {k: dict(v) for k, v in (collapse or {}).items()},
-                 "missing": missing},
+    return CellSolution(
+        g=g,
+        distance="linear",
+        options={"collapse": {}, "missing": missing},
         converged=True,
         iterations=1,
         max_error=err,
-        targets=d.targets,
-        dropped=d.dropped,
-        calibration=cal,
-        notes=notes,
+        X=X,
     )
-    base_rows = sample.weight_array[d.keep]
-    return sample.with_weights(base_rows * broadcast(g, d.row_cell), step, d.keep)
 
 
 def _resolve_chain(variable: str, rule: Mapping[str, str]) -> dict[str, str]:
@@ -204,4 +235,4 @@ def collapse_levels(
     return frame, new, tuple(notes)
 
 
-__all__ = ["poststratify", "collapse_levels", "ORDERED"]
+__all__ = ["poststratify", "solve_cells", "cell_factors", "collapse_levels", "ORDERED"]

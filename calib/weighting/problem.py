@@ -39,6 +39,8 @@ class CellDesign:
     index : per categorical margin, the entry index of every cell.
     numeric : per numeric auxiliary, its value in every cell.
     dropped : rows dropped per variable for missing values (``missing="drop"``).
+    row_weight : input weight of every kept row (``None`` from :func:`from_cells`); a cell
+        solve that needs the rows (rake's ``cap``) reads it.
     """
 
     cells: CellTable
@@ -48,6 +50,7 @@ class CellDesign:
     index: tuple[np.ndarray, ...]
     numeric: tuple[np.ndarray, ...]
     dropped: dict
+    row_weight: np.ndarray | None = None
 
     @property
     def categorical(self) -> tuple[Margin, ...]:
@@ -172,7 +175,7 @@ def build(
     numeric = tuple(
         cells.sums[f"__num__{m.variables[0]}"] / cells.count for m in resolved if m.numeric
     )
-    return CellDesign(cells, row_cell, keep, resolved, index, numeric, dropped)
+    return CellDesign(cells, row_cell, keep, resolved, index, numeric, dropped, w)
 
 
 def from_cells(

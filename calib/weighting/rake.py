@@ -16,11 +16,11 @@ import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import ConvergenceError, DataError
-from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import problem as _design
 from calib.weighting.ipf import ipf
+from calib.weighting.solution import CellSolution
 
 
 def rake(
@@ -71,20 +71,64 @@ def rake(
     >>> w.groupby(df["sex"]).sum().round(8).tolist(), w.groupby(df["age"]).sum().round(8).tolist()
     ([50.0, 50.0], [60.0, 40.0])
     """
-    if cap is not None and not cap > 1:
-        raise DataError(f"cap={cap!r}: the cap is a multiple of the mean weight and must exceed 1")
     d = _design.build(
         sample.frame, sample.weight_array, targets, population=population, missing=missing
     )
+    sol = solve_cells(d, tol=tol, max_iter=max_iter, cap=cap, missing=missing,
+                      allow_nonconvergence=allow_nonconvergence)
+    base_rows = d.row_weight if d.row_weight is not None else sample.weight_array[d.keep]
+    return sample.with_weights(base_rows * broadcast(sol.g, d.row_cell), sol.step("rake", d),
+                               d.keep)
+
+
+def solve_cells(
+    problem: _design.CellDesign,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+    cap: float | None = None,
+    missing: str = "error",
+    allow_nonconvergence: bool = False,
+) -> CellSolution:
+    """Rake on a cell problem: the one raking solve of the in-memory and out-of-core paths.
+
+    Parameters
+    ----------
+    problem : the cells indexed against the targets (:mod:`calib.weighting.problem`).
+    tol, max_iter, cap, allow_nonconvergence : as in :func:`rake`; ``cap`` needs the rows'
+        input weights (``problem.row_weight``), so a problem built from a cell table alone
+        (out of core) refuses it.
+    missing : recorded on the step (the problem was built with it).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from calib import Targets
+    >>> from calib.core.cells import collapse, encode
+    >>> t = Targets.from_frame(pd.DataFrame({"variable": "x", "level": ["a", "b"],
+    ...                                      "total": [3.0, 3.0]}))
+    >>> cells, _ = collapse(encode(pd.DataFrame({"x": ["a", "b", "a"]}), ["x"],
+    ...                            levels=t.levels()))
+    >>> solve_cells(_design.from_cells(cells, t)).g.tolist()
+    [1.5, 3.0]
+    """
+    if cap is not None and not cap > 1:
+        raise DataError(f"cap={cap!r}: the cap is a multiple of the mean weight and must exceed 1")
+    d = problem
     if d.numeric_margins:
         raise DataError(
             "rake takes categorical margins only; numeric auxiliaries "
             f"{[m.name for m in d.numeric_margins]} need calibrate(...)"
         )
-    base_rows = sample.weight_array if d.keep.all() else sample.weight_array[d.keep]
     cells = d.cells
     cap_cells = None
     if cap is not None:
+        if d.row_weight is None or d.row_cell is None:
+            raise DataError(
+                "cap= is not available out of core (it needs each row's base weight); rake "
+                "without a cap, or use engine='memory'"
+            )
+        base_rows = d.row_weight
         total = float(sum(m.total for m in d.categorical[:1]))
         mean_w = total / base_rows.size
         maxb = np.zeros(cells.n_cells)
@@ -107,29 +151,18 @@ def rake(
         )
         if not allow_nonconvergence:
             raise ConvergenceError(msg)
-        warnings.warn(msg, UserWarning, stacklevel=2)
+        warnings.warn(msg, UserWarning, stacklevel=3)
         notes = (msg,)
-    t, labels = d.totals_labels()
-    cal = Calibration(
-        cells=cells,
-        row_cell=d.row_cell,
-        X=d.auxiliary,  # built on first access: estimation needs it, raking does not
-        totals=t,
-        labels=labels,
+    return CellSolution(
         g=g,
         distance="raking",
-        margin_index=d.index,
-    )
-    step = Step(
-        method="rake",
         options={"tol": tol, "max_iter": max_iter, "cap": cap, "missing": missing},
         converged=res.converged,
         iterations=res.iterations,
         max_error=res.max_error,
         history=res.history,
-        targets=d.targets,
-        dropped=d.dropped,
-        calibration=cal,
         notes=notes,
     )
-    return sample.with_weights(base_rows * broadcast(g, d.row_cell), step, d.keep)
+
+
+__all__ = ["rake", "solve_cells"]

@@ -14,12 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from calib.cli.commands._weighting import method_options, validate
 from calib.core.errors import DataError
 from calib.outofcore import choose_engine, weight_files
 from calib.outofcore.sources import expand
-
-_UNSUPPORTED = {"cap": "--cap", "trim": "--trim", "divergence": "--divergence",
-                "reference": "--reference", "reference_weight": "--reference-weight"}
+from calib.weighting import registry
 
 
 def _single_file(input: Any) -> bool:  # noqa: A002
@@ -27,20 +26,53 @@ def _single_file(input: Any) -> bool:  # noqa: A002
     return os.path.isfile(s) and not any(c in s for c in "*?[")
 
 
-def _method_options(weighting: Any, engine: str) -> dict[str, Any]:
-    opts: dict[str, Any] = {}
-    for name in ("distance", "bounds", "tol", "max_iter", "missing", "population"):
-        v = getattr(weighting, name)
-        if v is not None:
-            opts[name] = tuple(v) if name == "bounds" else v
+def unsupported(weighting: Any, method: registry.Method) -> list[str]:
+    """The given flags that the registry says cannot run out of core.
+
+    A flag is unsupported when the method's record does not declare ``out_of_core``, when the
+    option it sets needs the rows (the option's ``out_of_core`` is False, e.g. ``--cap``), and
+    for ``--trim``, a second step (a FileSample takes one step; the ``trim`` record declares no
+    ``out_of_core``).
+
+    Examples
+    --------
+    >>> from calib.cli.commands._weighting import WeightingOptions
+    >>> unsupported(WeightingOptions(method="rake", cap=3.0), registry.method("rake"))
+    ['--cap']
+    """
+    if not method.out_of_core:
+        return [f"--method {method.name}"]
+    out = []
+    for opt in method.options:
+        if not opt.out_of_core and getattr(weighting, opt.name, None) is not None:
+            out.append(_flag(opt.name))
+    if weighting.trim is not None and not registry.method("trim").out_of_core:
+        out.append("--trim")
+    return out
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _method_options(weighting: Any, engine: str) -> tuple[registry.Method, dict[str, Any]]:
+    """The method's record and options from the flags, checked as in memory (``validate``)."""
+    method = validate(weighting)
+    opts = method_options(weighting, method)
     if engine != "memory":
-        for name, flag in _UNSUPPORTED.items():
-            if getattr(weighting, name) is not None:
-                raise DataError(
-                    f"{flag} is not available with --engine {engine}; drop it or use "
-                    "--engine memory"
-                )
-    return opts
+        bad = unsupported(weighting, method)
+        if bad:
+            raise DataError(
+                f"{', '.join(bad)} is not available with --engine {engine}; drop it or use "
+                "--engine memory"
+            )
+    else:
+        # several files in memory go through weight_files: one step of a targets method
+        if method.kind != "targets" or weighting.trim is not None:
+            flag = f"--method {method.name}" if method.kind != "targets" else "--trim"
+            raise DataError(f"{flag} with several input files: give one file, or weight with "
+                            "--engine memory on one file")
+    return method, opts
 
 
 def _targets(weighting: Any) -> Any:
@@ -76,8 +108,8 @@ def weight_command(
     choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine)
     if choice.engine == "memory" and len(files) == 1:
         return None
-    method = weighting.method or "rake"
-    opts = _method_options(weighting, choice.engine)
+    m, opts = _method_options(weighting, choice.engine)
+    method = m.name
     opts.pop("population", None)
     r = weight_files(files, _targets(weighting), method, out=out, engine=choice.engine,
                      weight_column=weight_column, base_weight=weighting.base_weight,
@@ -143,8 +175,9 @@ def estimate_command(
     fs = FileSample.from_files(files, weight=weight or weighting.base_weight,
                                engine=choice.engine, scheduler=scheduler)
     if weighting.given:
-        opts = _method_options(weighting, choice.engine)
-        fs = fs.weight(weighting.method or "rake", _targets(weighting), **opts)
+        m, opts = _method_options(weighting, choice.engine)
+        opts.pop("population", None)
+        fs = fs.weight(m.name, _targets(weighting), **opts)
     t = fs.estimate(outcome, by=by, level=level)
     table = pd.DataFrame({
         "outcome": outcome, "level": "", "by": by or "",
@@ -165,4 +198,4 @@ def estimate_command(
     return table
 
 
-__all__ = ["weight_command", "estimate_command"]
+__all__ = ["weight_command", "estimate_command", "unsupported"]

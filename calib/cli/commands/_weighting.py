@@ -32,9 +32,16 @@ import typer
 
 from calib.cli.commands._io import read_frame, require_columns, to_numeric
 from calib.core.errors import DataError
+from calib.weighting import registry
 
-METHOD_NAMES = ("poststratify", "rake", "calibrate", "optimal", "propensity")
+#: ``--method`` choices: the registry's methods that take targets or a reference.
+METHOD_NAMES = registry.cli_methods()
 PANEL = "Weighting"
+#: Flags every method takes (``--trim`` adds a trim step after the method); any other flag
+#: must be among the method's ``cli_flags`` in the registry.
+GENERIC_FLAGS = ("method", "base_weight", "trim")
+#: Flags that name the method's input rather than an option of its function.
+_INPUTS = ("targets", "reference", "reference_weight")
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
     "targets": (Annotated[Path | None, _opt(
         "--targets", help="targets file, long format: variable,level,total|share[,se]")], None),
     "method": (Annotated[str | None, _opt(
-        "--method", help="poststratify|rake|calibrate|optimal|propensity")], None),
+        "--method", help="|".join(METHOD_NAMES))], None),
     "distance": (Annotated[str | None, _opt(
         "--distance", help="calibrate: linear|raking|logit|truncated (default linear)")], None),
     "bounds": (Annotated[tuple[float, float] | None, _opt(
@@ -137,63 +144,94 @@ def weighting_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-# flag -> (option name of the method functions, methods it applies to)
-_FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "distance": ("distance", ("calibrate",)),
-    "bounds": ("bounds", ("calibrate", "optimal")),
-    "cap": ("cap", ("rake",)),
-    "divergence": ("divergence", ("optimal",)),
-    "tol": ("tol", ("rake", "calibrate")),
-    "max_iter": ("max_iter", ("rake", "calibrate")),
-    "population": ("population", ("poststratify", "rake", "calibrate", "optimal", "propensity")),
-    "missing": ("missing", METHOD_NAMES),
-}
-
-
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _method_kwargs(opts: WeightingOptions, fn: Callable[..., Any]) -> dict[str, Any]:
-    method = opts.method
-    accepted = inspect.signature(fn).parameters
+def flag_methods(name: str) -> tuple[str, ...]:
+    """The methods whose registry record accepts the flag of option ``name``.
+
+    Examples
+    --------
+    >>> flag_methods("cap")
+    ('rake',)
+    """
+    return tuple(m.name for m in registry.methods() if _flag(name) in m.cli_flags)
+
+
+def _method_kwargs(opts: WeightingOptions, method: registry.Method) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
-    for name, (param, methods) in _FLAGS.items():
-        value = getattr(opts, name)
-        if value is None:
+    for f in fields(WeightingOptions):
+        value = getattr(opts, f.name)
+        if value is None or f.name in GENERIC_FLAGS:
             continue
-        if method not in methods or param not in accepted:
+        if _flag(f.name) not in method.cli_flags:
             raise DataError(
-                f"{_flag(name)} does not apply to --method {method}; it applies to "
-                f"{', '.join(m for m in methods)}. Drop it or change --method"
+                f"{_flag(f.name)} does not apply to --method {method.name}; it applies to "
+                f"{', '.join(flag_methods(f.name))}. Drop it or change --method"
             )
-        kwargs[param] = tuple(value) if name == "bounds" else value
+        if f.name not in _INPUTS:
+            kwargs[f.name] = tuple(value) if f.name == "bounds" else value
     return kwargs
 
 
-def _validate(opts: WeightingOptions) -> None:
+def validate(opts: WeightingOptions) -> registry.Method:
+    """Check the weighting flags as every path (in memory and out of core) does; return the
+    method's registry record.
+
+    Raises
+    ------
+    DataError
+        No or an unknown ``--method``, a missing ``--targets``/``--reference``, a flag the
+        method does not take, or a bad value.
+
+    Examples
+    --------
+    >>> validate(WeightingOptions(targets=Path("t.csv"))).name
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.DataError: --method is missing; choose one of poststratify|rake|calibrate|optimal|propensity
+    """
+    names = registry.cli_methods()  # read now: a method registered later is offered too
     if opts.method is None:
-        raise DataError("--method is missing; choose one of " + "|".join(METHOD_NAMES))
-    if opts.method not in METHOD_NAMES:
+        raise DataError("--method is missing; choose one of " + "|".join(names))
+    if opts.method not in names:
         raise DataError(
             f"--method {opts.method!r} is not a weighting method; choose one of "
-            + "|".join(METHOD_NAMES)
+            + "|".join(names)
         )
-    if opts.method == "propensity":
+    m = registry.method(opts.method)
+    if m.kind == "reference":
         if opts.reference is None:
-            raise DataError("--method propensity needs --reference FILE (reference microdata)")
+            raise DataError(f"--method {m.name} needs --reference FILE (reference microdata)")
     else:
         if opts.targets is None:
-            raise DataError(f"--method {opts.method} needs --targets FILE (long-format targets)")
+            raise DataError(f"--method {m.name} needs --targets FILE (long-format targets)")
         for flag in ("reference", "reference_weight"):
             if getattr(opts, flag) is not None:
-                raise DataError(f"{_flag(flag)} applies to --method propensity only; drop it")
+                raise DataError(
+                    f"{_flag(flag)} applies to --method "
+                    f"{', '.join(flag_methods(flag))} only; drop it")
     if opts.missing is not None and opts.missing not in ("error", "drop", "level"):
         raise DataError(f"--missing {opts.missing!r}: use error, drop or level")
     if opts.trim is not None and not opts.trim > 1:
         raise DataError(f"--trim {opts.trim}: the cap is a multiple of the mean weight; use > 1")
     if opts.bounds is not None and not (0 <= opts.bounds[0] < 1 < opts.bounds[1]):
         raise DataError(f"--bounds {opts.bounds[0]} {opts.bounds[1]}: need 0 <= L < 1 < U")
+    _method_kwargs(opts, m)  # a flag the method does not take is refused here
+    return m
+
+
+def method_options(opts: WeightingOptions, method: registry.Method) -> dict[str, Any]:
+    """The keyword options of the method's function from the flags (inputs excluded).
+
+    Examples
+    --------
+    >>> method_options(WeightingOptions(targets=Path("t.csv"), method="rake", tol=1e-8),
+    ...                registry.method("rake"))
+    {'tol': 1e-08}
+    """
+    return _method_kwargs(opts, method)
 
 
 def read_targets(opts: WeightingOptions) -> Any:
@@ -244,15 +282,13 @@ def apply(frame: pd.DataFrame, opts: WeightingOptions, *, strata: str | None = N
     DataError
         A flag that the method does not take, a missing file or column, bad values.
     """
-    from calib.weighting import registry
-
-    _validate(opts)
+    m = validate(opts)
     targets = read_targets(opts)
     frame = prepare(frame, targets, opts)
     sample = base_sample(frame, opts, strata=strata, cluster=cluster)
-    fn = registry.get(opts.method)  # imports the method (cvxpy for optimal) on demand
-    kwargs = _method_kwargs(opts, fn)
-    if opts.method == "propensity":
+    fn = m.load()  # imports the method (cvxpy for optimal) on demand
+    kwargs = method_options(opts, m)
+    if m.kind == "reference":
         reference = read_frame(opts.reference, "--reference")
         params = inspect.signature(fn).parameters
         if opts.reference_weight is not None:
@@ -272,4 +308,5 @@ def apply(frame: pd.DataFrame, opts: WeightingOptions, *, strata: str | None = N
     return weighted
 
 
-__all__ = ["WeightingOptions", "weighting_options", "apply", "OPTIONS", "METHOD_NAMES"]
+__all__ = ["WeightingOptions", "weighting_options", "apply", "validate", "method_options",
+           "flag_methods", "OPTIONS", "METHOD_NAMES", "GENERIC_FLAGS"]
