@@ -251,7 +251,7 @@ def _domain_matrix(frame: pd.DataFrame, by: str,
     return A, dom_n, domains
 
 
-def _sample_rows(fit: Any, by: str | None) -> dict[str, int]:
+def _sample_rows(fit: Any, by: str | None) -> dict[Any, int]:
     """Sample rows per level of ``by`` when it is a model variable (else empty)."""
     if by is None or by not in fit.cells.variables:
         return {}

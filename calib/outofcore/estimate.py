@@ -111,7 +111,7 @@ def estimate_files(sample: Any, outcome: str | EstimateRequest, **options: Any) 
     else:
         dom = c.fine.keys[:, c.gvars.index(req.by)]
         dom_levels = tuple(c.fine.levels[req.by])
-    z_ = stats.norm.ppf(0.5 + req.level / 2)
+    z_ = float(stats.norm.ppf(0.5 + req.level / 2))
     rows = []
     for jj, lab in enumerate(dom_levels):
         row = _domain_row(c, dom == jj, req.outcome, z_)

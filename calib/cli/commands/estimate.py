@@ -105,7 +105,8 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
                                 echo=echo)
         if done is not None:
             return done
-    out = check_out(cmd.out, cmd.overwrite)
+    check_out(cmd.out, cmd.overwrite)
+    out = Path(cmd.out)
     _check(cmd, request, weighting)
     sample = _sample(cmd, request, weighting, echo)
     if cmd.replicates_out is not None and request.variance == "bootstrap":
