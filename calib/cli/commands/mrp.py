@@ -27,7 +27,8 @@ from calib.cli.commands._io import (
     require_columns,
     write_frame,
 )
-from calib.mrp.sampler import Sampler
+from calib.core.errors import DataError
+from calib.mrp.sampler import BACKENDS, Sampler
 
 COLUMNS = ["outcome", "level", "by", "domain", "estimate", "se", "ci_low", "ci_high", "n"]
 
@@ -141,6 +142,8 @@ def register(app: typer.Typer) -> None:
         gate (R-hat <= 1.01, bulk and tail ESS >= 400, no divergences: exit 3 when it fails)
         and poststratify over FRAME by --by. A progress bar shows while sampling; the
         posterior summary prints at the end."""
+        if sampler not in BACKENDS:
+            raise DataError(f"--sampler {sampler!r}: use nutpie or pymc")
         cmd = MRPCommand(input, outcome, frame, frame_count, tuple(group), by, out,
                          domain_predictors=domain_predictors, draws_out=draws_out, level=level,
                          overwrite=overwrite, codebook=codebook)
