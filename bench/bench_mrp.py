@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calib.mrp import fit
+from calib.mrp import Sampler, fit
 from calib.mrp.model import clear_cache
 from calib.studies import simulate
 
@@ -60,9 +60,10 @@ def run_cells(rows: pd.DataFrame, groups: list[str], sampler: str, label: str,
               centered="auto", seed: int = 1, options: dict | None = None,
               target_accept: float | None = None) -> dict:
     t0 = time.perf_counter()
-    f = fit(rows, "y", group_effects=groups, draws=DRAWS, tune=DRAWS, chains=CHAINS,
-            sampler=sampler, seed=seed, gate="warn", centered=centered, sampler_options=options,
-            target_accept=target_accept)
+    f = fit(rows, "y", group_effects=groups, gate="warn",
+            sampler=Sampler(draws=DRAWS, tune=DRAWS, chains=CHAINS, backend=sampler, seed=seed,
+                            centered=centered, options=options or {},
+                            target_accept=target_accept))
     r = _row(label, f, time.perf_counter() - t0)
     r["adapt"] = (options or {}).get("adaptation", "low_rank" if sampler == "nutpie" else "pymc")
     return r

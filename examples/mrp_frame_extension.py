@@ -40,8 +40,9 @@ def main(out: Path) -> None:
     print((shares / shares.groupby(level="state").transform("sum")).round(3).unstack())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tiny draws: the diagnostics gate only warns
-        fit = mrp.fit(rows, "y", group_effects=["state", "age6"],
-                      draws=100, tune=100, chains=2, sampler="nutpie", seed=1, gate="warn")
+        fit = mrp.fit(rows, "y", group_effects=["state", "age6"], gate="warn",
+                      sampler=mrp.Sampler(draws=100, tune=100, chains=2, backend="nutpie",
+                                          seed=1))
         est = fit.poststratify(frame)
     print(est.table[["by", "domain", "estimate", "q05", "q95"]].to_string(index=False))
     path = save_fit(fit, out / "mrp_fit.zarr", overwrite=True)

@@ -268,3 +268,41 @@ def test_continuous_outcomes_draw_cells_then_rows_with_the_row_draw_distribution
     again = estimate(s, "y", variance="bootstrap", replicates=40, seed=2, bootstrap_draw="groups")
     first = estimate(s, "y", variance="bootstrap", replicates=40, seed=2, bootstrap_draw="groups")
     assert again["se"].iloc[0] == first["se"].iloc[0]  # reproducible from the seed
+
+
+def test_one_request_object_for_every_estimate_path(tmp_path):
+    """estimate(sample, "y", **options), estimate(sample, EstimateRequest(...)),
+    Sample.estimate and the CLI's run give the same table; options are checked up front."""
+    from calib.cli.commands._weighting import WeightingOptions
+    from calib.cli.commands.estimate import EstimateCommand, run
+    from calib.estimation import EstimateRequest
+    from calib.outofcore.estimate import estimate_files
+    from calib.outofcore.filesample import FileSample
+
+    df, t = _toy()
+    s = Sample(df).rake(t)
+    opts = {"by": "age", "variance": "bootstrap", "replicates": 30, "seed": 2}
+    a = estimate(s, "y", **opts)
+    req = EstimateRequest("y", **opts)
+    for b in (estimate(s, req), s.estimate(req), estimate(s, EstimateRequest("y"), **opts)):
+        pd.testing.assert_frame_equal(a, b)
+        assert a.attrs == b.attrs
+    with pytest.raises(DataError, match="unknown estimate option 'varience'"):
+        estimate(s, "y", varience="bootstrap")
+    # checked when the request is made, whatever the variance (was: only with replicates)
+    with pytest.raises(DataError, match="bootstrap_draw='cells'"):
+        EstimateRequest("y", bootstrap_draw="cells")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="level=1.5"):
+        EstimateRequest("y", level=1.5)
+    df.assign(w=s.weight_array).to_csv(tmp_path / "in.csv", index=False)
+    cmd = EstimateCommand(tmp_path / "in.csv", tmp_path / "e.csv", weight="w")
+    got = run(cmd, EstimateRequest("y", by="age"), WeightingOptions())
+    want = estimate(Sample(df.assign(w=s.weight_array), weight="w"), "y", by="age")
+    np.testing.assert_allclose(got["estimate"], want["estimate"], rtol=1e-12)
+    # the out-of-core estimate takes the same request and refuses what it cannot do
+    df[["y"]].to_parquet(tmp_path / "p.parquet")
+    fs = FileSample.from_files(tmp_path / "p.parquet")
+    assert estimate_files(fs, EstimateRequest("y", level=0.9))["estimate"].iloc[0] == \
+        pytest.approx(df["y"].mean(), rel=1e-12)
+    with pytest.raises(DataError, match="variance='bootstrap'"):
+        estimate_files(fs, EstimateRequest("y", variance="bootstrap"))

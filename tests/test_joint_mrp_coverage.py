@@ -30,6 +30,7 @@ from scipy.special import expit
 
 from calib.hybrid import ppi_mean
 from calib.hybrid.joint_mrp import fit_joint
+from calib.mrp import Sampler
 from calib.studies.election_study import (
     DEFAULT_SKEW,
     HUMAN_NONRESPONSE,
@@ -62,8 +63,9 @@ def one_rep(frame, cells, rng, shift, seed, n_persona=5000, n_human=800, draws=5
     out = {}
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        f = fit_joint(p, h, "llm", "y", cells=VARS, bias_by=None, draws=draws, tune=draws,
-                      chains=2, seed=seed, gate="warn")
+        f = fit_joint(p, h, "llm", "y", cells=VARS, bias_by=None, gate="warn",
+                      sampler=Sampler(draws=draws, tune=draws, chains=2, backend="nutpie",
+                                      seed=seed))
     for lv in (0.9, 0.95):  # what joint_mrp does: poststratify with the bias switched off
         t = f.poststratify(cells, by=None, count="n", level=lv, set={"bias": "human"}).table
         t = t.iloc[0]

@@ -3,6 +3,8 @@ persona-type effects, frame extension and update. Small fits (nutpie, 2 chains).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,9 @@ from calib.studies import simulate
 
 STATES = ["AL", "CA", "NY", "TX", "WY"]
 LOOSE = {"max_rhat": 1.05, "min_ess_bulk": 100, "min_ess_tail": 100}
-SMALL = dict(draws=300, tune=300, chains=2, sampler="nutpie", seed=3, thresholds=LOOSE)
+SAMPLER = mrp.Sampler(draws=300, tune=300, chains=2, backend="nutpie", seed=3)
+SMALL = dict(sampler=SAMPLER, gate=mrp.Gate(**LOOSE))
+CENTRED = dict(sampler=replace(SAMPLER, centered=True), gate=mrp.Gate(**LOOSE))
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +29,7 @@ def world():
     frame["state"] = frame["state"].astype(str)
     pop = simulate.population(frame=frame)
     rows, _ = simulate.sample(pop, 6000, skew={"age6": {"18-29": 3.0}}, seed=11)
-    f = mrp.fit(rows, "y", group_effects=["state", "age6", "race4", "educ5", "sex"],
-                centered=True, **SMALL)
+    f = mrp.fit(rows, "y", group_effects=["state", "age6", "race4", "educ5", "sex"], **CENTRED)
     return pop, rows, f
 
 
@@ -85,8 +88,9 @@ def test_gate_raises_on_a_bad_fit_naming_parameters():
     df = pd.DataFrame({"g": rng.choice(list("abcdef"), 300), "h": rng.choice(list("xyz"), 300)})
     df["y"] = rng.integers(0, 2, 300)
     with pytest.raises(DiagnosticsError) as err:
-        mrp.fit(df, "y", group_effects=["g", "h"], draws=20, tune=20, chains=2, seed=1,
-                sampler="pymc", centered=False)
+        mrp.fit(df, "y", group_effects=["g", "h"],
+                sampler=mrp.Sampler(draws=20, tune=20, chains=2, seed=1, backend="pymc",
+                                    centered=False))
     msg = str(err.value)
     assert "ESS" in msg and ("sd_g" in msg or "z_g" in msg or "Intercept" in msg)
     assert err.value.exit_code == 3
@@ -180,7 +184,7 @@ def test_second_fit_of_same_structure_reuses_compiled_model(world):
     pop, _, f = world
     rows, _ = simulate.sample(pop, 3000, seed=12)  # fewer rows -> fewer cells, same terms
     g = mrp.fit(rows, "y", group_effects=["state", "age6", "race4", "educ5", "sex"],
-                centered=True, gate="warn", **SMALL)  # the gate is not what this checks
+                sampler=CENTRED["sampler"], gate=mrp.Gate("warn", **LOOSE))  # not checked here
     assert not f.options["cached"] or f.options["compile_s"] < 1
     assert g.options["cached"] and g.options["compile_s"] < 1
     assert g.cells.n_cells != f.cells.n_cells
@@ -247,8 +251,8 @@ def test_auto_centring_ignores_empty_levels():
     from calib.mrp.spec import build_spec
 
     cells, _ = collapse(encode(df, ["g", "h"]))
-    spec = build_spec(cells, "y", "binomial", ("0", "1"), ["g", "h"], [], [], None, None,
-                      "auto", 100)
+    spec = build_spec(cells, "y", "binomial", ("0", "1"), ["g", "h"], [], [], None,
+                      centered="auto", center_min=100)
     assert "z" in spec.term("g").levels  # the empty level is kept (prior only) ...
     assert spec.term("g").centered  # ... but does not make the term non-centred
     assert not spec.term("h").centered  # 'y' has ~45 rows < 100
@@ -266,12 +270,11 @@ def test_domain_predictors_need_rows_only_for_levels_with_data():
     df["y"] = rng.integers(0, 2, 300)
     cells, _ = collapse(encode(df, ["g"]))
     dp = pd.DataFrame({"g": ["a", "b", "c"], "x": [1.0, 2.0, 4.0]})
-    spec = build_spec(cells, "y", "binomial", ("0", "1"), ["g"], [], [], dp, None, "auto", 100)
+    spec = build_spec(cells, "y", "binomial", ("0", "1"), ["g"], [], [], dp)
     t = spec.term("x")
     assert t.center == pytest.approx(7 / 3) and t.scale == pytest.approx(np.std([1, 2, 4]))
     with pytest.raises(DataError, match=r"lack g levels \['c'\]"):
-        build_spec(cells, "y", "binomial", ("0", "1"), ["g"], [], [], dp.iloc[:2], None, "auto",
-                   100)
+        build_spec(cells, "y", "binomial", ("0", "1"), ["g"], [], [], {"g": dp.iloc[:2]})
 
 
 def test_extend_frame_reports_dropped_rows():
@@ -286,3 +289,30 @@ def test_extend_frame_reports_dropped_rows():
         mrp.extend_frame(frame, ref, "pid", by=["sex"])
     full = mrp.extend_frame(frame, ref.dropna(), "pid", by=["sex"])
     assert full.attrs["dropped"] == {}
+
+
+def test_sampler_settings_are_one_checked_object():
+    """fit takes the data and the outcome positionally, the rest by keyword; the sampler
+    settings are one Sampler, a study's flat options map onto it (fit_options)."""
+    with pytest.raises(DataError, match="backend='stan'"):
+        mrp.Sampler(backend="stan")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="chains=0"):
+        mrp.Sampler(chains=0)
+    with pytest.raises(DataError, match="centered='yes'"):
+        mrp.Sampler(centered="yes")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="max_rhatt"):
+        mrp.Gate.of("warn", {"max_rhatt": 1.1})
+    with pytest.raises(DataError, match="gate='maybe'"):
+        mrp.Gate("maybe")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        mrp.fit(pd.DataFrame({"y": [0, 1]}), "y", ["g"])  # type: ignore[misc]
+    kw = mrp.fit_options({"draws": 50, "sampler": "nutpie", "sampler_options": {"a": 1},
+                          "thresholds": {"max_rhat": 1.2}, "family": "categorical"})
+    assert kw["sampler"] == mrp.Sampler(draws=50, backend="nutpie", options={"a": 1})
+    assert kw["gate"] == mrp.Gate("raise", max_rhat=1.2) and kw["family"] == "categorical"
+    base = mrp.Sampler(chains=2, backend="nutpie")
+    assert mrp.fit_options({"seed": 4}, base)["sampler"] == mrp.Sampler(chains=2,
+                                                                        backend="nutpie", seed=4)
+    dp = pd.DataFrame({"g": ["a"], "x": [1.0]})
+    assert mrp.fit_options({"domain_predictors": dp, "domain_key": "g"})[
+        "domain_predictors"]["g"] is dp

@@ -68,9 +68,9 @@ def coverage_study(reps: int = 50, n: int = 2500, level: float = 0.9, seed: int 
         rows, _ = simulate.sample(pop, n, skew=SKEW, seed=seed + r)
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
-            f = mrp.fit(rows, "y", group_effects=GROUPS, draws=draws, tune=draws, chains=chains,
-                        sampler="nutpie", seed=seed + r, gate="warn", centered=CENTRED,
-                        domain_predictors=dp)
+            f = mrp.fit(rows, "y", group_effects=GROUPS, domain_predictors=dp, gate="warn",
+                        sampler=mrp.Sampler(draws=draws, tune=draws, chains=chains,
+                                            backend="nutpie", seed=seed + r, centered=CENTRED))
         gate_fail += any("diagnostics gate" in str(x.message) for x in w)
         divs += f.options["divergences"]
         t = mrp.poststratify(f, pop.cells, by="state", level=level).table

@@ -35,8 +35,9 @@ def cces_validation(draws: int = 1000, chains: int = 4) -> pd.DataFrame:
     truth = 1 - res["dem_two_party_share"]
     pred = state_predictors()[["state", "region"]].assign(state=lambda p: p["state"].astype(str))
     f = mrp.fit(c, "trump", group_effects=["state", "age6", "race4", "sex", "educ5"],
-                domain_predictors=pred, draws=draws, tune=draws, chains=chains,
-                sampler="nutpie", seed=2016, gate="warn")
+                domain_predictors=pred, gate="warn",
+                sampler=mrp.Sampler(draws=draws, tune=draws, chains=chains, backend="nutpie",
+                                    seed=2016))
     est = mrp.poststratify(f, frame, by="state").table
     mrp_s = est[est["by"] == "state"].set_index("domain")["estimate"]
     raw = c.groupby("state")["trump"].mean()

@@ -30,8 +30,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ from calib.hybrid.ppi import (
     hajek_var,
     numeric_column,
 )
-from calib.mrp import fit
+from calib.mrp import Gate, Sampler, fit
 
 #: Default cell variables (those of :func:`calib.studies.election_study.election_study`).
 DEFAULT_CELLS: tuple[str, ...] = ("state", "race4", "sex", "age6", "educ5")
@@ -73,6 +73,10 @@ def stack_sources(personas: Any, human: Any, outcome: str, human_outcome: str,
     return pd.concat(parts, ignore_index=True)
 
 
+#: The sampler of a joint fit without ``sampler=`` (nutpie, 2 chains x 500 + 500 draws).
+JOINT_SAMPLER = Sampler(draws=500, tune=500, chains=2, backend="nutpie")
+
+
 def fit_joint(
     personas: Any,
     human: Any,
@@ -81,15 +85,15 @@ def fit_joint(
     *,
     cells: Sequence[str] = DEFAULT_CELLS,
     bias_by: str | None = "region",
-    draws: int = 500,
-    tune: int = 500,
-    chains: int = 2,
-    seed: int | None = None,
-    gate: str = "raise",
-    thresholds: Mapping[str, float] | None = None,
-    sampler: str = "nutpie",
+    sampler: Sampler | None = None,
+    gate: Gate | Literal["raise", "warn"] = "raise",
 ) -> Any:
-    """Fit the joint persona + human model (an :class:`calib.mrp.MRPFit`)."""
+    """Fit the joint persona + human model (an :class:`calib.mrp.MRPFit`).
+
+    ``sampler`` (default :data:`JOINT_SAMPLER`) and ``gate`` are those of
+    :func:`calib.mrp.fit`.
+    """
+
     variables = list(dict.fromkeys([*cells, *([bias_by] if bias_by else [])]))
     data = stack_sources(personas, human, outcome, human_outcome, variables)
     if bias_by:
@@ -98,8 +102,8 @@ def fit_joint(
     else:
         data["bias"] = data["source"]
     data = data[[*cells, "bias", "y"]]
-    return fit(data, "y", group_effects=[*cells, "bias"], draws=draws, tune=tune,
-               chains=chains, sampler=sampler, seed=seed, gate=gate, thresholds=thresholds)
+    return fit(data, "y", group_effects=[*cells, "bias"],
+               sampler=JOINT_SAMPLER if sampler is None else sampler, gate=gate)
 
 
 def joint_mrp(
@@ -125,8 +129,8 @@ def joint_mrp(
     by : domain column of the frame (plus the ``Total`` row).
     human_weight : only used for ``n_effective_human`` (the design-based human-only variance
         the posterior variance is compared with).
-    fit_options : :func:`fit_joint` options (``cells``, ``bias_by``, ``draws``, ``seed``,
-        ``gate`` ...).
+    fit_options : :func:`fit_joint` options (``cells``, ``bias_by``, ``sampler`` (a
+        :class:`calib.mrp.Sampler`: draws, seed ...), ``gate``).
 
     Returns
     -------
@@ -177,4 +181,5 @@ def source_bias(fit: Any, level: float = 0.95) -> pd.DataFrame:
                          for g, d in rows])
 
 
-__all__ = ["joint_mrp", "fit_joint", "stack_sources", "source_bias", "DEFAULT_CELLS"]
+__all__ = ["joint_mrp", "fit_joint", "stack_sources", "source_bias", "DEFAULT_CELLS",
+           "JOINT_SAMPLER"]

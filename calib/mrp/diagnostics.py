@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,46 @@ THRESHOLDS: dict[str, float] = {
     "min_ess_tail": 400.0,
     "max_divergences": 0.0,
 }
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The diagnostics gate of :func:`calib.mrp.fit`: what a failing fit does, and the limits.
+
+    Attributes
+    ----------
+    action : ``"raise"`` (:class:`~calib.core.errors.DiagnosticsError`, exit code 3) or
+        ``"warn"`` (a ``UserWarning``; the fit is returned).
+    max_rhat, min_ess_bulk, min_ess_tail, max_divergences : the limits (defaults
+        :data:`THRESHOLDS`).
+
+    >>> Gate("warn", max_rhat=1.05).thresholds["max_rhat"]
+    1.05
+    """
+
+    action: Literal["raise", "warn"] = "raise"
+    max_rhat: float = THRESHOLDS["max_rhat"]
+    min_ess_bulk: float = THRESHOLDS["min_ess_bulk"]
+    min_ess_tail: float = THRESHOLDS["min_ess_tail"]
+    max_divergences: float = THRESHOLDS["max_divergences"]
+
+    def __post_init__(self) -> None:
+        if self.action not in ("raise", "warn"):
+            raise DataError(f"gate={self.action!r}: use 'raise' or 'warn'")
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The limits as :func:`check` takes them."""
+        return {k: float(getattr(self, k)) for k in THRESHOLDS}
+
+    @classmethod
+    def of(cls, gate: Gate | str, thresholds: Mapping[str, float] | None = None) -> Gate:
+        """A Gate from ``"raise"``/``"warn"`` (or a Gate) and a threshold mapping."""
+        base = gate if isinstance(gate, Gate) else cls(gate)  # type: ignore[arg-type]
+        for k in thresholds or {}:
+            if k not in THRESHOLDS:
+                raise DataError(f"unknown diagnostics threshold {k!r}; use {sorted(THRESHOLDS)}")
+        return replace(base, **{k: float(v) for k, v in (thresholds or {}).items()})
 
 
 def _posterior(idata: Any):
@@ -102,9 +143,9 @@ def check(
         problems.append(f"{div} divergent transitions (allowed {th['max_divergences']:g})")
     if problems:
         msg = ("MRP fit failed its diagnostics gate: " + "; ".join(problems)
-               + ". Fix: raise draws/tune or chains, raise target_accept (divergences), try "
-               "centered=True/False for the failing terms, or simplify the model; "
-               "gate='warn' keeps the fit with a warning.")
+               + ". Fix: raise the Sampler's draws/tune or chains or target_accept "
+               "(divergences), try Sampler(centered=True/False) for the failing terms, or "
+               "simplify the model; gate='warn' keeps the fit with a warning.")
         if gate == "raise":
             raise DiagnosticsError(msg)
         warnings.warn(msg, UserWarning, stacklevel=3)
@@ -142,4 +183,4 @@ def posterior_table(fit: Any, level: float = 0.95) -> pd.DataFrame:
     return out.join(diag)
 
 
-__all__ = ["THRESHOLDS", "check", "diagnostics_table", "divergences", "posterior_table"]
+__all__ = ["THRESHOLDS", "Gate", "check", "diagnostics_table", "divergences", "posterior_table"]

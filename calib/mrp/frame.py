@@ -127,34 +127,9 @@ def extend_frame(
     exactly. Point estimate of the extension only (see module docstring).
     """
     by = list(by)
-    if variable in frame.columns:
-        raise DataError(f"the frame already has {variable!r}; nothing to extend")
-    for c in [*by, count]:
-        if c not in frame.columns:
-            raise DataError(f"the frame lacks column {c!r}; extend by columns it has")
-    for c in [*by, variable]:
-        if c not in reference.columns:
-            raise DataError(f"the reference survey lacks column {c!r}; recode it first")
-    if prior_sd <= 0:
-        raise DataError(f"prior_sd={prior_sd}: must be > 0")
-    if missing not in ("error", "drop"):
-        raise DataError(f"missing={missing!r}: use 'error' or 'drop'")
-    ref = reference
-    dropped: dict[str, int] = {}
-    if missing == "drop":
-        bad = np.zeros(len(ref), dtype=bool)
-        for c in [*by, variable]:
-            mc = missing_mask(ref[c])
-            if mc.any():
-                dropped[c] = int(mc.sum())
-            bad |= mc
-        if bad.any():
-            dropped["rows"] = int(bad.sum())
-            warnings.warn(f"extend_frame dropped {int(bad.sum())} of {len(ref)} reference rows "
-                          f"with a missing value (per column: "
-                          f"{ {k: v for k, v in dropped.items() if k != 'rows'} }); "
-                          "the count is in result.attrs['dropped']", UserWarning, stacklevel=2)
-        ref = ref.loc[~bad]
+    _check_extend(frame, reference, variable, by, count, prior_sd, missing)
+    ref, dropped = _drop_missing(reference, [*by, variable]) if missing == "drop" else (
+        reference, {})
     ycodes, ylev, ymiss = encode_column(ref[variable], variable, None, "error")
     if ymiss.any():
         raise DataError(f"{variable!r} is missing in {int(ymiss.sum())} reference rows; pass "
@@ -190,6 +165,43 @@ def extend_frame(
     out.attrs["dropped"] = dropped
     out.attrs["reference_rows"] = int(len(ref))
     return out
+
+
+def _check_extend(frame: pd.DataFrame, reference: pd.DataFrame, variable: str, by: list[str],
+                  count: str, prior_sd: float, missing: str) -> None:
+    """The checks of :func:`extend_frame`'s arguments, each naming the fix."""
+    if variable in frame.columns:
+        raise DataError(f"the frame already has {variable!r}; nothing to extend")
+    for c in [*by, count]:
+        if c not in frame.columns:
+            raise DataError(f"the frame lacks column {c!r}; extend by columns it has")
+    for c in [*by, variable]:
+        if c not in reference.columns:
+            raise DataError(f"the reference survey lacks column {c!r}; recode it first")
+    if prior_sd <= 0:
+        raise DataError(f"prior_sd={prior_sd}: must be > 0")
+    if missing not in ("error", "drop"):
+        raise DataError(f"missing={missing!r}: use 'error' or 'drop'")
+
+
+def _drop_missing(ref: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Reference rows without a missing value in ``columns``, and the counts dropped
+    (per column and ``rows`` in all), warned about."""
+
+    dropped: dict[str, int] = {}
+    bad = np.zeros(len(ref), dtype=bool)
+    for c in columns:
+        mc = missing_mask(ref[c])
+        if mc.any():
+            dropped[c] = int(mc.sum())
+        bad |= mc
+    if bad.any():
+        dropped["rows"] = int(bad.sum())
+        warnings.warn(f"extend_frame dropped {int(bad.sum())} of {len(ref)} reference rows "
+                      f"with a missing value (per column: "
+                      f"{ {k: v for k, v in dropped.items() if k != 'rows'} }); "
+                      "the count is in result.attrs['dropped']", UserWarning, stacklevel=3)
+    return ref.loc[~bad], dropped
 
 
 def update_frame(

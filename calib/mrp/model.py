@@ -15,10 +15,10 @@ Model and priors (logit scale; categorical: one copy per non-reference category,
 
 The varying intercepts are **sum-to-zero** (``pm.ZeroSumNormal``): the intercept is then the
 grand mean and not confounded with the group effects, which is what makes large cell tables
-sample quickly. ``centered="auto"`` picks, per group term, the centred form when the smallest
-per-level count (over levels with data) is at least ``center_min`` (default 100 rows: the data then pin each level and
-the non-centred funnel is the harder geometry), else the non-centred one; ``True``/``False`` or
-``{term: bool}`` override it. The sample's weights are **not** used (MRP is model-based: the
+sample quickly. ``Sampler(centered="auto")`` picks, per group term, the centred form when the
+smallest per-level count (over levels with data) is at least ``center_min`` (default 100 rows:
+the data then pin each level and the non-centred funnel is the harder geometry), else the
+non-centred one; ``True``/``False`` or ``{term: bool}`` override it. The sample's weights are **not** used (MRP is model-based: the
 frame does the weighting).
 
 Examples
@@ -28,8 +28,8 @@ Examples
 >>> LOOSE = {"max_rhat": 1.05, "min_ess_bulk": 50, "min_ess_tail": 50}  # tiny demo fit
 >>> df = pd.DataFrame({"g": rng.choice(list("abcd"), 400)})
 >>> df["y"] = (rng.random(400) < np.where(df["g"] == "a", 0.8, 0.3)).astype(int)
->>> f = fit(df, "y", group_effects=["g"], draws=300, tune=300, chains=2, seed=1,
-...         sampler="nutpie", gate="warn", thresholds=LOOSE)
+>>> f = fit(df, "y", group_effects=["g"], gate=Gate("warn", **LOOSE),
+...         sampler=Sampler(draws=300, tune=300, chains=2, backend="nutpie", seed=1))
 >>> f.cells.n_cells, f.spec.term("g").levels
 (4, ('a', 'b', 'c', 'd'))
 >>> e = f.effects("g")
@@ -43,7 +43,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,19 +52,18 @@ from calib.core.cells import CellTable, collapse, encode
 from calib.core.errors import DataError
 from calib.core.progress import progress_bar, show
 from calib.core.threads import usable_cpus
-from calib.mrp.diagnostics import check, posterior_table
+from calib.mrp.diagnostics import Gate, check, posterior_table
 from calib.mrp.diagnostics import divergences as n_divergent
 from calib.mrp.poststrat import poststratify
+from calib.mrp.sampler import CENTER_MIN, Sampler
 from calib.mrp.spec import (
+    DomainPredictors,
     ModelSpec,
     Term,
     build_spec,
     encode_for_spec,
     encode_outcome,
 )
-
-#: Default smallest per-level row count for the centred parametrization (``centered="auto"``).
-CENTER_MIN = 100
 
 
 def _frame_of(sample: Any) -> pd.DataFrame:
@@ -163,7 +162,7 @@ DEFAULT_TARGET_ACCEPT = 0.8
 #: ... and of the one retry when that run diverged.
 RETRY_TARGET_ACCEPT = 0.95
 
-#: nutpie settings used unless ``sampler_options`` overrides them. Low-rank mass-matrix
+#: nutpie settings used unless ``Sampler.options`` overrides them. Low-rank mass-matrix
 #: adaptation captures the correlation of the intercept with the effects of large levels
 #: (unbalanced cells): on 1M simulated personas it raised the smallest bulk ESS of
 #: 4 x 1000 draws from ~480 (diagonal) to >5000 at about the same cost per draw
@@ -230,36 +229,40 @@ def _cores(chains: int, cores: int | None) -> int:
     return max(1, min(chains, usable_cpus()))
 
 
-def _sample(model, compiled, sampler: str, draws: int, tune: int, chains: int,
-            seed: int | None, target_accept: float, cores: int | None,
-            options: Mapping[str, Any] | None = None, progress: bool | None = False):
+def _sample(model, compiled, sampler: Sampler, target_accept: float):
     import pymc as pm
 
-    extra = dict(options or {})
-    if sampler == "nutpie":  # see NUTPIE_DEFAULTS
-        extra = {**NUTPIE_DEFAULTS, **extra}
-    if sampler == "nutpie":
-        import nutpie
 
-        what = f"sampling (nutpie, {chains} chains x {tune} tune + {draws} draws)"
-        with progress_bar(chains * (draws + tune), what, progress) as advance:
-            done = [0]
-
-            def report(chain_progress: Any) -> None:  # nutpie calls it every 200 ms
-                now = sum(int(c.finished_draws) for c in chain_progress)
-                advance(now - done[0])
-                done[0] = now
-
-            return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
-                                 seed=0 if seed is None else int(seed), progress_bar=False,
-                                 progress_callback=report if show(progress) else None,
-                                 progress_rate=200, target_accept=target_accept,
-                                 cores=_cores(chains, cores), **extra)
+    s = sampler
+    extra = dict(s.options)
+    if s.backend == "nutpie":
+        return _sample_nutpie(compiled, s, target_accept, {**NUTPIE_DEFAULTS, **extra})
     with model:  # nuts_sampler="pymc": PyMC's own NUTS (else PyMC 6 hands off to nutpie)
-        return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                         nuts_sampler="pymc", progressbar=show(progress),
-                         target_accept=target_accept, cores=_cores(chains, cores),
+        return pm.sample(draws=s.draws, tune=s.tune, chains=s.chains, random_seed=s.seed,
+                         nuts_sampler="pymc", progressbar=show(s.progress),
+                         target_accept=target_accept, cores=_cores(s.chains, s.cores),
                          compute_convergence_checks=False, **extra)
+
+
+def _sample_nutpie(compiled, s: Sampler, target_accept: float, extra: dict[str, Any]):
+    """nutpie's NUTS with its progress reported to :func:`calib.core.progress.progress_bar`."""
+    import nutpie
+
+
+    what = f"sampling (nutpie, {s.chains} chains x {s.tune} tune + {s.draws} draws)"
+    with progress_bar(s.chains * (s.draws + s.tune), what, s.progress) as advance:
+        done = [0]
+
+        def report(chain_progress: Any) -> None:  # nutpie calls it every 200 ms
+            now = sum(int(c.finished_draws) for c in chain_progress)
+            advance(now - done[0])
+            done[0] = now
+
+        return nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains,
+                             seed=0 if s.seed is None else int(s.seed), progress_bar=False,
+                             progress_callback=report if show(s.progress) else None,
+                             progress_rate=200, target_accept=target_accept,
+                             cores=_cores(s.chains, s.cores), **extra)
 
 
 @dataclass(frozen=True)
@@ -339,32 +342,22 @@ class MRPFit:
         return poststratify(self, frame, **options)
 
 
+#: The sampler of a :func:`fit` without ``sampler=``.
+DEFAULT_SAMPLER = Sampler()
+
+
 def fit(
     sample: Any,
     outcome: str,
+    *,
     group_effects: Sequence[str] = (),
     fixed_effects: Sequence[str] = (),
-    domain_predictors: pd.DataFrame | None = None,
-    interactions: Sequence[str] = (),
-    family: str = "binomial",
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    sampler: str = "pymc",
-    seed: int | None = None,
-    gate: str = "raise",
-    centered: bool | str | Mapping[str, bool] = "auto",
-    *,
+    domain_predictors: DomainPredictors | None = None,
+    family: Literal["binomial", "categorical"] = "binomial",
     success: str | None = None,
-    domain_key: str | None = None,
-    missing: str = "error",
-    thresholds: Mapping[str, float] | None = None,
-    target_accept: float | None = None,
-    cores: int | None = None,
-    center_min: float = CENTER_MIN,
-    cache: bool = True,
-    sampler_options: Mapping[str, Any] | None = None,
-    progress: bool | None = False,
+    missing: Literal["error", "drop"] = "error",
+    sampler: Sampler | None = None,
+    gate: Gate | Literal["raise", "warn"] = "raise",
 ) -> MRPFit:
     """Fit a multilevel (MRP) model of ``outcome`` on the sample's cells.
 
@@ -374,57 +367,70 @@ def fit(
     outcome : the outcome column: 0/1 (or ``success=`` level) for ``"binomial"``, any levels
         for ``"categorical"`` (first level in sorted/categorical order = reference).
     group_effects : variables with sum-to-zero varying intercepts (e.g. ``state``, ``age6``,
-        persona metadata such as ``persona_type`` or ``model``).
+        persona metadata such as ``persona_type`` or ``model``), and interactions ``"a:b"``:
+        a varying intercept over the joint levels (its terms follow the single ones).
     fixed_effects : categorical fixed effects (treatment coding) or numeric cell-level slopes.
-    domain_predictors : one row per level of a grouping variable (the ``domain_key``, by
-        default the one group effect that is a column), e.g. ``state, repvote, region``:
-        numeric columns -> a slope on the standardized value; categorical -> a varying
-        intercept over its levels.
-    interactions : ``"a:b"`` varying intercepts over joint levels.
+    domain_predictors : one row per level of a grouping variable, e.g. ``state, repvote,
+        region``: numeric columns -> a slope on the standardized value; categorical -> a
+        varying intercept over its levels. A frame: its key is the one group effect that is
+        a column; ``{key: frame}`` names the key.
     family : ``"binomial"`` or ``"categorical"`` (multinomial counts, softmax).
-    draws, tune, chains, seed : sampler settings.
-    sampler : ``"nutpie"`` (nutpie's NUTS on the PyMC model, numba-compiled; the fast one)
-        or ``"pymc"`` (PyMC's own NUTS, ``nuts_sampler="pymc"``: PyMC 6 would otherwise hand
-        off to nutpie when it is installed).
-    gate : ``"raise"`` (default) raises :class:`~calib.core.errors.DiagnosticsError` when the fit
-        fails the diagnostics gate; ``"warn"`` warns; thresholds in ``thresholds``
-        (``max_rhat`` 1.01, ``min_ess_bulk`` 400, ``min_ess_tail`` 400, ``max_divergences`` 0).
-    centered : ``"auto"``, bool, or ``{term: bool}`` (see module docstring).
     success : for binomial, the outcome level counted as 1.
     missing : rows with a missing outcome or model variable: ``"error"`` or ``"drop"``
         (the count is in ``fit.options["dropped"]``).
-    target_accept : NUTS target acceptance rate. None (default): 0.8 (the default of PyMC and
-        nutpie), and when that run has divergent transitions, one more run at
-        :data:`RETRY_TARGET_ACCEPT` (0.95) with the compiled model reused; ``options`` record
-        ``target_accept`` (the run kept) and ``retried``. On 1M simulated personas (5,645
-        cells) 0.8 took 7 leapfrog steps per draw and 0.9 took 12.8, with the same bulk ESS and
-        no divergences (docs/performance.md); small data with few levels per term (funnels)
-        may need the retry. A number: that rate, no retry.
-    cores : chains run in parallel on this many processes/threads (default: one per chain,
-        at most the CPUs this process may use).
-    cache : reuse a compiled model of the same structure (:func:`structure_key`) from an
-        earlier fit in this process, feeding it the new cells (``fit.options["cached"]``,
-        ``compile_s``, ``sample_s``).
-    sampler_options : extra keyword arguments of ``nutpie.sample`` (default
-        :data:`NUTPIE_DEFAULTS`: ``{"adaptation": "low_rank"}``; ``{"adaptation": "diag"}``
-        for the diagonal mass matrix) or ``pm.sample``.
-    progress : a progress bar of the draws on stderr (nutpie: finished draws of all chains,
-        updated every 0.2 s; PyMC: its own bar). None: when stderr is a terminal (the CLI);
-        default False.
+    sampler : the :class:`~calib.mrp.sampler.Sampler` settings (backend, draws, tune, chains,
+        seed, target acceptance and its retry, cores, backend options, parametrization,
+        compiled-model cache, progress bar); default ``Sampler()``.
+    gate : ``"raise"`` (default) raises :class:`~calib.core.errors.DiagnosticsError` when the fit
+        fails the diagnostics gate (R-hat <= 1.01, bulk and tail ESS >= 400, no divergences);
+        ``"warn"`` warns; a :class:`~calib.mrp.diagnostics.Gate` sets the limits too.
 
     Returns
     -------
     MRPFit
+        ``options`` record the sampler settings (``sampler`` = the backend), ``target_accept``
+        (the run kept) and ``retried``, ``wall_s``, ``compile_s``, ``sample_s``, ``cached``,
+        ``cores``, ``dropped``, ``centered`` per term, ``rows`` and ``divergences``.
+
+    Notes
+    -----
+    On 1M simulated personas (5,645 cells) target acceptance 0.8 took 7 leapfrog steps per
+    draw and 0.9 took 12.8, with the same bulk ESS and no divergences (docs/performance.md);
+    small data with few levels per term (funnels) may need the retry at 0.95.
     """
+
+    s = DEFAULT_SAMPLER if sampler is None else sampler
+    g = Gate.of(gate)
     if family not in ("binomial", "categorical"):
         raise DataError(f"family={family!r}: use 'binomial' or 'categorical'")
-    if gate not in ("raise", "warn"):
-        raise DataError(f"gate={gate!r}: use 'raise' or 'warn'")
     if missing not in ("error", "drop"):
         raise DataError(f"missing={missing!r}: use 'error' or 'drop'")
-    if sampler not in ("pymc", "nutpie"):
-        raise DataError(f"sampler={sampler!r}: use 'pymc' (PyMC's NUTS) or 'nutpie'")
-    df = _frame_of(sample)
+    df, ind, levels, dropped = _outcome_rows(_frame_of(sample), outcome, family, success,
+                                             missing)
+    singles = [g for g in group_effects if ":" not in str(g)]
+    interactions = [g for g in group_effects if ":" in str(g)]
+    variables = _model_variables(singles, fixed_effects, interactions)
+    enc = encode(df, variables, missing=missing)
+    dropped.update(enc.dropped)
+    sums = {f"y={lv}": row[enc.keep] for lv, row in zip(levels, ind, strict=True)}
+    cells, _ = collapse(enc, sums=sums)
+    counts = np.column_stack([cells.sums[f"y={lv}"] for lv in levels])
+    spec = build_spec(cells, outcome, family, levels, singles, list(fixed_effects),
+                      interactions, domain_predictors, centered=s.centered,
+                      center_min=s.center_min)
+    idata, opts = _run(spec, cells, counts, s)
+    opts["dropped"] = dropped
+    opts["centered"] = {t.name: t.centered for t in spec.terms if t.kind == "group"}
+    opts["rows"] = int(cells.count.sum())
+    diag, divergences = check(idata, gate=g.action, thresholds=g.thresholds)
+    opts["divergences"] = divergences
+    return MRPFit(idata, cells, spec, diag, opts)
+
+
+def _outcome_rows(df: pd.DataFrame, outcome: str, family: str, success: str | None,
+                  missing: str) -> tuple[pd.DataFrame, np.ndarray, tuple[str, ...],
+                                         dict[str, int]]:
+    """The rows with an outcome, its (K, n) indicators, levels, and the rows dropped."""
     if outcome not in df.columns:
         raise DataError(f"outcome {outcome!r} is not a column ({list(df.columns)})")
     ind, levels, miss = encode_outcome(df[outcome], outcome, family, success)
@@ -436,45 +442,40 @@ def fit(
         dropped[outcome] = int(miss.sum())
         df = df.loc[~miss]
         ind = ind[:, ~miss]
-    variables: list[str] = []
+    return df, ind, levels, dropped
+
+
+def _model_variables(group_effects: Sequence[str], fixed_effects: Sequence[str],
+                     interactions: Sequence[str]) -> list[str]:
+    """The cell variables, each once, in model order (interaction parts last)."""
     names = [*group_effects, *fixed_effects]
     for it in interactions:
         names.extend(str(it).split(":"))
-    for v in names:
-        if v not in variables:
-            variables.append(v)
-    if domain_key is not None and domain_key not in variables:
-        raise DataError(f"domain_key {domain_key!r} must be one of the group effects")
-    enc = encode(df, variables, missing=missing)
-    dropped.update(enc.dropped)
-    sums = {f"y={lv}": row[enc.keep] for lv, row in zip(levels, ind, strict=True)}
-    cells, _ = collapse(enc, sums=sums)
-    counts = np.column_stack([cells.sums[f"y={lv}"] for lv in levels])
-    spec = build_spec(cells, outcome, family, levels, list(group_effects), list(fixed_effects),
-                      list(interactions), domain_predictors, domain_key, centered, center_min)
+    return list(dict.fromkeys(names))
+
+
+def _run(spec: ModelSpec, cells: CellTable, counts: np.ndarray,
+         s: Sampler) -> tuple[Any, dict[str, Any]]:
+    """Compile (or reuse) the model and sample it, retrying once at a higher target
+    acceptance when the default run diverged; the posterior and the run's options."""
+
     t0 = time.perf_counter()
-    model, compiled, hit = compiled_model(spec, cells, counts, sampler, cache)
+    model, compiled, hit = compiled_model(spec, cells, counts, s.backend, s.cache)
     t1 = time.perf_counter()
-    ta = DEFAULT_TARGET_ACCEPT if target_accept is None else float(target_accept)
-    idata = _sample(model, compiled, sampler, draws, tune, chains, seed, ta, cores,
-                    sampler_options, progress)
+    ta = DEFAULT_TARGET_ACCEPT if s.target_accept is None else float(s.target_accept)
+    idata = _sample(model, compiled, s, ta)
     retried = False
-    if target_accept is None and n_divergent(idata) > 0:
+    if s.target_accept is None and n_divergent(idata) > 0:
         ta, retried = RETRY_TARGET_ACCEPT, True
-        idata = _sample(model, compiled, sampler, draws, tune, chains, seed, ta, cores,
-                        sampler_options, progress)
+        idata = _sample(model, compiled, s, ta)
     wall = time.perf_counter() - t0
-    opts = {"draws": draws, "tune": tune, "chains": chains, "sampler": sampler, "seed": seed,
-            "target_accept": ta, "retried": retried, "wall_s": wall, "compile_s": t1 - t0,
-            "sample_s": wall - (t1 - t0), "cached": hit,
-            "cores": _cores(chains, cores), "dropped": dropped,
-            "centered": {t.name: t.centered for t in spec.terms if t.kind == "group"},
-            "rows": int(cells.count.sum())}
-    diag, divergences = check(idata, gate=gate, thresholds=thresholds)
-    opts["divergences"] = divergences
-    return MRPFit(idata, cells, spec, diag, opts)
+    return idata, {"draws": s.draws, "tune": s.tune, "chains": s.chains,
+                   "sampler": s.backend, "seed": s.seed, "target_accept": ta,
+                   "retried": retried, "wall_s": wall, "compile_s": t1 - t0,
+                   "sample_s": wall - (t1 - t0), "cached": hit,
+                   "cores": _cores(s.chains, s.cores)}
 
 
-__all__ = ["fit", "MRPFit", "build_model", "model_data", "compiled_model", "structure_key",
+__all__ = ["fit", "MRPFit", "Sampler", "Gate", "DEFAULT_SAMPLER", "build_model", "model_data", "compiled_model", "structure_key",
            "clear_cache", "CENTER_MIN", "NUTPIE_DEFAULTS", "DEFAULT_TARGET_ACCEPT",
            "RETRY_TARGET_ACCEPT", "Term"]

@@ -11,13 +11,13 @@ such prior, so an unseen fixed-effect level is an error.
 Examples
 --------
 >>> import numpy as np, pandas as pd
->>> from calib.mrp import fit
+>>> from calib.mrp import Gate, Sampler, fit
 >>> rng = np.random.default_rng(0)
 >>> LOOSE = {"max_rhat": 1.05, "min_ess_bulk": 50, "min_ess_tail": 50}  # tiny demo fit
 >>> df = pd.DataFrame({"g": rng.choice(list("abc"), 300)})
 >>> df["y"] = (rng.random(300) < np.where(df["g"] == "a", 0.8, 0.3)).astype(int)
->>> f = fit(df, "y", group_effects=["g"], draws=300, tune=300, chains=2, seed=1,
-...         sampler="nutpie", gate="warn", thresholds=LOOSE)
+>>> f = fit(df, "y", group_effects=["g"], gate=Gate("warn", **LOOSE),
+...         sampler=Sampler(draws=300, tune=300, chains=2, backend="nutpie", seed=1))
 >>> frame = pd.DataFrame({"g": ["a", "b", "c", "d"], "n": [10, 10, 10, 10]})
 >>> est = poststratify(f, frame, by="g")
 >>> est.table["domain"].tolist()
@@ -172,6 +172,40 @@ def poststratify(
     -------
     MRPEstimate
     """
+    n = _counts(frame, count)
+    frame = _with_levels_set(fit, frame.reset_index(drop=True), set)
+    if by is not None and by not in frame.columns:
+        raise DataError(f"by={by!r} is not a frame column ({list(frame.columns)})")
+    fam = fit.spec.family
+    levels = fit.spec.outcome_levels
+    keep_k = [1] if fam == "binomial" else list(range(len(levels)))
+    domains = _domain_matrix(frame, by, n) if by is not None else None
+    parts = _predictor_parts(fit, frame, seed)
+    S = parts[0][1].shape[0]
+    nat = np.empty((S, len(keep_k)))
+    dom = np.empty((S, len(keep_k), len(domains[2]))) if domains is not None else None
+    step = max(1, int(chunk_elements // max(len(frame) * len(levels), 1)))
+    for s0 in range(0, S, step):
+        eta = _eta(parts, len(frame), slice(s0, s0 + step))
+        p = _probabilities(eta, fam)[:, keep_k, :]
+        nat[s0:s0 + step] = p @ n / n.sum()
+        if dom is not None:
+            A, dom_n, _ = domains  # type: ignore[misc]
+            dom[s0:s0 + step] = (p @ A) / dom_n
+    rows = _Rows(fit.spec.outcome, levels, level, S)
+    ns_map = _sample_rows(fit, by)
+    for j, k in enumerate(keep_k):
+        if dom is not None:
+            _, dom_n, names = domains  # type: ignore[misc]
+            for i, d in enumerate(names):
+                ns = int(ns_map.get(d, 0)) if ns_map or by in fit.cells.variables else pd.NA
+                rows.add(k, by, str(d), dom[:, j, i], float(dom_n[i]), ns)
+        rows.add(k, None, TOTAL, nat[:, j], float(n.sum()), int(fit.cells.count.sum()))
+    return MRPEstimate(pd.DataFrame(rows.rows), pd.concat(rows.draws, ignore_index=True))
+
+
+def _counts(frame: pd.DataFrame, count: str) -> np.ndarray:
+    """The frame's cell counts, checked (present, not missing, >= 0, some > 0)."""
     if count not in frame.columns:
         raise DataError(f"frame has no count column {count!r}; pass count='<column>'")
     n = frame[count].to_numpy(dtype=float)
@@ -179,8 +213,13 @@ def poststratify(
         raise DataError(f"frame column {count!r} has missing or negative counts; fix the frame")
     if n.sum() <= 0:
         raise DataError(f"frame column {count!r} sums to 0; nothing to poststratify")
-    frame = frame.reset_index(drop=True)
-    for var, lv in (set or {}).items():
+    return n
+
+
+def _with_levels_set(fit: Any, frame: pd.DataFrame,
+                     levels: Mapping[str, str] | None) -> pd.DataFrame:
+    """The frame with ``{variable: level}`` fixed in every cell (``poststratify(set=)``)."""
+    for var, lv in (levels or {}).items():
         known = fit.spec.variable_levels.get(var)
         if known is None:
             raise DataError(f"set names {var!r}, which is not a model variable "
@@ -188,64 +227,59 @@ def poststratify(
         if str(lv) not in known:
             raise DataError(f"set[{var!r}]={lv!r} is not a level the model has seen {known}")
         frame = frame.assign(**{var: str(lv)})
-    if by is not None and by not in frame.columns:
-        raise DataError(f"by={by!r} is not a frame column ({list(frame.columns)})")
-    fam = fit.spec.family
-    levels = fit.spec.outcome_levels
-    keep_k = [1] if fam == "binomial" else list(range(len(levels)))
-    if by is not None:
-        dom_codes, domains = pd.factorize(frame[by].map(format_level).astype(str), sort=False)
-        if isinstance(frame[by].dtype, pd.CategoricalDtype):
-            order = [format_level(c) for c in frame[by].cat.categories]
-            seen = frozenset(domains)  # (`set` is the parameter here)
-            domains_sorted = [d for d in order if d in seen]
-            remap = {d: i for i, d in enumerate(domains_sorted)}
-            dom_codes = np.array([remap[domains[c]] for c in dom_codes])
-            domains = pd.Index(domains_sorted)
-        D = len(domains)
-        A = np.zeros((len(frame), D))
-        A[np.arange(len(frame)), dom_codes] = n
-        dom_n = A.sum(axis=0)
-        if (dom_n <= 0).any():
-            raise DataError(f"domains {list(np.asarray(domains)[dom_n <= 0])} have zero frame "
-                            "count; drop them from the frame")
-    parts = _predictor_parts(fit, frame, seed)
-    S = parts[0][1].shape[0]
-    nat = np.empty((S, len(keep_k)))
-    dom = np.empty((S, len(keep_k), D)) if by is not None else None
-    step = max(1, int(chunk_elements // max(len(frame) * len(levels), 1)))
-    for s0 in range(0, S, step):
-        eta = _eta(parts, len(frame), slice(s0, s0 + step))
-        p = _probabilities(eta, fam)[:, keep_k, :]
-        nat[s0:s0 + step] = p @ n / n.sum()
-        if dom is not None:
-            dom[s0:s0 + step] = (p @ A) / dom_n
-    a = (1 - level) / 2
-    rows, draw_frames = [], []
+    return frame
 
-    def add(k: int, by_name: str | None, domain: str, d: np.ndarray, pop: float, ns) -> None:
+
+def _domain_matrix(frame: pd.DataFrame, by: str,
+                   n: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """``(A, dom_n, domains)``: cell x domain counts, the domains' counts and labels (in the
+    order of a categorical ``by`` column's categories, else of first appearance)."""
+    dom_codes, domains = pd.factorize(frame[by].map(format_level).astype(str), sort=False)
+    if isinstance(frame[by].dtype, pd.CategoricalDtype):
+        order = [format_level(c) for c in frame[by].cat.categories]
+        seen = frozenset(domains)
+        domains_sorted = [d for d in order if d in seen]
+        remap = {d: i for i, d in enumerate(domains_sorted)}
+        dom_codes = np.array([remap[domains[c]] for c in dom_codes])
+        domains = pd.Index(domains_sorted)
+    A = np.zeros((len(frame), len(domains)))
+    A[np.arange(len(frame)), dom_codes] = n
+    dom_n = A.sum(axis=0)
+    if (dom_n <= 0).any():
+        raise DataError(f"domains {list(np.asarray(domains)[dom_n <= 0])} have zero frame "
+                        "count; drop them from the frame")
+    return A, dom_n, domains
+
+
+def _sample_rows(fit: Any, by: str | None) -> dict[Any, int]:
+    """Sample rows per level of ``by`` when it is a model variable (else empty)."""
+    if by is None or by not in fit.cells.variables:
+        return {}
+    c = fit.cells
+    lv = np.asarray(c.levels[by])[c.codes(by)]
+    return pd.Series(c.count).groupby(lv).sum().to_dict()
+
+
+class _Rows:
+    """The summary rows and long draws of :func:`poststratify`, one domain at a time."""
+
+    def __init__(self, outcome: str, levels: tuple[str, ...], level: float, n_draws: int):
+        self.outcome, self.levels, self.n_draws = outcome, levels, n_draws
+        self.a = (1 - level) / 2
+        self.rows: list[dict[str, Any]] = []
+        self.draws: list[pd.DataFrame] = []
+
+    def add(self, k: int, by_name: str | None, domain: str, d: np.ndarray, pop: float,
+            ns: Any) -> None:
+        a = self.a
         q = np.quantile(d, [a, 1 - a, 0.05, 0.5, 0.95])
-        rows.append({"outcome": fit.spec.outcome, "level": levels[k], "by": by_name,
-                     "domain": domain, "estimate": float(d.mean()), "se": float(d.std(ddof=1)),
-                     "ci_low": q[0], "ci_high": q[1], "n": pop, "n_sample": ns,
-                     "q05": q[2], "q50": q[3], "q95": q[4]})
-        draw_frames.append(pd.DataFrame({"outcome": fit.spec.outcome, "level": levels[k],
-                                         "by": by_name, "domain": domain,
-                                         "draw": np.arange(S), "estimate": d}))
-
-    ns_map: dict[str, int] = {}
-    if by is not None and by in fit.cells.variables:
-        c = fit.cells
-        lv = np.asarray(c.levels[by])[c.codes(by)]
-        ns_map = pd.Series(c.count).groupby(lv).sum().to_dict()
-    for j, k in enumerate(keep_k):
-        if dom is not None:
-            for i, d in enumerate(domains):
-                ns = int(ns_map.get(d, 0)) if ns_map or by in fit.cells.variables else pd.NA
-                add(k, by, str(d), dom[:, j, i], float(dom_n[i]), ns)
-        add(k, None, TOTAL, nat[:, j], float(n.sum()), int(fit.cells.count.sum()))
-    table = pd.DataFrame(rows)
-    return MRPEstimate(table, pd.concat(draw_frames, ignore_index=True))
+        self.rows.append({"outcome": self.outcome, "level": self.levels[k], "by": by_name,
+                          "domain": domain, "estimate": float(d.mean()),
+                          "se": float(d.std(ddof=1)), "ci_low": q[0], "ci_high": q[1],
+                          "n": pop, "n_sample": ns, "q05": q[2], "q50": q[3], "q95": q[4]})
+        self.draws.append(pd.DataFrame({"outcome": self.outcome, "level": self.levels[k],
+                                        "by": by_name, "domain": domain,
+                                        "draw": np.arange(self.n_draws), "estimate": d}))
 
 
 __all__ = ["poststratify", "MRPEstimate", "linear_predictor", "TOTAL"]

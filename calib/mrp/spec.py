@@ -22,6 +22,7 @@ import pandas as pd
 
 from calib.core.cells import CellTable, encode_column, format_level, missing_mask
 from calib.core.errors import DataError
+from calib.mrp.sampler import CENTER_MIN
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def domain_table(predictors: pd.DataFrame, key: str) -> pd.DataFrame:
     """Index a domain-predictor frame by the key's level text, checking duplicates/missing."""
     if key not in predictors.columns:
         raise DataError(f"domain_predictors has no column {key!r} (the grouping variable it "
-                        "describes); add it or pass domain_key=")
+                        "describes); add it, or pass domain_predictors={key: frame} with the "
+                        "key that names it")
     keys = predictors[key].map(format_level).astype(str)
     dup = sorted(set(keys[keys.duplicated()]))
     if dup:
@@ -132,6 +134,11 @@ def domain_table(predictors: pd.DataFrame, key: str) -> pd.DataFrame:
     return tab
 
 
+#: ``domain_predictors`` of :func:`calib.mrp.fit`: a frame with a column naming one group
+#: effect (the key), or ``{key: frame}``.
+DomainPredictors = pd.DataFrame | Mapping[str, pd.DataFrame]
+
+
 def build_spec(
     cells: CellTable,
     outcome: str,
@@ -140,77 +147,32 @@ def build_spec(
     group_effects: Sequence[str],
     fixed_effects: Sequence[str],
     interactions: Sequence[str],
-    predictors: pd.DataFrame | None,
-    domain_key: str | None,
-    centered: bool | str | Mapping[str, bool],
-    center_min: float,
+    predictors: DomainPredictors | None = None,
+    *,
+    centered: bool | str | Mapping[str, bool] = "auto",
+    center_min: float = CENTER_MIN,
 ) -> ModelSpec:
-    """Build the terms from the cell table (see module docstring)."""
-    terms: list[Term] = []
+    """Build the terms from the cell table (see module docstring).
+
+    ``predictors`` is a domain-predictor frame whose key is the one group effect among its
+    columns, or ``{key: frame}``; ``centered`` and ``center_min`` are those of
+    :class:`calib.mrp.Sampler`.
+    """
     lv = cells.levels
-    for v in fixed_effects:
-        levels = lv[v]
-        if _is_numeric_levels(levels) and len(levels) > 2:
-            x = np.array([float(s) for s in levels])
-            vals = x[cells.codes(v)]
-            w = cells.count
-            mu = float(np.average(vals, weights=w))
-            sd = float(np.sqrt(np.average((vals - mu) ** 2, weights=w))) or 1.0
-            terms.append(Term(v, "numeric", (v,), levels, center=mu, scale=sd))
-        else:
-            if len(levels) < 2:
-                raise DataError(f"fixed effect {v!r} has one level {list(levels)} in the data; "
-                                "drop it from fixed_effects")
-            terms.append(Term(v, "fixed", (v,), levels))
+    terms = [_fixed_term(cells, v) for v in fixed_effects]
     groups = [(g, (g,)) for g in group_effects] + [(i, split_interaction(i)) for i in interactions]
     for name, vs in groups:
         levels = joint_labels([lv[v] for v in vs])
         idx, _ = cells.joint_index(vs)
         per_level = np.bincount(idx, weights=cells.count, minlength=len(levels))
         per_level = per_level[per_level > 0]  # levels without data are prior-only
-        if isinstance(centered, Mapping):
-            c = bool(centered.get(name, per_level.min() >= center_min))
-        elif centered == "auto":
-            c = bool(per_level.min() >= center_min)
-        elif isinstance(centered, bool):
-            c = centered
-        else:
-            raise DataError(f"centered={centered!r}: use 'auto', True/False or a dict per term")
+        c = _is_centered(centered, name, per_level, center_min)
         terms.append(Term(name, "group", vs, levels, centered=c))
     tables: dict[str, pd.DataFrame] = {}
     if predictors is not None:
-        key = domain_key
-        if key is None:
-            cand = [g for g in group_effects if g in predictors.columns]
-            if len(cand) != 1:
-                raise DataError(
-                    "domain_predictors must have exactly one column naming a group effect "
-                    f"(found {cand} among group_effects {list(group_effects)}); pass domain_key="
-                )
-            key = cand[0]
-        if key not in cells.variables:
-            raise DataError(f"domain_key {key!r} is not a model variable; add it to group_effects")
-        tab = domain_table(predictors, key)
-        # levels with data (an unused category, e.g. DC in a 50-state sample, needs no row)
-        present = set(cells.to_frame()[key].map(format_level).astype(str))
-        used = [x for x in lv[key] if x in present]
-        missing = sorted(set(used) - set(tab.index))
-        if missing:
-            raise DataError(f"domain_predictors lack {key} levels {missing[:10]} that the "
-                            "sample has; add rows for them")
-        tables[key] = tab
-        for col in tab.columns:
-            s = tab[col]
-            if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-                vals = s.loc[used].to_numpy(float)
-                mu = float(vals.mean())
-                sd = float(vals.std()) or 1.0
-                terms.append(Term(col, "domain_numeric", (key,), key=key, center=mu, scale=sd))
-            else:
-                levels = tuple(sorted(set(s.map(format_level).astype(str))))
-                c = centered.get(col, False) if isinstance(centered, Mapping) else (
-                    centered if isinstance(centered, bool) else False)
-                terms.append(Term(col, "domain_group", (key,), levels, key=key, centered=c))
+        key, frame = _domain_key(predictors, group_effects, cells)
+        tables[key], domain_terms = _domain_terms(cells, key, frame, centered)
+        terms.extend(domain_terms)
     if not terms:
         raise DataError("the model has no terms; give group_effects (e.g. ['state', 'age6'])")
     names = [t.name for t in terms]
@@ -220,6 +182,85 @@ def build_spec(
                         "name each once")
     return ModelSpec(outcome, family, outcome_levels, tuple(terms),
                      {v: tuple(lv[v]) for v in cells.variables}, tables)
+
+
+def _fixed_term(cells: CellTable, v: str) -> Term:
+    """A numeric slope (more than two numeric levels, standardized) or a categorical effect."""
+    levels = cells.levels[v]
+    if _is_numeric_levels(levels) and len(levels) > 2:
+        x = np.array([float(s) for s in levels])
+        vals = x[cells.codes(v)]
+        w = cells.count
+        mu = float(np.average(vals, weights=w))
+        sd = float(np.sqrt(np.average((vals - mu) ** 2, weights=w))) or 1.0
+        return Term(v, "numeric", (v,), levels, center=mu, scale=sd)
+    if len(levels) < 2:
+        raise DataError(f"fixed effect {v!r} has one level {list(levels)} in the data; "
+                        "drop it from fixed_effects")
+    return Term(v, "fixed", (v,), levels)
+
+
+def _is_centered(centered: bool | str | Mapping[str, bool], name: str, per_level: np.ndarray,
+                 center_min: float) -> bool:
+    """The parametrization of one group term (``centered="auto"``: by its smallest level)."""
+    if isinstance(centered, Mapping):
+        return bool(centered.get(name, per_level.min() >= center_min))
+    if centered == "auto":
+        return bool(per_level.min() >= center_min)
+    if isinstance(centered, bool):
+        return centered
+    raise DataError(f"centered={centered!r}: use 'auto', True/False or a dict per term")
+
+
+def _domain_key(predictors: DomainPredictors, group_effects: Sequence[str],
+                cells: CellTable) -> tuple[str, pd.DataFrame]:
+    """The grouping variable a domain-predictor frame describes, and the frame."""
+    if isinstance(predictors, pd.DataFrame):
+        cand = [g for g in group_effects if g in predictors.columns]
+        if len(cand) != 1:
+            raise DataError(
+                "domain_predictors must have exactly one column naming a group effect "
+                f"(found {cand} among group_effects {list(group_effects)}); pass "
+                "domain_predictors={key: frame}"
+            )
+        key, frame = cand[0], predictors
+    else:
+        if len(predictors) != 1:
+            raise DataError(f"domain_predictors={{key: frame}} takes one key, got "
+                            f"{list(predictors)}; fit one grouping variable's predictors")
+        ((key, frame),) = predictors.items()
+    if key not in cells.variables:
+        raise DataError(f"domain_predictors key {key!r} is not a model variable; add it to "
+                        "group_effects")
+    return key, frame
+
+
+def _domain_terms(cells: CellTable, key: str, predictors: pd.DataFrame,
+                  centered: bool | str | Mapping[str, bool]) -> tuple[pd.DataFrame, list[Term]]:
+    """The predictor table of ``key``'s levels and one term per predictor column."""
+    lv = cells.levels
+    tab = domain_table(predictors, key)
+    # levels with data (an unused category, e.g. DC in a 50-state sample, needs no row)
+    present = set(cells.to_frame()[key].map(format_level).astype(str))
+    used = [x for x in lv[key] if x in present]
+    missing = sorted(set(used) - set(tab.index))
+    if missing:
+        raise DataError(f"domain_predictors lack {key} levels {missing[:10]} that the "
+                        "sample has; add rows for them")
+    terms = []
+    for col in tab.columns:
+        s = tab[col]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            vals = s.loc[used].to_numpy(float)
+            mu = float(vals.mean())
+            sd = float(vals.std()) or 1.0
+            terms.append(Term(col, "domain_numeric", (key,), key=key, center=mu, scale=sd))
+        else:
+            levels = tuple(sorted(set(s.map(format_level).astype(str))))
+            c = centered.get(col, False) if isinstance(centered, Mapping) else (
+                centered if isinstance(centered, bool) else False)
+            terms.append(Term(col, "domain_group", (key,), levels, key=key, centered=c))
+    return tab, terms
 
 
 def code_values(values: pd.Series, variable: str, levels: Sequence[str]) -> np.ndarray:
@@ -348,4 +389,4 @@ def encode_outcome(values: pd.Series, outcome: str, family: str, success: str | 
     return ind, tuple(levels), miss
 
 
-__all__ = ["Term", "ModelSpec", "build_spec", "encode_for_spec", "joint_labels"]
+__all__ = ["Term", "ModelSpec", "DomainPredictors", "build_spec", "encode_for_spec", "joint_labels"]

@@ -23,6 +23,7 @@ References: Deville & Sarndal (1992); Lumley (2010) *Complex Surveys* 7.4; R sur
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from scipy import stats
 from calib.core.cells import MISSING_LEVEL, missing_mask
 from calib.core.errors import DataError
 from calib.estimation.linearization import RAKE_SWEEPS, raking_residuals
+from calib.estimation.request import EstimateRequest
 from calib.outofcore.combos import N_COL, W_COL, cells_from_combos
 
 _PRODUCTS = {
@@ -69,17 +71,18 @@ def _group(sample: Any, variables: list[str], outcome: str) -> pd.DataFrame:
     return raw
 
 
-def estimate_files(
-    sample: Any, outcome: str, *, by: str | None = None, level: float = 0.95
-) -> pd.DataFrame:
+def estimate_files(sample: Any, outcome: str | EstimateRequest, **options: Any) -> pd.DataFrame:
     """Weighted mean of a numeric ``outcome`` by domain, with linearized SEs, out of core.
 
     Parameters
     ----------
     sample : a :class:`calib.FileSample` (weighted or not).
-    outcome : numeric column (0/1 for a proportion).
-    by : optional domain column; missing domain values form the level ``"Missing"``.
-    level : confidence level of the normal interval.
+    outcome : numeric column (0/1 for a proportion), or an
+        :class:`~calib.estimation.request.EstimateRequest` (``options`` replace its fields).
+    **options : the request's fields: ``by`` (domain column; missing domain values form the
+        level ``"Missing"``) and ``level`` (confidence level of the normal interval). Out of
+        core the statistic is the mean and the variance linearized (ids=~1): a request for
+        another statistic or variance is refused.
 
     Returns
     -------
@@ -97,13 +100,56 @@ def estimate_files(
     >>> float(r["estimate"].iloc[0]), round(float(r["se"].iloc[0]), 6)
     (0.75, 0.25)
     """
+    req = EstimateRequest.of(outcome, **options)
+    if req.variance != "linearization" or req.stat != "mean":
+        raise DataError(f"out of core the estimate is a mean with a linearized variance; got "
+                        f"stat={req.stat!r}, variance={req.variance!r}: load the rows into a "
+                        "calib.Sample for the others")
+    c = _cells(sample, req.outcome, req.by)
+    if req.by is None:
+        dom = np.zeros(c.fine.n_cells, dtype=np.int64)
+        dom_levels: tuple[str, ...] = ("all",)
+    else:
+        dom = c.fine.keys[:, c.gvars.index(req.by)]
+        dom_levels = tuple(c.fine.levels[req.by])
+    z_ = float(stats.norm.ppf(0.5 + req.level / 2))
+    rows = []
+    for jj, lab in enumerate(dom_levels):
+        row = _domain_row(c, dom == jj, req.outcome, z_)
+        if row is None:
+            continue
+        if req.by is not None:
+            row = {req.by: lab, **row}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The fine (weighting cell x domain) sums and, per fine cell, its calibration cell."""
+
+    fine: Any  # CellTable of the fine cells
+    gvars: list[str]
+    fc: np.ndarray  # calibration cell of each fine cell
+    g: np.ndarray  # calibration factor per calibration cell
+    X: np.ndarray  # auxiliaries per calibration cell
+    Dc: np.ndarray  # input weight per calibration cell
+    m_c: int
+    cal: Any
+    step: Any
+
+    @property
+    def n(self) -> int:
+        return int(self.fine.count.sum())
+
+
+def _cells(sample: Any, outcome: str, by: str | None) -> _Cells:
+    """One GROUP BY of the files on the weighting cells (and ``by``) with the sums the
+    linearization needs, mapped onto the calibration cells of the last weighting step."""
     step = sample.history[-1] if sample.history else None
     cal = step.calibration if step is not None else None
     wvars = list(cal.cells.variables) if cal is not None else []
-    if by is not None and by in wvars:
-        gvars = wvars
-    else:
-        gvars = wvars + ([by] if by is not None else [])
+    gvars = wvars if by is not None and by in wvars else wvars + ([by] if by is not None else [])
     if outcome in gvars:
         raise DataError(f"outcome {outcome!r} is also a cell variable; estimate another column")
     if gvars:
@@ -122,83 +168,72 @@ def estimate_files(
     sums = ("__y", "__dy", "__d2", "__d2y", "__d2y2")
     fine, _ = cells_from_combos(raw, gvars, levels=levels, missing=missing, numeric=num,
                                 sums=sums)
+    if cal is None:
+        return _Cells(fine, gvars, np.zeros(fine.n_cells, dtype=np.int64), np.ones(1),
+                      np.zeros((1, 0)), np.array([fine.weight.sum()]), 1, None, step)
     k = len(wvars)
-    if cal is not None:
-        shape = tuple(len(cal.cells.levels[v]) for v in wvars)
-        # numeric keys: the fine table's levels of a numeric variable are its distinct values,
-        # the same as in the calibration cells (same rows)
-        cflat = np.ravel_multi_index(tuple(cal.cells.keys.T), shape)
-        fflat = np.ravel_multi_index(tuple(fine.keys[:, :k].T), shape)
-        pos = np.searchsorted(cflat, fflat)
-        pos = np.minimum(pos, cflat.size - 1)
-        if not (cflat[pos] == fflat).all():
-            raise DataError("the files changed since weighting: cells without a weight; weight "
-                            "the files again")
-        fc = pos
-        g = np.asarray(sample.g, dtype=float)
-        X = cal.X
-        Dc = cal.cells.weight
-        m_c = cal.cells.n_cells
-    else:
-        fc = np.zeros(fine.n_cells, dtype=np.int64)
-        g = np.ones(1)
-        X = np.zeros((1, 0))
-        Dc = np.array([fine.weight.sum()])
-        m_c = 1
-    if by is None:
-        dom = np.zeros(fine.n_cells, dtype=np.int64)
-        dom_levels: tuple[str, ...] = ("all",)
-    else:
-        j = gvars.index(by)
-        dom = fine.keys[:, j]
-        dom_levels = tuple(fine.levels[by])
+    shape = tuple(len(cal.cells.levels[v]) for v in wvars)
+    # numeric keys: the fine table's levels of a numeric variable are its distinct values,
+    # the same as in the calibration cells (same rows)
+    cflat = np.ravel_multi_index(tuple(cal.cells.keys.T), shape)
+    fflat = np.ravel_multi_index(tuple(fine.keys[:, :k].T), shape)
+    pos = np.searchsorted(cflat, fflat)
+    pos = np.minimum(pos, cflat.size - 1)
+    if not (cflat[pos] == fflat).all():
+        raise DataError("the files changed since weighting: cells without a weight; weight "
+                        "the files again")
+    return _Cells(fine, gvars, pos, np.asarray(sample.g, dtype=float), cal.X, cal.cells.weight,
+                  cal.cells.n_cells, cal, step)
+
+
+def _domain_row(c: _Cells, sel: np.ndarray, outcome: str, z_: float) -> dict[str, Any] | None:
+    """Estimate, linearized se and interval of one domain (None: no weight in it)."""
+    fine, fc, g, m_c = c.fine, c.fc, c.g, c.m_c
     D, DY = fine.weight, fine.sums["__dy"]
     D2, D2Y, D2Y2 = fine.sums["__d2"], fine.sums["__d2y"], fine.sums["__d2y2"]
     gf = g[fc]
-    n = int(fine.count.sum())
+    N = float((gf[sel] * D[sel]).sum())
+    if not N > 0:
+        return None
+    ybar = float((gf[sel] * DY[sel]).sum()) / N
+    s_dz = np.where(sel, (DY - ybar * D) / N, 0.0)
+    s_d2z = np.where(sel, (D2Y - ybar * D2) / N, 0.0)
+    s_d2z2 = np.where(sel, (D2Y2 - 2 * ybar * D2Y + ybar**2 * D2) / N**2, 0.0)
+    S = np.bincount(fc, weights=s_dz, minlength=m_c)
+    h = _residual_shift(c, sel, ybar, N, S)
+    su2 = np.bincount(fc, weights=s_d2z2, minlength=m_c)
+    su1 = np.bincount(fc, weights=s_d2z, minlength=m_c)
     sum_d2_cell = np.bincount(fc, weights=D2, minlength=m_c)
-    sqrtD = np.sqrt(np.maximum(Dc, 0.0))
-    z_ = stats.norm.ppf(0.5 + level / 2)
-    rows = []
-    for jj, lab in enumerate(dom_levels):
-        sel = dom == jj
-        N = float((gf[sel] * D[sel]).sum())
-        if not N > 0:
-            continue
-        ybar = float((gf[sel] * DY[sel]).sum()) / N
-        s_dz = np.where(sel, (DY - ybar * D) / N, 0.0)
-        s_d2z = np.where(sel, (D2Y - ybar * D2) / N, 0.0)
-        s_d2z2 = np.where(sel, (D2Y2 - 2 * ybar * D2Y + ybar**2 * D2) / N**2, 0.0)
-        S = np.bincount(fc, weights=s_dz, minlength=m_c)
-        if cal is not None and raking_residuals(step.method):
-            # R rake: RAKE_SWEEPS sweeps of u <- u - (unweighted mean of u over each margin
-            # level); on cells a shift per cell, from per-cell unweighted sums of z
-            s_z = np.where(sel, (fine.sums["__y"] - ybar * fine.count) / N, 0.0)
-            U = np.bincount(fc, weights=s_z, minlength=m_c)
-            h = -_rake_shift(U, cal.cells.count.astype(float), cal.margin_index)
-        elif X.shape[1]:
-            ok = sqrtD > 0
-            A = X[ok] * sqrtD[ok, None]
-            b = S[ok] / sqrtD[ok]
-            B = np.linalg.lstsq(A, b, rcond=None)[0]
-            h = X @ B
-        else:
-            h = np.zeros(m_c)
-        su2 = np.bincount(fc, weights=s_d2z2, minlength=m_c)
-        su1 = np.bincount(fc, weights=s_d2z, minlength=m_c)
-        sum_u2 = float((g**2 * (su2 - 2 * h * su1 + h**2 * sum_d2_cell)).sum())
-        sum_u = float((g * (S - h * Dc)).sum())
-        var = n / (n - 1) * (sum_u2 - sum_u**2 / n) if n > 1 else np.nan
-        if not np.isfinite(var):
-            raise DataError(f"estimate of {outcome!r}: too few rows ({n}) for a variance")
-        se = float(np.sqrt(max(var, 0.0)))
-        row = {"estimate": ybar, "se": se, "ci_low": ybar - z_ * se, "ci_high": ybar + z_ * se,
-               "n": int(fine.count[sel].sum()), "weight": N,
-               "ess": N**2 / float((gf[sel] ** 2 * D2[sel]).sum())}
-        if by is not None:
-            row = {by: lab, **row}
-        rows.append(row)
-    return pd.DataFrame(rows)
+    sum_u2 = float((g**2 * (su2 - 2 * h * su1 + h**2 * sum_d2_cell)).sum())
+    sum_u = float((g * (S - h * c.Dc)).sum())
+    n = c.n
+    var = n / (n - 1) * (sum_u2 - sum_u**2 / n) if n > 1 else np.nan
+    if not np.isfinite(var):
+        raise DataError(f"estimate of {outcome!r}: too few rows ({n}) for a variance")
+    se = float(np.sqrt(max(var, 0.0)))
+    return {"estimate": ybar, "se": se, "ci_low": ybar - z_ * se, "ci_high": ybar + z_ * se,
+            "n": int(fine.count[sel].sum()), "weight": N,
+            "ess": N**2 / float((gf[sel] ** 2 * D2[sel]).sum())}
+
+
+def _residual_shift(c: _Cells, sel: np.ndarray, ybar: float, N: float,
+                    S: np.ndarray) -> np.ndarray:
+    """``h_c = x_c'B`` per calibration cell (rake: minus R's raking shift)."""
+    if c.cal is not None and raking_residuals(c.step.method):
+        # R rake: RAKE_SWEEPS sweeps of u <- u - (unweighted mean of u over each margin
+        # level); on cells a shift per cell, from per-cell unweighted sums of z
+        fine = c.fine
+        s_z = np.where(sel, (fine.sums["__y"] - ybar * fine.count) / N, 0.0)
+        U = np.bincount(c.fc, weights=s_z, minlength=c.m_c)
+        return -_rake_shift(U, c.cal.cells.count.astype(float), c.cal.margin_index)
+    if c.X.shape[1]:
+        sqrtD = np.sqrt(np.maximum(c.Dc, 0.0))
+        ok = sqrtD > 0
+        A = c.X[ok] * sqrtD[ok, None]
+        b = S[ok] / sqrtD[ok]
+        B = np.linalg.lstsq(A, b, rcond=None)[0]
+        return c.X @ B
+    return np.zeros(c.m_c)
 
 
 def _rake_shift(U: np.ndarray, nc: np.ndarray, margin_index: tuple) -> np.ndarray:

@@ -166,9 +166,10 @@ def run_mrp(inp: StudyInput) -> pd.DataFrame:
     """Binomial MRP on cells (sum-to-zero effects), poststratified on the frame."""
     if inp.frame is None:
         raise DataError("mrp needs a poststratification frame (frame=...)")
-    o = {"draws": 500, "tune": 500, "chains": 4, "sampler": "nutpie", **inp.opts("mrp")}
+    o = {"draws": 500, "tune": 500, "chains": 4, "sampler": "nutpie", "seed": inp.seed,
+         **inp.opts("mrp")}
     groups = o.pop("group_effects", [inp.by, *inp.variables])
-    fit = mrp.fit(inp.personas, inp.outcome, group_effects=groups, seed=inp.seed, **o)
+    fit = mrp.fit(inp.personas, inp.outcome, group_effects=groups, **mrp.fit_options(o))
     est = mrp.poststratify(fit, inp.frame, by=inp.by, count=inp.count, level=inp.level)
     return _model_rows(est.table, fit)
 
@@ -248,14 +249,19 @@ def run_joint_mrp(inp: StudyInput) -> pd.DataFrame:
     """Joint persona-human MRP (:func:`calib.hybrid.joint_mrp`): one model of the LLM's and the
     humans' answers with a partially pooled persona-bias term per ``bias_by`` group (default
     ``region``), poststratified over the frame with the bias switched off."""
+    from calib.hybrid.joint_mrp import JOINT_SAMPLER
+    from calib.mrp import fit_options
+
     if inp.frame is None:
         raise DataError("joint-mrp needs a poststratification frame (frame=...)")
     if inp.human is None or inp.human_outcome is None:
         raise DataError("joint-mrp needs human=... with human_outcome= (the human's real answer)")
-    o = {"draws": 500, "tune": 500, "chains": 4, "bias_by": "region", **inp.opts("joint-mrp")}
+    o = {"draws": 500, "tune": 500, "chains": 4, "bias_by": "region", "seed": inp.seed,
+         **inp.opts("joint-mrp")}
     cells = list(o.pop("cells", [inp.by, *inp.variables]))
     t = joint_mrp(inp.personas, inp.human, inp.outcome, inp.human_outcome, inp.frame,
-                  by=inp.by, count=inp.count, level=inp.level, cells=cells, seed=inp.seed, **o)
+                  by=inp.by, count=inp.count, level=inp.level, cells=cells,
+                  **fit_options(o, JOINT_SAMPLER))
     return _model_rows(t, t.attrs.get("fit"))
 
 
@@ -375,7 +381,13 @@ def compare(
     outcome : the outcome column (a 0/1 answer: estimates are shares).
     benchmark : truth per domain (e.g. certified Democratic two-party share by state).
     methods : names in :data:`METHODS`.
-    by : the domain column (default ``"state"``).
+    frame : poststratification frame (cell counts in ``count``) for targets and MRP.
+    variables : demographic variables for the targets (joint with ``by``) and MRP effects.
+    targets : explicit targets instead of the frame's ``variable:by`` margins.
+    human, human_outcome, llm_outcome, human_weight : the human benchmark sample for the
+        hybrid / propensity methods.
+    options : per-method keyword options, e.g. ``{"mrp": {"draws": 1000}}`` (MRP: the
+        :class:`calib.mrp.Sampler` settings by name, see :func:`calib.mrp.fit_options`).
     winner_threshold : a domain is "won" when its share exceeds this (None: no winners column).
     progress : a progress bar over the methods on stderr (None: when stderr is a terminal).
     **study : :class:`StudyOptions` -- ``frame``, ``count``, ``variables``, ``targets``,

@@ -17,11 +17,14 @@ Examples
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (d / "in.csv").write_text("y,w\\n1,1\\n0,1\\n1,2\\n")
 >>> from calib.cli.commands._weighting import WeightingOptions
->>> t = run(d / "in.csv", "y", WeightingOptions(), weight="w", out=d / "e.csv")
+>>> from calib.estimation import EstimateRequest
+>>> cmd = EstimateCommand(d / "in.csv", d / "e.csv", weight="w")
+>>> t = run(cmd, EstimateRequest("y"), WeightingOptions())
 >>> round(float(t["estimate"].iloc[0]), 4)
 0.75
 """
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,105 +55,125 @@ from calib.cli.commands._weighting import (
 )
 from calib.core.errors import DataError
 from calib.data.persist import sidecar
+from calib.estimation.request import EstimateRequest
 
 VARIANCES = ("linearization", "bootstrap", "jackknife")
 
 
-def run(
-    input: Path,  # noqa: A002
-    outcome: str,
-    weighting: WeightingOptions,
-    *,
-    out: Path,
-    by: str | None = None,
-    weight: str | None = None,
-    cluster: str | None = None,
-    strata: str | None = None,
-    variance: str = "linearization",
-    replicates: int | None = None,
-    seed: int | None = None,
-    level: float = 0.95,
-    overwrite: bool = False,
-    as_json: bool = False,
-    echo: Any = None,
-    engine: str = "memory",
-    scheduler: str | None = None,
-    codebook: str | Path | None = None,
-    progress: bool | None = False,
-    replicates_out: Path | None = None,
-) -> pd.DataFrame:
-    """Implement ``calib estimate``; writes ``out`` and returns the estimate table. With
-    ``codebook`` the input is recoded first (:func:`._io.read_input`); ``replicates_out``
-    also writes the recalibrated replicate weights (:func:`calib.estimation.persist.save_replicates`:
-    Parquet ``rep_1 .. rep_R`` in input row order, R's ``svrepdesign`` arguments in a JSON
-    sidecar)."""
-    codebook_in_memory(codebook, engine, scheduler, input)
-    if codebook is None and (engine != "memory" or scheduler is not None
-                             or not Path(input).is_file()):
-        done = estimate_command(input, outcome, weighting, out=out, by=by, weight=weight,
-                                level=level, overwrite=overwrite, engine=engine,
-                                scheduler=scheduler, variance=variance, cluster=cluster,
-                                strata=strata, as_json=as_json, echo=echo)
+@dataclass(frozen=True)
+class EstimateCommand:
+    """What ``calib estimate`` reads and writes; what it estimates is an
+    :class:`~calib.estimation.request.EstimateRequest`, how it weights a
+    :class:`._weighting.WeightingOptions`.
+
+    Attributes
+    ----------
+    input, out : the sample file (or glob / folder of Parquet files) and the output table.
+    weight, cluster, strata : columns of final weights, PSUs and strata.
+    engine, scheduler : in memory or out of core (:mod:`calib.cli.commands._outofcore`).
+    codebook : recode INPUT first (:func:`._io.read_input`).
+    replicates_out : also write the recalibrated replicate weights
+        (:func:`calib.estimation.persist.save_replicates`: Parquet ``rep_1 .. rep_R`` in input row
+        order, R's ``svrepdesign`` arguments in a JSON sidecar).
+    overwrite, as_json : replace existing outputs; print JSON.
+    """
+
+    input: Path
+    out: Path
+    weight: str | None = None
+    cluster: str | None = None
+    strata: str | None = None
+    engine: str = "memory"
+    scheduler: str | None = None
+    codebook: str | Path | None = None
+    replicates_out: Path | None = None
+    overwrite: bool = False
+    as_json: bool = False
+
+
+def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOptions, *,
+        echo: Any = None) -> pd.DataFrame:
+    """Implement ``calib estimate``; writes ``cmd.out`` and returns the estimate table."""
+    codebook_in_memory(cmd.codebook, cmd.engine, cmd.scheduler, cmd.input)
+    if cmd.codebook is None and (cmd.engine != "memory" or cmd.scheduler is not None
+                                 or not Path(cmd.input).is_file()):
+        done = estimate_command(cmd.input, request.outcome, weighting, out=cmd.out,
+                                by=request.by, weight=cmd.weight, level=request.level,
+                                overwrite=cmd.overwrite, engine=cmd.engine,
+                                scheduler=cmd.scheduler, variance=request.variance,
+                                cluster=cmd.cluster, strata=cmd.strata, as_json=cmd.as_json,
+                                echo=echo)
         if done is not None:
             return done
-    out = check_out(out, overwrite)
+    check_out(cmd.out, cmd.overwrite)
+    out = Path(cmd.out)
+    _check(cmd, request, weighting)
+    sample = _sample(cmd, request, weighting, echo)
+    if cmd.replicates_out is not None and request.variance == "bootstrap":
+        # the SE printed is that of the replicates written
+        request = replace(request, bootstrap_draw="rows")
+    table = sample.estimate(request)
+    write_frame(table, out)
+    if cmd.replicates_out is not None:
+        from calib.data.persist import save_replicates
+
+        save_replicates(sample, cmd.replicates_out, request.variance, request.n_replicates,
+                        request.seed, overwrite=cmd.overwrite)
+    if echo is not None:
+        _report(table, out, request, cmd.as_json, echo)
+    return table
+
+
+def _check(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOptions) -> None:
+    """The option combinations ``calib estimate`` refuses, each naming its flags."""
+    variance = request.variance
     if variance not in VARIANCES:
         raise DataError(f"--variance {variance!r}: use one of {'|'.join(VARIANCES)}")
-    if replicates_out is not None:
+    if cmd.replicates_out is not None:
         if variance not in ("bootstrap", "jackknife"):
             raise DataError("--replicates-out needs --variance bootstrap or jackknife")
-        if Path(replicates_out).suffix.lower() not in (".parquet", ".pq"):
-            raise DataError(f"--replicates-out {str(replicates_out)!r}: replicate weights are "
-                            "written as Parquet; use a .parquet path")
-
-        check_out(replicates_out, overwrite, "--replicates-out")
-        check_out(sidecar(Path(replicates_out)), overwrite, "--replicates-out sidecar",
-                  table=False)
-    if replicates is not None and variance == "linearization":
+        if Path(cmd.replicates_out).suffix.lower() not in (".parquet", ".pq"):
+            raise DataError(f"--replicates-out {str(cmd.replicates_out)!r}: replicate weights "
+                            "are written as Parquet; use a .parquet path")
+        check_out(cmd.replicates_out, cmd.overwrite, "--replicates-out")
+        check_out(sidecar(Path(cmd.replicates_out)), cmd.overwrite,
+                  "--replicates-out sidecar", table=False)
+    if request.replicates is not None and variance == "linearization":
         raise DataError("--replicates applies to --variance bootstrap; drop it or change "
                         "--variance")
-    if not 0 < level < 1:
-        raise DataError(f"--level {level}: a confidence level strictly between 0 and 1")
-    if weight is not None and weighting.given:
+    if cmd.weight is not None and weighting.given:
         raise DataError("give either --weight COL (weights already computed) or --targets/"
                         "--method (weight here), not both")
-    if weight is not None and weighting.base_weight is not None:
+    if cmd.weight is not None and weighting.base_weight is not None:
         raise DataError("--base-weight goes with --targets/--method; with --weight drop it")
-    frame = read_input(input, "INPUT", codebook, note_to(echo, as_json))
-    require_columns(frame, [outcome, by], "INPUT (--outcome/--by)")
+
+
+def _sample(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOptions,
+            echo: Any) -> Any:
+    """The input rows as a Sample: weighted here (--targets/--method) or by --weight."""
+    frame = read_input(cmd.input, "INPUT", cmd.codebook, note_to(echo, cmd.as_json))
+    outcome = request.outcome
+    require_columns(frame, [outcome, request.by], "INPUT (--outcome/--by)")
     if looks_numeric(frame[outcome]):
         frame = frame.copy()
         frame[outcome] = to_numeric(frame, outcome, f"--outcome {outcome}")
     if weighting.given:
-        sample = apply(frame, weighting, strata=strata, cluster=cluster)
-    else:
-        sample = base_sample(frame, weighting, weight=weight, strata=strata, cluster=cluster)
-    opts: dict[str, Any] = {"by": by, "variance": variance, "level": level}
-    if variance != "linearization":
-        opts["progress"] = progress
-    if replicates_out is not None and variance == "bootstrap":
-        opts["bootstrap_draw"] = "rows"  # the SE printed is that of the replicates written
-    if seed is not None:
-        opts["seed"] = seed
-    if replicates is not None:
-        opts["replicates"] = replicates
-    table = sample.estimate(outcome, **opts)
-    write_frame(table, out)
-    if replicates_out is not None:
-        from calib.estimation.persist import save_replicates
+        return apply(frame, weighting, strata=cmd.strata, cluster=cmd.cluster)
+    return base_sample(frame, weighting, weight=cmd.weight, strata=cmd.strata,
+                       cluster=cmd.cluster)
 
-        save_replicates(sample, replicates_out, variance, replicates or 200, seed,
-                        overwrite=overwrite)
-    if echo is not None:
-        if as_json:
-            echo(dumps({"out": str(out), "variance": table.attrs.get("variance", variance),
-                        "estimates": frame_records(table)}))
-        else:
-            comp = table.attrs.get("variance_components")
-            echo(f"{outcome}: {len(table)} estimates ({variance}"
-                 + (f"; {comp}" if comp else "") + f"); wrote {out}")
-            echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    return table
+
+def _report(table: pd.DataFrame, out: Path, request: EstimateRequest, as_json: bool,
+            echo: Any) -> None:
+    variance = request.variance
+    if as_json:
+        echo(dumps({"out": str(out), "variance": table.attrs.get("variance", variance),
+                    "estimates": frame_records(table)}))
+        return
+    comp = table.attrs.get("variance_components")
+    echo(f"{request.outcome}: {len(table)} estimates ({variance}"
+         + (f"; {comp}" if comp else "") + f"); wrote {out}")
+    echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 def register(app: typer.Typer) -> None:
@@ -186,10 +209,17 @@ def register(app: typer.Typer) -> None:
         scheduler: SchedulerOption = None,
     ) -> None:
         """Weighted estimates of --outcome (by --by) with SEs and confidence intervals."""
-        run(input, outcome, weighting, out=out, by=by, weight=weight, cluster=cluster,
-            strata=strata, variance=variance, replicates=replicates, seed=seed, level=level,
-            overwrite=overwrite, as_json=as_json, echo=typer.echo, engine=engine,
-            scheduler=scheduler, codebook=codebook, progress=None, replicates_out=replicates_out)
+        if variance not in VARIANCES:
+            raise DataError(f"--variance {variance!r}: use one of {'|'.join(VARIANCES)}")
+        if not 0 < level < 1:
+            raise DataError(f"--level {level}: a confidence level strictly between 0 and 1")
+        request = EstimateRequest(outcome, by=by, variance=variance,  # type: ignore[arg-type]
+                                  replicates=replicates, seed=seed, level=level, progress=None)
+        cmd = EstimateCommand(input, out, weight=weight, cluster=cluster, strata=strata,
+                              engine=engine, scheduler=scheduler, codebook=codebook,
+                              replicates_out=replicates_out, overwrite=overwrite,
+                              as_json=as_json)
+        run(cmd, request, weighting, echo=typer.echo)
 
 
-__all__ = ["run", "register", "VARIANCES"]
+__all__ = ["run", "register", "EstimateCommand", "VARIANCES"]

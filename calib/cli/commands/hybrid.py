@@ -30,7 +30,6 @@ from calib.cli.commands._io import CODEBOOK_HELP, check_out, read_input, write_f
 from calib.core.errors import DataError
 from calib.core.sample import Sample
 from calib.core.targets import Targets
-from calib.data.datasets import poststrat_frame
 from calib.data.readers import read_personas
 from calib.data.variables import LEVELS
 
@@ -90,10 +89,15 @@ def run(
                             "but PERSONAS and HUMAN share no harmonized cell variable; add "
                             "--human-outcome with the LLM answer for each human in --outcome")
     if method == "mrp":
+        from dataclasses import replace
+
+        from calib.data.datasets import poststrat_frame
         from calib.hybrid import joint_mrp
+        from calib.hybrid.joint_mrp import JOINT_SAMPLER
 
         table = joint_mrp(pframe, hframe, outcome, human_outcome, poststrat_frame(), by=by,
-                          human_weight=human_weight, level=level, seed=seed)
+                          human_weight=human_weight, level=level,
+                          sampler=replace(JOINT_SAMPLER, seed=seed))
     else:
         # partisan: the targets (demographic + political margins) did the weighting above
         if method == "partisan" and targets is None:

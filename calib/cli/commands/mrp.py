@@ -12,6 +12,7 @@ estimate`` (estimate = posterior mean, se = posterior sd); ``--draws-out`` write
 a fit failing the gate (R-hat, ESS, divergences) exits with code 3.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,39 +28,70 @@ from calib.cli.commands._io import (
     require_columns,
     write_frame,
 )
+from calib.core.errors import DataError
+from calib.mrp.sampler import BACKENDS, Sampler
 
 COLUMNS = ["outcome", "level", "by", "domain", "estimate", "se", "ci_low", "ci_high", "n"]
 
 
-def run(input: Path, outcome: str, frame: Path, frame_count: str, groups: list[str], by: str,  # noqa: A002
-        out: Path, *, domain_predictors: Path | None = None, draws_out: Path | None = None,
-        sampler: str = "nutpie", seed: int | None = None, level: float = 0.95,
-        draws: int = 1000, tune: int = 1000, chains: int = 4, overwrite: bool = False,
-        codebook: str | Path | None = None, echo: Any = None, progress: Any = False,
-        target_accept: float | None = None) -> Any:
-    """Fit and poststratify; returns ``(fit, estimate)``. ``codebook`` recodes INPUT first
-    (:func:`._io.read_input`); ``progress`` is passed to :func:`calib.mrp.fit`."""
-    check_out(out, overwrite)
-    check_out(draws_out, overwrite, "--draws-out")
-    rows = read_input(input, "INPUT", codebook, echo)
-    require_columns(rows, [outcome, *groups], "INPUT (--outcome/--group)")
-    if looks_numeric(rows[outcome]):
-        rows[outcome] = rows[outcome].astype(float)
-    fr = read_frame(frame, "--frame")
-    fr[frame_count] = fr[frame_count].astype(float)
+@dataclass(frozen=True)
+class MRPCommand:
+    """What ``calib mrp`` reads and writes; the sampling settings are a
+    :class:`calib.mrp.Sampler`.
+
+    Attributes
+    ----------
+    input, outcome : the rows and their 0/1 outcome column.
+    frame, frame_count : the poststratification cells and their count column.
+    groups : the varying-intercept terms.
+    by, level : the domain column of FRAME and the level of the posterior intervals.
+    out, draws_out : the estimates and (optional) long draws.
+    domain_predictors : a file with one row per domain and one column per predictor.
+    overwrite, codebook : replace existing outputs; recode INPUT first
+        (:func:`._io.read_input`).
+    """
+
+    input: Path
+    outcome: str
+    frame: Path
+    frame_count: str
+    groups: tuple[str, ...]
+    by: str
+    out: Path
+    domain_predictors: Path | None = None
+    draws_out: Path | None = None
+    level: float = 0.95
+    overwrite: bool = False
+    codebook: str | Path | None = None
+
+
+#: The sampler of ``calib mrp`` without sampler options (nutpie; a progress bar on a terminal).
+CLI_SAMPLER = Sampler(backend="nutpie", progress=None)
+
+
+def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) -> Any:
+    """Fit and poststratify; returns ``(fit, estimate)``."""
+
+    check_out(cmd.out, cmd.overwrite)
+    check_out(cmd.draws_out, cmd.overwrite, "--draws-out")
+    rows = read_input(cmd.input, "INPUT", cmd.codebook, echo)
+    require_columns(rows, [cmd.outcome, *cmd.groups], "INPUT (--outcome/--group)")
+    if looks_numeric(rows[cmd.outcome]):
+        rows[cmd.outcome] = rows[cmd.outcome].astype(float)
+    fr = read_frame(cmd.frame, "--frame")
+    fr[cmd.frame_count] = fr[cmd.frame_count].astype(float)
     dp = None
-    if domain_predictors is not None:
-        dp = read_frame(domain_predictors, "--domain-predictors")
+    if cmd.domain_predictors is not None:
+        dp = read_frame(cmd.domain_predictors, "--domain-predictors")
         for c in dp.columns[1:]:
             if looks_numeric(dp[c]):
                 dp[c] = dp[c].astype(float)
-    fit = mrp.fit(rows, outcome, group_effects=groups, domain_predictors=dp, sampler=sampler,
-                  seed=seed, draws=draws, tune=tune, chains=chains, progress=progress,
-                  target_accept=target_accept)
-    est = mrp.poststratify(fit, fr, by=by, count=frame_count, level=level)
-    write_frame(est.table[[c for c in COLUMNS if c in est.table.columns]], out)
-    if draws_out is not None:
-        write_frame(est.draws[["domain", "draw", "estimate"]], draws_out)
+    fit = mrp.fit(rows, cmd.outcome, group_effects=list(cmd.groups), domain_predictors=dp,
+                  sampler=sampler)
+    est = mrp.poststratify(fit, fr, by=cmd.by, count=cmd.frame_count, level=cmd.level)
+    write_frame(est.table[[c for c in COLUMNS if c in est.table.columns]], cmd.out)
+    if cmd.draws_out is not None:
+        write_frame(est.draws[["domain", "draw", "estimate"]], cmd.draws_out)
     return fit, est
 
 
@@ -110,10 +142,13 @@ def register(app: typer.Typer) -> None:
         gate (R-hat <= 1.01, bulk and tail ESS >= 400, no divergences: exit 3 when it fails)
         and poststratify over FRAME by --by. A progress bar shows while sampling; the
         posterior summary prints at the end."""
-        fit, est = run(input, outcome, frame, frame_count, list(group), by, out,
-                       domain_predictors=domain_predictors, draws_out=draws_out,
-                       sampler=sampler, seed=seed, level=level, draws=draws, tune=tune,
-                       chains=chains, overwrite=overwrite, codebook=codebook,
-                       echo=typer.echo, progress=None, target_accept=target_accept)
+        if sampler not in BACKENDS:
+            raise DataError(f"--sampler {sampler!r}: use nutpie or pymc")
+        cmd = MRPCommand(input, outcome, frame, frame_count, tuple(group), by, out,
+                         domain_predictors=domain_predictors, draws_out=draws_out, level=level,
+                         overwrite=overwrite, codebook=codebook)
+        settings = Sampler(draws=draws, tune=tune, chains=chains, backend=sampler,  # type: ignore[arg-type]
+                           seed=seed, target_accept=target_accept, progress=None)
+        fit, est = run(cmd, settings, echo=typer.echo)
         typer.echo(fit.summary().to_string())
         typer.echo(f"wrote {out}" + (f" and {draws_out}" if draws_out else ""))
