@@ -8,13 +8,13 @@ survey does, with strata and clusters, with-replacement approximation), ``"boots
 from __future__ import annotations
 
 import warnings
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
 from calib.core.sample import Sample
+from calib.core.util import kish_ess_sums, z_value
 from calib.estimation import domains as _domains
 from calib.estimation import replicates as _rep
 from calib.estimation.compiled.cell_replicates import fast_thetas
@@ -130,7 +130,7 @@ def estimate(
         raise DataError(
             f"outcome {outcome!r} level {bad['level']!r} in domain {bad['domain']!r} of "
             f"{by!r}: no weight (no observed rows); drop that domain")
-    ess = sw**2 / sw2
+    ess = kish_ess_sums(sw, sw2)
     components = "none"
     extra: dict = {}
     if variance == "none":
@@ -172,7 +172,7 @@ def estimate(
         if p.method == "bootstrap":
             extra["bootstrap_draw"] = draw
     se = np.sqrt(var)
-    z = NormalDist().inv_cdf(0.5 + level / 2)
+    z = z_value(level)
     deff = var / _srs_variance(est, w, theta, n, sw) if variance != "none" else var
     out = est.labels.copy()
     out["estimate"] = theta

@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError, InfeasibleError
+from calib.core.util import z_value
 from calib.hybrid.ppi import (
     TOTAL,
     Arms,
@@ -104,7 +104,7 @@ def plan_human_sample(
     arms, pframe, hframe = build_arms(pilot_personas, pilot_human, outcome, human_outcome,
                                       persona_weight=persona_weight, human_weight=human_weight,
                                       prediction=prediction, cells=cells)
-    z = float(norm.ppf(0.5 + level / 2))
+    z = z_value(level)
     vmax = (target_width / (2 * z)) ** 2
     if strata is None:
         doms, sh, mom = [TOTAL], np.ones(1), [_moments(arms)]

@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from calib.core.cells import MISSING_LEVEL, missing_mask
 from calib.core.errors import DataError
+from calib.core.util import kish_ess_sums, z_value
 from calib.outofcore.combos import N_COL, W_COL, cells_from_combos
 
 _PRODUCTS = {
@@ -157,7 +157,7 @@ def estimate_files(
     n = int(fine.count.sum())
     sum_d2_cell = np.bincount(fc, weights=D2, minlength=m_c)
     sqrtD = np.sqrt(np.maximum(Dc, 0.0))
-    z_ = stats.norm.ppf(0.5 + level / 2)
+    z_ = z_value(level)
     rows = []
     for jj, lab in enumerate(dom_levels):
         sel = dom == jj
@@ -193,7 +193,7 @@ def estimate_files(
         se = float(np.sqrt(max(var, 0.0)))
         row = {"estimate": ybar, "se": se, "ci_low": ybar - z_ * se, "ci_high": ybar + z_ * se,
                "n": int(fine.count[sel].sum()), "weight": N,
-               "ess": N**2 / float((gf[sel] ** 2 * D2[sel]).sum())}
+               "ess": kish_ess_sums(N, float((gf[sel] ** 2 * D2[sel]).sum()))}
         if by is not None:
             row = {by: lab, **row}
         rows.append(row)

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from calib.core.errors import CalibError, DataError
 from calib.core.targets import Margin, Targets
@@ -75,10 +74,6 @@ def frame_targets(
         levels = tuple(tuple(str(x) for x in (k if isinstance(k, tuple) else (k,))) for k in g.index)
         margins.append(Margin(tuple(keys), levels, g.to_numpy(dtype=float), "total"))
     return Targets(tuple(margins), float(frame[count].sum()))
-
-
-def _z(level: float) -> float:
-    return float(norm.ppf(0.5 + level / 2))
 
 
 def _weighted_by(s, inp: StudyInput) -> pd.DataFrame:

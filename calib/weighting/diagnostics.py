@@ -30,6 +30,7 @@ import pandas as pd
 from calib.core.cells import format_level
 from calib.core.errors import DataError
 from calib.core.targets import JOINT_SEP, Targets
+from calib.core.util import kish_ess as _kish
 
 #: Multiples of the mean weight counted by :func:`weight_summary`.
 SHARE_ABOVE = (3, 5, 10)
@@ -56,8 +57,7 @@ def kish_ess(w: Sequence[float] | np.ndarray | pd.Series) -> float:
     >>> kish_ess([1, 1, 2, 4])
     2.909090909090909
     """
-    a = _weights(w)
-    return float(a.sum() ** 2 / (a**2).sum())
+    return _kish(_weights(w))
 
 
 def design_effect(w: Sequence[float] | np.ndarray | pd.Series) -> float:

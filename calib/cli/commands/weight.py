@@ -46,16 +46,11 @@ from calib.core.errors import DataError
 
 
 def diagnostics_of(sample: Any, weighting: WeightingOptions | None = None) -> tuple[str, dict]:
-    """Text and JSON dictionary of the sample's diagnostics (:func:`calib.weighting.diagnostics.summary`;
-    a minimal Kish summary if that module is unavailable). After propensity weighting the
-    ASMD is against the reference microdata, on the propensity model's variables."""
-    try:
-        from calib.weighting.diagnostics import summary
-    except ImportError:  # pragma: no cover - fallback while the module is absent
-        w = sample.weight_array
-        ess = float(w.sum() ** 2 / (w**2).sum())
-        d = {"n": int(w.size), "n_eff": ess, "deff": w.size / ess, "method": sample.method}
-        return f"n = {d['n']}, Kish n_eff = {ess:.1f}, deff = {d['deff']:.3f}", d
+    """Text and JSON dictionary of the sample's diagnostics (:func:`calib.weighting.diagnostics.summary`).
+    After propensity weighting the ASMD is against the reference microdata, on the propensity
+    model's variables."""
+    from calib.weighting.diagnostics import summary
+
     opts: dict[str, Any] = {}
     if weighting is not None and weighting.method == "propensity":
         step = next((s for s in sample.history if s.method == "propensity"), None)
