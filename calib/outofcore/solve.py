@@ -147,7 +147,7 @@ def solve_cells(
                     history=res.history)
         opts = {"distance": dist, "bounds": (L, U), "tol": tol, "max_iter": max_iter,
                 "trim": None, "missing": missing, "trimmed": 0, "rescale": res.scale}
-    cal = Calibration(cells=cells, row_cell=None, X=X, totals=totals, labels=labels, g=g,
+    cal = Calibration(cells=cells, row_cell=None, auxiliary=X, totals=totals, labels=labels, g=g,
                       distance=dist, bounds=bounds, margin_index=d.index)
     step = Step(method=method, options=opts, targets=d.targets, dropped=d.dropped,
                 calibration=cal, **info)

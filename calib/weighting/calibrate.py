@@ -321,7 +321,7 @@ def calibrate(
     cal = Calibration(
         cells=d.cells,
         row_cell=d.row_cell,
-        X=X,
+        auxiliary=X,
         totals=totals,
         labels=labels,
         g=g,

@@ -149,7 +149,7 @@ def optimal(
     cal = Calibration(
         cells=d.cells,
         row_cell=d.row_cell,
-        X=d.auxiliary,
+        auxiliary=d.auxiliary,
         totals=t_all,
         labels=t_labels,
         g=g,

@@ -108,7 +108,7 @@ def poststratify(
     cal = Calibration(
         cells=d.cells,
         row_cell=d.row_cell,
-        X=X,
+        auxiliary=X,
         totals=totals,
         labels=labels,
         g=g,

@@ -113,7 +113,7 @@ def rake(
     cal = Calibration(
         cells=cells,
         row_cell=d.row_cell,
-        X=d.auxiliary,  # built on first access: estimation needs it, raking does not
+        auxiliary=d.auxiliary,  # built on first access: estimation needs it, raking does not
         totals=t,
         labels=labels,
         g=g,
