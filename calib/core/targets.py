@@ -30,6 +30,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import TargetError
+from calib.core.util import check_output, read_csv_text
 
 JOINT_SEP = ":"
 
@@ -324,6 +325,8 @@ class Targets:
             raise TargetError("targets need exactly one of the columns 'total' or 'share'")
         vcol = "total" if "total" in cols else "share"
         scale = vcol
+        if df["variable"].isna().any():  # groupby would drop these rows silently
+            raise TargetError("a targets row has an empty 'variable'")
         margins = []
         for name, grp in df.groupby("variable", sort=False):
             name = str(name).strip()
@@ -370,17 +373,20 @@ class Targets:
 
     @classmethod
     def read(cls, path: str | Path, population: float | None = None, **kw) -> Targets:
-        """Read a targets file (CSV or Parquet, by extension)."""
+        """Read a targets file (CSV or Parquet, by extension).
+
+        A CSV is read as every table of calib (:func:`calib.core.util.read_csv_text`: text,
+        only empty cells missing, so a level ``"01"`` or ``"NA"`` is kept as written);
+        :meth:`from_frame` converts ``total``, ``share`` and ``se``. The core cannot import
+        :func:`calib.data.tables.read_table`; both use that one CSV rule.
+        """
         path = Path(path)
         if not path.exists():
             raise TargetError(f"targets file {str(path)!r} does not exist")
         if path.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(path)
         else:
-            df = pd.read_csv(path, dtype={"level": str, "variable": str}, keep_default_na=False)
-            for c in ("total", "share", "se"):
-                if c in df.columns:
-                    df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce")
+            df = read_csv_text(path)
         kw.setdefault("source", str(path))
         return cls.from_frame(df, population, **kw)
 
@@ -397,9 +403,7 @@ class Targets:
 
     def write(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the long format (CSV or Parquet by extension); never overwrites unless asked."""
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise TargetError(f"{str(path)!r} exists; pass overwrite=True to replace it")
+        path = check_output(path, overwrite, "targets file")
         df = self.to_frame()
         if path.suffix.lower() in (".parquet", ".pq"):
             df.to_parquet(path, index=False)

@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calib.core.errors import CalibError, DataError
+from calib.core.errors import DataError
 from calib.core.sample import Sample
+from calib.core.util import check_output
 
 FORMAT = "calib-sample/1"
 FIT_FORMAT = "calib-mrpfit/1"
@@ -60,11 +61,8 @@ def _sidecar(path: Path) -> Path:
 
 
 def _check_free(paths: list[Path], overwrite: bool) -> None:
-    if overwrite:
-        return
     for p in paths:
-        if p.exists():
-            raise CalibError(f"{p} already exists; pass overwrite=True to replace it")
+        check_output(p, overwrite)
 
 
 def _json_default(v: Any) -> Any:

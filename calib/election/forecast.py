@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.core.util import check_output
 from calib.data.variables import STATES
 
 DISTRICTS = {"ME": ("ME-1", "ME-2"), "NE": ("NE-1", "NE-2", "NE-3")}
@@ -124,9 +125,7 @@ class Forecast:
 
     def write(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the forecast as JSON (refuses to overwrite unless asked)."""
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise DataError(f"{str(path)!r} exists; pass overwrite=True (--overwrite) to replace it")
+        path = check_output(path, overwrite, "forecast")
         path.write_text(json.dumps(self.to_dict(), indent=1))
         return path
 

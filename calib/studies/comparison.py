@@ -35,6 +35,7 @@ import pandas as pd
 
 from calib.core.errors import CalibError, DataError
 from calib.core.targets import Margin, Targets
+from calib.core.util import check_output
 
 DEFAULT_VARIABLES: tuple[str, ...] = ("age6", "sex", "race4", "educ5")
 
@@ -302,8 +303,7 @@ class Comparison:
         p = Path(path)
         s = p.with_name(p.stem + "_summary" + p.suffix)
         for q in (p, s):
-            if q.exists() and not overwrite:
-                raise DataError(f"{str(q)!r} exists; pass overwrite=True (--overwrite)")
+            check_output(q, overwrite)
         self.table.to_csv(p, index=False)
         self.summary.to_csv(s, index=False)
 

@@ -58,6 +58,7 @@ from typing import Any
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.core.util import check_output
 
 SECTIONS = ("personas", "analysis", "benchmark", "forecast", "outputs")
 
@@ -205,9 +206,8 @@ def write_outputs(res: StudyResult, out: Path, *, report: bool, overwrite: bool)
     if report:
         paths["report"] = out / "report.html"
     paths.update({f"forecast_{m}": out / f"forecast_{m}.json" for m in res.forecasts})
-    clash = [str(p) for p in paths.values() if p.exists()]
-    if clash and not overwrite:
-        raise DataError(f"outputs exist: {clash[:4]}; set overwrite = true ([outputs]) or --overwrite")
+    for p in paths.values():  # before writing any (overwrite = true in [outputs] replaces)
+        check_output(p, overwrite)
     res.comparison.table.to_csv(paths["comparison"], index=False)
     res.table().to_csv(paths["summary"], index=False)
     paths["backtest"].write_text(json.dumps(res.metrics, indent=1, default=float))

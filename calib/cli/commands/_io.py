@@ -22,6 +22,7 @@ import pandas as pd
 import typer
 
 from calib.core.errors import DataError
+from calib.core.util import check_output
 
 PARQUET = (".parquet", ".pq")
 
@@ -214,11 +215,7 @@ def check_out(path: str | Path | None, overwrite: bool, what: str = "--out",
         table = what != "--diagnostics-json"
     if table:
         _kind(path, what)
-    if path.exists() and not overwrite:
-        raise DataError(
-            f"{what} {str(path)!r} already exists; pass --overwrite to replace it or choose "
-            "another path"
-        )
+    check_output(path, overwrite, what)
     if not path.parent.exists():
         raise DataError(f"{what} {str(path)!r}: folder {str(path.parent)!r} does not exist")
     return path
