@@ -35,6 +35,7 @@ import pandas as pd
 
 from calib.core.errors import DataError
 from calib.core.util import check_output
+from calib.data.tables import read_table, to_numeric
 from calib.data.variables import STATES
 
 DISTRICTS = {"ME": ("ME-1", "ME-2"), "NE": ("NE-1", "NE-2", "NE-3")}
@@ -150,10 +151,11 @@ def read_state_estimates(data: pd.DataFrame | str | Path) -> pd.DataFrame:
     ``domain`` column holds the state), a plain ``state, estimate, se`` table, or long draws.
     """
     if not isinstance(data, pd.DataFrame):
-        p = Path(data)
-        if not p.exists():
-            raise DataError(f"estimates file {str(p)!r} does not exist")
-        data = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
+        data = read_table(data, "estimates file")
+        # CSV is read as text: the number columns become numbers, as `calib forecast` does
+        for col in ("estimate", "se", "draw"):
+            if col in data.columns:
+                data[col] = to_numeric(data, col, "estimates file")
     df = data.copy()
     if "state" not in df.columns:
         if "domain" not in df.columns:

@@ -59,6 +59,7 @@ import pandas as pd
 
 from calib.core.errors import DataError
 from calib.core.util import check_output
+from calib.data.tables import read_table, to_numeric
 
 SECTIONS = ("personas", "analysis", "benchmark", "forecast", "outputs")
 
@@ -109,11 +110,18 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
         if human is None or not len(human):
             human = None
     elif "path" in pc:
-        from calib.data.readers import read_personas, read_table
+        from calib.data.readers import read_personas
 
         got = read_personas(pc["path"], codebook=pc.get("codebook"))
         personas = got[0] if isinstance(got, tuple) else got
-        human = read_table(pc["human"]) if "human" in pc else None
+        human = read_table(pc["human"], "[personas] human") if "human" in pc else None
+        # CSV is read as text: the answer columns become numbers, as `calib compare` does
+        ac = dict(cfg.get("analysis", {}))
+        outcome = ac.get("outcome", "vote_dem")
+        personas = _numbers(personas, [outcome], "[personas] path")
+        if human is not None:
+            cols = [ac.get("human_outcome", "vote_dem"), ac.get("llm_outcome") or outcome, "weight"]
+            human = _numbers(human, cols, "[personas] human")
     else:
         raise DataError("[personas] needs simulate = {...} or path = '...'")
     if "persona_type" in pc:
@@ -126,12 +134,21 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
     return personas, human, study
 
 
+def _numbers(frame: pd.DataFrame, columns: list[str], what: str) -> pd.DataFrame:
+    """``frame`` with those of ``columns`` it has as floats (text that is no number raises)."""
+    have = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    if not have:
+        return frame
+    frame = frame.copy()
+    for c in have:
+        frame[c] = to_numeric(frame, c, what)
+    return frame
+
+
 def _benchmark(cfg: Mapping[str, Any], study: Any) -> pd.Series:
     bc = dict(cfg.get("benchmark", {}))
     if "path" in bc:
-        from calib.data.readers import read_table
-
-        t = read_table(bc["path"])
+        t = read_table(bc["path"], "[benchmark] path")
         col = bc.get("column", "dem_two_party_share")
         return t.set_index(bc.get("key", "state"))[col].astype(float)
     year = bc.get("certified")
