@@ -63,3 +63,35 @@ def test_calibration_matrix_is_lazy_and_the_step_immutable():
     assert cal.X is X  # built once
     with pytest.raises(dataclasses.FrozenInstanceError):
         cal.g = np.zeros(1)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("bounds", [(-0.5, 2.0), (-np.inf, 2.0), (1.2, 3.0), (0.5, 1.0),
+                                    (np.nan, 2.0)])
+def test_one_bounds_rule_on_every_path(bounds):
+    """calibrate, optimal and --bounds share the CLI's rule 0 <= L < 1 < U: calibrate and
+    optimal accepted a negative lower bound before."""
+    from calib.weighting.distance import bound_pair, check_bounds, get
+
+    with pytest.raises(DataError, match="0 <= L < 1 < U"):
+        bound_pair(bounds)
+    with pytest.raises(DataError, match="0 <= L < 1 < U"):
+        check_bounds(get("linear"), bounds)
+    df = pd.DataFrame({"s": ["a", "b"] * 4})
+    t = Targets.from_frame(pd.DataFrame({"variable": "s", "level": ["a", "b"],
+                                         "total": [4.0, 4.0]}))
+    with pytest.raises(DataError, match="0 <= L < 1 < U"):
+        Sample(df).calibrate(t, bounds=bounds)
+    assert bound_pair((0, np.inf)) == (0.0, np.inf)
+
+
+def test_cli_bounds_message_names_the_flag(tmp_path, capsys):
+    from calib.cli.main import main
+
+    pd.DataFrame({"s": ["a", "b"] * 4}).to_csv(tmp_path / "p.csv", index=False)
+    pd.DataFrame({"variable": "s", "level": ["a", "b"], "total": [4.0, 4.0]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    code = main(["weight", str(tmp_path / "p.csv"), "--targets", str(tmp_path / "t.csv"),
+                 "--method", "calibrate", "--bounds", "-0.5", "2",
+                 "--out", str(tmp_path / "w.csv")])
+    assert code == 2
+    assert "--bounds -0.5 2.0: " in capsys.readouterr().err

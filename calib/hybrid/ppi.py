@@ -48,6 +48,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
+from calib.core.sample import check_weights
 from calib.core.util import kish_ess, z_value
 
 #: Label of the all-population row.
@@ -111,13 +112,7 @@ def _frame_weights(obj: Any, weight: Any, what: str) -> tuple[pd.DataFrame, np.n
         w = np.asarray(weight, dtype=float)
         if w.shape != (len(obj),):
             raise DataError(f"{what}: weight has {w.size} values for {len(obj)} rows")
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        raise DataError(f"{what}: {int(bad.sum())} missing, infinite or negative weights "
-                        f"(first rows {list(obj.index[bad][:5])}); fix or drop those rows")
-    if not (w > 0).any():
-        raise DataError(f"{what}: all weights are zero")
-    return obj, w
+    return obj, check_weights(w, what, obj.index)
 
 
 def _numeric(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
+from calib.core.sample import check_weights
 from calib.core.targets import JOINT_SEP, Targets
 from calib.core.util import kish_ess as _kish
 
@@ -42,11 +43,7 @@ def _weights(w: Any) -> np.ndarray:
     a = np.asarray(w, dtype=float).ravel()
     if a.size == 0:
         raise DataError("weights: no values; diagnostics need at least one weight")
-    if not np.all(np.isfinite(a)) or np.any(a < 0):
-        raise DataError("weights: missing, infinite or negative values; fix the weights first")
-    if a.sum() <= 0:
-        raise DataError("weights: all zero; diagnostics need a positive total")
-    return a
+    return check_weights(a, "weights")
 
 
 def kish_ess(w: Sequence[float] | np.ndarray | pd.Series) -> float:

@@ -33,6 +33,7 @@ from calib.core.errors import DataError, InfeasibleError
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import problem as _design
+from calib.weighting.distance import bound_pair
 from calib.weighting.result import Calibration, Step
 
 DIVERGENCES = ("kl", "chi2", "variance")
@@ -195,15 +196,7 @@ def _population_scale(d: _design.CellDesign, W: np.ndarray) -> float:
 def _check_bounds(bounds: tuple[float, float] | None, divergence: str) -> tuple[float, float]:
     if bounds is None:
         return (0.0 if divergence == "kl" else -np.inf, np.inf)
-    try:
-        lo, hi = (float(b) for b in bounds)
-    except (TypeError, ValueError):
-        raise DataError(f"bounds={bounds!r}: give (L, U) bounds on g = w / input weight") from None
-    if not lo < hi or lo >= 1 or hi <= 1:
-        raise DataError(f"bounds={bounds!r}: need L < 1 < U (g = 1 must be allowed)")
-    if divergence == "kl":
-        lo = max(lo, 0.0)
-    return lo, hi
+    return bound_pair(bounds)  # the one rule, 0 <= L < 1 < U, also keeps kl's g >= 0
 
 
 def _entry_se(d: _design.CellDesign) -> np.ndarray:
