@@ -82,6 +82,7 @@ def test_one_bounds_rule_on_every_path(bounds):
     with pytest.raises(DataError, match="0 <= L < 1 < U"):
         Sample(df).calibrate(t, bounds=bounds)
     assert bound_pair((0, np.inf)) == (0.0, np.inf)
+    assert bound_pair((-np.inf, np.inf)) == (-np.inf, np.inf)  # what an unbounded step records
 
 
 def test_cli_bounds_message_names_the_flag(tmp_path, capsys):

@@ -135,7 +135,9 @@ def bound_pair(bounds: Bounds | tuple[float, float], what: str | None = None) ->
     """Validate given bounds ``(L, U)`` on g = output/input weight: ``0 <= L < 1 < U``.
 
     The one rule of every method and path (calibrate, optimal, out of core, ``--bounds``):
-    weights stay >= 0 and g = 1 (no change) is allowed; ``U`` may be ``inf``.
+    weights stay >= 0 and g = 1 (no change) is allowed; ``U`` may be ``inf``. The pair
+    ``(-inf, inf)``, which a step records when it had no bounds (and persistence replays), is
+    accepted as "no bounds".
 
     Parameters
     ----------
@@ -156,6 +158,8 @@ def bound_pair(bounds: Bounds | tuple[float, float], what: str | None = None) ->
         L, U = (float(x) for x in bounds)
     except (TypeError, ValueError):
         raise DataError(f"{what}: give two numbers (lower, upper) on g") from None
+    if L == -np.inf and U == np.inf:
+        return L, U
     if not 0.0 <= L < 1.0 < U:  # False for NaN too
         raise DataError(
             f"{what}: bounds on g = output/input weight need 0 <= L < 1 < U, i.e. "

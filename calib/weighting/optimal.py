@@ -196,7 +196,8 @@ def _population_scale(d: _design.CellDesign, W: np.ndarray) -> float:
 def _check_bounds(bounds: tuple[float, float] | None, divergence: str) -> tuple[float, float]:
     if bounds is None:
         return (0.0 if divergence == "kl" else -np.inf, np.inf)
-    return bound_pair(bounds)  # the one rule, 0 <= L < 1 < U, also keeps kl's g >= 0
+    lo, hi = bound_pair(bounds)
+    return (max(lo, 0.0) if divergence == "kl" else lo), hi  # (-inf, inf): no bounds
 
 
 def _entry_se(d: _design.CellDesign) -> np.ndarray:
