@@ -169,8 +169,9 @@ def bound_pair(bounds: Bounds | tuple[float, float], what: str | None = None) ->
 
 
 def check_bounds(distance: Distance, bounds: Bounds | None) -> Bounds:
-    """Validate ``bounds`` on g for ``distance`` (:func:`bound_pair`); returns ``(L, U)`` as
-    floats, ``(-inf, inf)`` for None.
+    """Validate ``bounds`` on g for ``distance``; returns ``(L, U)`` as floats.
+
+    The rule is :func:`bound_pair`'s; None gives ``(-inf, inf)``.
 
     Examples
     --------
