@@ -166,18 +166,22 @@ def test_rake_replicate_without_weight_in_a_level_names_it():
         estimate(s, "yes", variance="bootstrap", replicates=50, seed=1)
 
 
-def test_fused_rake_path_equals_the_chunked_path(monkeypatch):
+def test_fused_rake_path_equals_the_chunked_path():
     """Re-raking each drawn replicate in its own thread gives the numbers of raking them in
     chunks after the draws."""
-    from calib.estimation import cell_replicates
+    from calib.estimation import domains, replicates
+    from calib.estimation.cell_replicates import fast_thetas
+    from calib.estimation.linearization import calibration_chain
 
     df, t = _sample()
     s = Sample(df, strata="st").rake(t)
-    kw = dict(variance="bootstrap", replicates=25, seed=9, bootstrap_draw="groups")
-    fused = estimate(s, "yes", by="age", **kw)
-    monkeypatch.setattr(cell_replicates, "FUSED_RAKE", False)
-    chunked = estimate(s, "yes", by="age", **kw)
-    np.testing.assert_allclose(fused["se"], chunked["se"], rtol=1e-10)
+    chain, _ = calibration_chain(s)
+    est = domains.build(s.frame, "yes", "age", "mean")
+    plan = replicates.plan(s, "bootstrap", 25, 9, "error")
+    fused = fast_thetas(s, plan, chain, est, grouped=True, fused_rake=True)
+    chunked = fast_thetas(s, plan, chain, est, grouped=True, fused_rake=False)
+    assert fused is not None and chunked is not None and fused[1] != "rows"
+    np.testing.assert_allclose(fused[0], chunked[0], rtol=1e-10)
 
 
 @pytest.mark.parametrize("outcome", ["yes", "y"])

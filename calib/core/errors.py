@@ -33,6 +33,12 @@ class InfeasibleError(TargetError):
     """Constraints (margins, bounds) cannot be met together."""
 
 
+class OutputExistsError(DataError, TargetError):
+    """An output file exists and replacing it was not asked for (``overwrite=True`` /
+    ``--overwrite``). A :class:`DataError`, and a :class:`TargetError` for callers of
+    :meth:`calib.core.targets.Targets.write`, which raised that before."""
+
+
 class ConvergenceError(CalibError, RuntimeError):
     """An iterative solver did not reach its tolerance."""
 
@@ -51,6 +57,7 @@ __all__ = [
     "UnmappedLevelError",
     "TargetError",
     "InfeasibleError",
+    "OutputExistsError",
     "ConvergenceError",
     "DiagnosticsError",
 ]

@@ -6,34 +6,14 @@ R survey keeps ``postStrata`` / ``calibration`` with the design.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from calib.core.cells import CellTable
 from calib.core.targets import Targets
-
-
-class _LazyMatrix:
-    """Data descriptor for ``Calibration.X``: holds an array, or a zero-argument callable that
-    builds it on first access (the dense matrix is only built when estimation asks for it)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._slot = "_lazy_" + name
-
-    def __get__(self, obj: object, objtype: type | None = None) -> object:
-        if obj is None:
-            # asked on the class (the dataclass looks for a default): there is none
-            raise AttributeError(self._slot)
-        value = obj.__dict__[self._slot]
-        if callable(value):
-            value = value()
-            obj.__dict__[self._slot] = value
-        return value
-
-    def __set__(self, obj: object, value: object) -> None:
-        obj.__dict__[self._slot] = value
 
 
 @dataclass(frozen=True)
@@ -44,9 +24,9 @@ class Calibration:
     ----------
     cells : the cell table the step solved on (``cells.weight`` = input weights per cell).
     row_cell : cell of every row of the sample *after* the step.
-    X : (n_cells, p) auxiliary matrix on cells (indicator columns of every margin entry,
-        then numeric auxiliaries), the model matrix of the calibration regression. May be
-        given as a zero-argument callable returning it: it is then built on first access.
+    auxiliary : the (n_cells, p) auxiliary matrix on cells (indicator columns of every margin
+        entry, then numeric auxiliaries), the model matrix of the calibration regression, or a
+        zero-argument callable that builds it; read it as :attr:`X`.
     totals : (p,) population totals of the columns of ``X``.
     labels : one ``(margin name, level text)`` per column of ``X``.
     g : (n_cells,) adjustment factor per cell (output weight / input weight).
@@ -57,13 +37,21 @@ class Calibration:
 
     cells: CellTable
     row_cell: np.ndarray
-    X: np.ndarray = _LazyMatrix()  # type: ignore[assignment]  # no default: see _LazyMatrix
+    auxiliary: np.ndarray | Callable[[], np.ndarray] = field(repr=False)
     totals: np.ndarray
     labels: tuple[tuple[str, str], ...]
     g: np.ndarray
     distance: str
     bounds: tuple[float, float] = (-np.inf, np.inf)
     margin_index: tuple[np.ndarray, ...] = ()
+
+    @cached_property
+    def X(self) -> np.ndarray:
+        """The (n_cells, p) auxiliary matrix, built on first access when :attr:`auxiliary` is
+        a callable (raking never needs the dense matrix; estimation does)."""
+        # cached_property stores the array in the instance __dict__, which a frozen dataclass
+        # allows (only attribute assignment is refused); the fields never change
+        return self.auxiliary() if callable(self.auxiliary) else self.auxiliary
 
 
 @dataclass(frozen=True)

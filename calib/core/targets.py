@@ -30,6 +30,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import TargetError
+from calib.core.util import check_output, read_csv_text
 
 JOINT_SEP = ":"
 
@@ -330,64 +331,29 @@ class Targets:
         if ("total" in cols) == ("share" in cols):
             raise TargetError("targets need exactly one of the columns 'total' or 'share'")
         vcol = "total" if "total" in cols else "share"
-        scale = vcol
-        margins = []
-        for name, grp in df.groupby("variable", sort=False):
-            name = str(name).strip()
-            if not name:
-                raise TargetError("a targets row has an empty 'variable'")
-            variables = tuple(p.strip() for p in name.split(JOINT_SEP))
-            lv_raw = grp["level"]
-            empty = lv_raw.isna() | (lv_raw.astype(str).str.strip() == "")
-            vals = pd.to_numeric(grp[vcol], errors="coerce").to_numpy(dtype=float)
-            if np.isnan(vals).any():
-                raise TargetError(f"margin {name!r}: non-numeric or missing {vcol} values")
-            se = None
-            if "se" in cols:
-                se_s = pd.to_numeric(grp["se"], errors="coerce")
-                se = None if se_s.isna().all() else se_s.fillna(0.0).to_numpy(dtype=float)
-            uni = _first(grp, "universe")
-            src = _first(grp, "source") or source
-            if empty.all():
-                if len(variables) != 1 or len(grp) != 1:
-                    raise TargetError(
-                        f"numeric auxiliary {name!r}: one row with an empty level, one variable"
-                    )
-                margins.append(
-                    Margin(variables, (), vals, "total", se, numeric=True, universe=uni, source=src)
-                )
-                continue
-            if empty.any():
-                raise TargetError(
-                    f"margin {name!r}: {int(empty.sum())} rows with an empty level; an empty level "
-                    "is only for a numeric auxiliary (one row)"
-                )
-            levels = []
-            for raw in lv_raw:
-                parts = tuple(p.strip() for p in format_level(raw).split(JOINT_SEP))
-                if len(parts) != len(variables):
-                    raise TargetError(
-                        f"margin {name!r}: level {raw!r} has {len(parts)} parts separated by "
-                        f"'{JOINT_SEP}', expected {len(variables)}"
-                    )
-                levels.append(parts)
-            margins.append(Margin(variables, tuple(levels), vals, scale, se, False, uni, src))
+        if df["variable"].isna().any():  # groupby would drop these rows silently
+            raise TargetError("a targets row has an empty 'variable'")
+        margins = [_margin_of(str(name).strip(), grp, vcol, cols, source)
+                   for name, grp in df.groupby("variable", sort=False)]
         prov = {"source": source} if source else {}
         return cls(tuple(margins), population, prov, share_tol=share_tol)
 
     @classmethod
     def read(cls, path: str | Path, population: float | None = None, **kw) -> Targets:
-        """Read a targets file (CSV or Parquet, by extension)."""
+        """Read a targets file (CSV or Parquet, by extension).
+
+        A CSV is read as every table of calib (:func:`calib.core.util.read_csv_text`: text,
+        only empty cells missing, so a level ``"01"`` or ``"NA"`` is kept as written);
+        :meth:`from_frame` converts ``total``, ``share`` and ``se``. The core cannot import
+        :func:`calib.data.tables.read_table`; both use that one CSV rule.
+        """
         path = Path(path)
         if not path.exists():
             raise TargetError(f"targets file {str(path)!r} does not exist")
         if path.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(path)
         else:
-            df = pd.read_csv(path, dtype={"level": str, "variable": str}, keep_default_na=False)
-            for c in ("total", "share", "se"):
-                if c in df.columns:
-                    df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce")
+            df = read_csv_text(path)
         kw.setdefault("source", str(path))
         return cls.from_frame(df, population, **kw)
 
@@ -404,9 +370,7 @@ class Targets:
 
     def write(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the long format (CSV or Parquet by extension); never overwrites unless asked."""
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise TargetError(f"{str(path)!r} exists; pass overwrite=True to replace it")
+        path = check_output(path, overwrite, "targets file")
         df = self.to_frame()
         if path.suffix.lower() in (".parquet", ".pq"):
             df.to_parquet(path, index=False)
@@ -433,6 +397,45 @@ def _first(grp: pd.DataFrame, col: str) -> str | None:
     vals = grp[col].dropna().astype(str)
     vals = vals[vals.str.strip() != ""]
     return None if vals.empty else str(vals.iloc[0])
+
+
+def _margin_of(name: str, grp: pd.DataFrame, vcol: str, cols: set, source: str | None) -> Margin:
+    """One margin from the long-format rows of one ``variable`` (see :meth:`Targets.from_frame`)."""
+    if not name:
+        raise TargetError("a targets row has an empty 'variable'")
+    variables = tuple(p.strip() for p in name.split(JOINT_SEP))
+    lv_raw = grp["level"]
+    empty = lv_raw.isna() | (lv_raw.astype(str).str.strip() == "")
+    vals = pd.to_numeric(grp[vcol], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(vals).any():
+        raise TargetError(f"margin {name!r}: non-numeric or missing {vcol} values")
+    se = None
+    if "se" in cols:
+        se_s = pd.to_numeric(grp["se"], errors="coerce")
+        se = None if se_s.isna().all() else se_s.fillna(0.0).to_numpy(dtype=float)
+    uni = _first(grp, "universe")
+    src = _first(grp, "source") or source
+    if empty.all():
+        if len(variables) != 1 or len(grp) != 1:
+            raise TargetError(
+                f"numeric auxiliary {name!r}: one row with an empty level, one variable"
+            )
+        return Margin(variables, (), vals, "total", se, numeric=True, universe=uni, source=src)
+    if empty.any():
+        raise TargetError(
+            f"margin {name!r}: {int(empty.sum())} rows with an empty level; an empty level "
+            "is only for a numeric auxiliary (one row)"
+        )
+    levels = []
+    for raw in lv_raw:
+        parts = tuple(p.strip() for p in format_level(raw).split(JOINT_SEP))
+        if len(parts) != len(variables):
+            raise TargetError(
+                f"margin {name!r}: level {raw!r} has {len(parts)} parts separated by "
+                f"'{JOINT_SEP}', expected {len(variables)}"
+            )
+        levels.append(parts)
+    return Margin(variables, tuple(levels), vals, vcol, se, False, uni, src)
 
 
 def _aggregate(m: Margin, variables: Sequence[str]) -> dict[tuple[str, ...], float]:

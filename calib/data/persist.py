@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from calib import __version__
-from calib.core.errors import CalibError, DataError
+from calib.core.errors import DataError
+from calib.core.util import check_output
 
 
 def version() -> str:
@@ -46,19 +47,16 @@ def sidecar(path: Path) -> Path:
 
 
 def check_free(paths: list[Path], overwrite: bool) -> None:
-    """Refuse to replace existing ``paths`` unless ``overwrite``.
+    """Refuse to replace existing ``paths`` unless ``overwrite`` (:func:`calib.core.util.check_output`).
 
     >>> check_free([Path("/")], overwrite=True)
     >>> check_free([Path("/")], overwrite=False)
     Traceback (most recent call last):
     ...
-    calib.core.errors.CalibError: / already exists; pass overwrite=True to replace it
+    calib.core.errors.OutputExistsError: output '/' already exists; pass overwrite=True (--overwrite on the command line) to replace it, or choose another path
     """
-    if overwrite:
-        return
     for p in paths:
-        if p.exists():
-            raise CalibError(f"{p} already exists; pass overwrite=True to replace it")
+        check_output(p, overwrite)
 
 
 def json_default(v: Any) -> Any:

@@ -45,6 +45,7 @@ import pandas as pd
 from calib.core.cells import format_level
 from calib.core.errors import DataError
 from calib.data.codebook import Codebook
+from calib.data.tables import read_table
 
 #: Models of the Tianyi-Lab/Personas dataset (column prefixes).
 TIANYI_MODELS: tuple[str, ...] = (
@@ -65,79 +66,9 @@ ABSTAIN: tuple[str, ...] = (
     "Don't know", "Dont know", "Refused", "Invalid/Abstain", "Abstain", "No answer",
     "Skipped", "Prefer not to say", "DK",
 )  # fmt: skip
-_EXTENSIONS = {
-    ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-    ".ndjson": "jsonl", ".json": "json",
-}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- flat files
-def _kind(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bz2", ".zst", ".xz") and len(suffixes) > 1:
-        suffixes = suffixes[:-1]
-    ext = suffixes[-1] if suffixes else ""
-    if ext not in _EXTENSIONS:
-        raise DataError(
-            f"cannot read {str(path)!r}: extension {ext or '(none)'!r} is not one of "
-            f"{sorted(_EXTENSIONS)}; convert the file to CSV, Parquet or JSONL"
-        )
-    if _EXTENSIONS[ext] == "parquet" and path.suffixes[-1].lower() != ext:
-        raise DataError(f"cannot read {str(path)!r}: compressed Parquet is not supported")
-    return _EXTENSIONS[ext]
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV / TSV / Parquet / JSONL / JSON-records file into a DataFrame, by extension.
-
-    Malformed JSON lines raise :class:`~calib.core.errors.DataError` naming the line.
-
-    >>> import tempfile, os
-    >>> d = tempfile.mkdtemp(); p = os.path.join(d, "x.jsonl")
-    >>> _ = open(p, "w").write('{"a": 1}\\n{"a": 2}\\n')
-    >>> read_table(p)["a"].tolist()
-    [1, 2]
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"file {str(p)!r} does not exist; check the path")
-    kind = _kind(p)
-    try:
-        if kind == "csv":
-            return pd.read_csv(p)
-        if kind == "tsv":
-            return pd.read_csv(p, sep="\t")
-        if kind == "parquet":
-            return pd.read_parquet(p, engine="pyarrow")
-        if kind == "json":
-            return pd.read_json(p, orient="records", dtype=False)
-    except (ValueError, OSError, pd.errors.ParserError) as err:
-        raise DataError(f"cannot read {str(p)!r} as {kind}: {err}") from None
-    return _read_jsonl(p)
-
-
-def _read_jsonl(p: Path) -> pd.DataFrame:
-    import gzip
-
-    opener = gzip.open if p.suffix.lower() == ".gz" else open
-    records: list[dict] = []
-    with opener(p, "rt", encoding="utf-8") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(
-                    f"{str(p)!r} line {i}: not valid JSON ({err.msg} at column {err.colno}); "
-                    "fix or remove the line"
-                ) from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{str(p)!r} line {i}: a JSON object per line is needed")
-            records.append(rec)
-    return pd.DataFrame.from_records(records)
-
-
 def read_personas(
     path: str | Path,
     *,

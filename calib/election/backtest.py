@@ -25,7 +25,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from calib.core.errors import DataError
 from calib.data.datasets import election_results
@@ -67,8 +66,3 @@ def backtest(forecast: Forecast | str | Path, year: int | None = None) -> dict:
         "p_dem_win": f.p_dem_win,
         "dem_won": bool(actual_ev >= 270),
     }
-
-
-def backtest_table(metrics: dict) -> pd.DataFrame:
-    """One-row DataFrame of the metrics (for printing or CSV)."""
-    return pd.DataFrame([metrics])

@@ -34,7 +34,9 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.core.util import check_output
 from calib.data.datasets import election_results, electoral_votes
+from calib.data.tables import read_table, to_numeric
 from calib.data.variables import STATES
 
 DISTRICTS = {"ME": ("ME-1", "ME-2"), "NE": ("NE-1", "NE-2", "NE-3")}
@@ -125,9 +127,7 @@ class Forecast:
 
     def write(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the forecast as JSON (refuses to overwrite unless asked)."""
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise DataError(f"{str(path)!r} exists; pass overwrite=True (--overwrite) to replace it")
+        path = check_output(path, overwrite, "forecast")
         path.write_text(json.dumps(self.to_dict(), indent=1))
         return path
 
@@ -152,23 +152,14 @@ def read_state_estimates(data: pd.DataFrame | str | Path) -> pd.DataFrame:
     ``domain`` column holds the state), a plain ``state, estimate, se`` table, or long draws.
     """
     if not isinstance(data, pd.DataFrame):
-        p = Path(data)
-        if not p.exists():
-            raise DataError(f"estimates file {str(p)!r} does not exist")
-        data = pd.read_parquet(p) if p.suffix.lower() in (".parquet", ".pq") else pd.read_csv(p)
+        data = read_table(data, "estimates file")
+        # CSV is read as text: the number columns become numbers, as `calib forecast` does
+        for col in ("estimate", "se", "draw"):
+            if col in data.columns:
+                data[col] = to_numeric(data, col, "estimates file")
     df = data.copy()
     if "state" not in df.columns:
-        if "domain" not in df.columns:
-            raise DataError(
-                "estimates need a 'state' column (USPS code) or a 'domain' column from "
-                f"`--by state`; got columns {list(df.columns)}"
-            )
-        if "by" in df.columns:
-            bys = set(df["by"].dropna().astype(str)) - {""}
-            if bys and bys != {"state"}:
-                raise DataError(f"estimates are by {sorted(bys)}, not by state; re-run with --by state")
-            df = df[df["by"].astype(str) == "state"] if bys else df
-        df = df.rename(columns={"domain": "state"})
+        df = _state_from_domain(df)
     if "level" in df.columns and df["level"].astype(str).nunique() > 1:
         raise DataError(
             "estimates hold several outcome levels "
@@ -187,6 +178,20 @@ def read_state_estimates(data: pd.DataFrame | str | Path) -> pd.DataFrame:
         raise DataError(f"states given more than once: {list(dup)}")
     return out
 
+
+def _state_from_domain(df: pd.DataFrame) -> pd.DataFrame:
+    """``calib estimate --by state`` output: the ``domain`` column becomes ``state``."""
+    if "domain" not in df.columns:
+        raise DataError(
+            "estimates need a 'state' column (USPS code) or a 'domain' column from "
+            f"`--by state`; got columns {list(df.columns)}"
+        )
+    if "by" in df.columns:
+        bys = set(df["by"].dropna().astype(str)) - {""}
+        if bys and bys != {"state"}:
+            raise DataError(f"estimates are by {sorted(bys)}, not by state; re-run with --by state")
+        df = df[df["by"].astype(str) == "state"] if bys else df
+    return df.rename(columns={"domain": "state"})
 
 def _previous_results(year: int) -> pd.DataFrame | None:
     for y in (year - 4, year - 8):

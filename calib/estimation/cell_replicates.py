@@ -19,7 +19,7 @@ from calib.core.threads import run_parts
 from calib.estimation.compiled.grouped import CellSums, factorize_rows, first_rows
 from calib.estimation.compiled.ipf_batch import RakeKernel
 from calib.estimation.domains import Estimands
-from calib.estimation.linearization import CalStep
+from calib.estimation.linearization import CalStep, raking_residuals
 from calib.estimation.replicates import (
     CHUNK_ENTRIES,
     ReplicatePlan,
@@ -28,15 +28,11 @@ from calib.estimation.replicates import (
     solve_replicates,
 )
 
-#: Drawn replicates of a raked sample are re-raked in the thread that drew them (False: in
-#: chunks after the draws, as every other method; the same numbers, kept for tests).
-FUSED_RAKE = True
-
 
 def fast_thetas(
     sample: Sample, p: ReplicatePlan, chain: tuple[CalStep, ...], est: Estimands,
     targets_se: bool = False, grouped: bool = True,
-    advance: Callable[[int], None] | None = None,
+    advance: Callable[[int], None] | None = None, fused_rake: bool = True,
 ) -> tuple[np.ndarray, str] | None:
     """Replicate estimates through cells, without (k, n) replicate weight matrices (or None).
 
@@ -49,7 +45,9 @@ def fast_thetas(
     otherwise the factors are those of :meth:`ReplicatePlan.row_factors` (one pass over the
     rows per replicate) and the result equals the row path. Returns ``(thetas, draw)`` with
     ``draw`` naming the path, or None (use the row path) for chains of several steps or
-    outcomes of very many levels.
+    outcomes of very many levels. With ``fused_rake`` (the default) drawn replicates of a
+    raked sample are re-raked in the thread that drew them; False re-rakes them in chunks
+    after the draws, as every other method (the same numbers).
     """
     if len(chain) > 1 or len(sample.history) != len(chain) or est.ycols.shape[1] > 32:
         return None
@@ -68,7 +66,7 @@ def fast_thetas(
     drawn = CellSums.build(p, sub, base, V, ms) if grouped and p.method == "bootstrap" else None
     draw = drawn.draw if drawn is not None else "rows"
     step = max(1, min(p.n_rep, CHUNK_ENTRIES // (ms * (J + 1))))
-    if (FUSED_RAKE and drawn is not None and cs is not None and cs.step.method == "rake"
+    if (fused_rake and drawn is not None and cs is not None and raking_residuals(cs.step.method)
             and not targets_se and cs.step.options.get("cap") is None):
         tot = _drawn_rake_totals(cs, drawn, sub_cell, sub_dom, K, p.n_rep, J, step, advance)
         return _ratio(tot, est.stat), draw

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 from calib.core.errors import DataError
 from calib.core.progress import progress_bar
 from calib.core.sample import Sample
+from calib.core.util import kish_ess_sums, z_value
 from calib.estimation import domains as _domains
 from calib.estimation import replicates as _rep
 from calib.estimation.cell_replicates import fast_thetas
@@ -111,7 +111,7 @@ def estimate(sample: Sample, outcome: str | EstimateRequest, **options: Any) -> 
     spread = _variance(sample, est, w, theta, req)
     var = spread.var
     se = np.sqrt(var)
-    z = NormalDist().inv_cdf(0.5 + req.level / 2)
+    z = z_value(req.level)
     deff = var / _srs_variance(est, w, theta, n, sw) if req.variance != "none" else var
     out = est.labels.copy()
     out["estimate"] = theta
@@ -119,7 +119,7 @@ def estimate(sample: Sample, outcome: str | EstimateRequest, **options: Any) -> 
     out["ci_low"] = theta - z * se
     out["ci_high"] = theta + z * se
     out["n"] = n.astype(np.int64)
-    out["ess"] = sw**2 / est.domain_sums(w**2)
+    out["ess"] = kish_ess_sums(sw, est.domain_sums(w**2))
     out["deff"] = deff
     out = out[list(COLUMNS)]
     out.attrs.update(

@@ -31,10 +31,10 @@ from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError, InfeasibleError
+from calib.core.util import z_value
 from calib.hybrid.ppi import (
     TOTAL,
     ArmOptions,
@@ -103,7 +103,7 @@ def plan_human_sample(
         raise DataError(f"target_width={target_width!r} must be a positive interval width")
     arms, pframe, hframe = build_arms(pilot_personas, pilot_human, outcome, human_outcome,
                                       **arm_options)
-    z = float(norm.ppf(0.5 + level / 2))
+    z = z_value(level)
     vmax = (target_width / (2 * z)) ** 2
     if strata is None:
         doms, sh, mom = [TOTAL], np.ones(1), [_moments(arms)]

@@ -45,10 +45,11 @@ from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
+from calib.core.sample import check_weights
+from calib.core.util import kish_ess, z_value
 
 #: Label of the all-population row.
 TOTAL = "Total"
@@ -130,13 +131,7 @@ def frame_weights(obj: Any, weight: Any, what: str) -> tuple[pd.DataFrame, np.nd
         w = np.asarray(weight, dtype=float)
         if w.shape != (len(obj),):
             raise DataError(f"{what}: weight has {w.size} values for {len(obj)} rows")
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        raise DataError(f"{what}: {int(bad.sum())} missing, infinite or negative weights "
-                        f"(first rows {list(obj.index[bad][:5])}); fix or drop those rows")
-    if not (w > 0).any():
-        raise DataError(f"{what}: all weights are zero")
-    return obj, w
+    return obj, check_weights(w, what, obj.index)
 
 
 def numeric_column(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:
@@ -266,7 +261,7 @@ def fit_arms(arms: Arms, lam: float | None = None) -> PPIFit:
     est = lam * mp + np.sum(arms.v * r) / arms.v.sum()
     var = (lam**2 * _arm_var(arms.f, arms.w, arms.pdesign, arms.pidx)
            + _arm_var(r, arms.v, arms.hdesign, arms.hidx))
-    ess_p = arms.w.sum() ** 2 / np.sum(arms.w**2)
+    ess_p = kish_ess(arms.w)
     return PPIFit(float(est), float(var), lam, _arm_var(arms.y, arms.v, arms.hdesign, arms.hidx),
                   float(np.var(arms.y)), big_n, n, float(ess_p))
 
@@ -274,7 +269,7 @@ def fit_arms(arms: Arms, lam: float | None = None) -> PPIFit:
 def fit_row(fit: PPIFit, outcome: str, level: Any, by: Any, domain: str, conf: float) -> dict:
     """One output row (the columns of :data:`COLUMNS`)."""
     se = float(np.sqrt(max(fit.var, 0.0)))
-    z = norm.ppf(0.5 + conf / 2)
+    z = z_value(conf)
     ess = fit.s2_y / fit.var if fit.var > 0 else float(fit.n_human)
     return {
         "outcome": outcome, "level": level, "by": by, "domain": domain,

@@ -34,10 +34,10 @@ from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError, TargetError
+from calib.core.util import z_value
 from calib.hybrid.ppi import (
     COLUMNS,
     TOTAL,
@@ -135,7 +135,7 @@ def ppi_stratified(
     rows.append(fit_row(tot, outcome, pd.NA, pd.NA, TOTAL, level))
     out = pd.DataFrame(rows, columns=list(COLUMNS))
     out.attrs["shares"] = dict(zip(doms, sh.tolist(), strict=True))
-    out.attrs["z"] = float(norm.ppf(0.5 + level / 2))
+    out.attrs["z"] = z_value(level)
     return out
 
 

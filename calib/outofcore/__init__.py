@@ -83,14 +83,24 @@ class WeightedFiles:
     sample: Any
 
 
-def _read_all(files: list[str]):
+def _read_all(files: list[str], targets: Any, base_weight: str | None):
+    """The files as one frame, read as every table (CSV as text, :func:`read_table`); the
+    base weight and the targets' numeric auxiliaries converted to numbers, as the command
+    line does."""
     import pandas as pd
 
-    if file_format(files) == "parquet":
-        parts = [pd.read_parquet(f) for f in files]
-    else:
-        parts = [pd.read_csv(f) for f in files]
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    from calib.data.tables import read_table, to_numeric
+
+    file_format(files)  # one format, a known one
+    parts = [read_table(f, "input file") for f in files]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    numbers = {v: f"numeric auxiliary {v!r}" for v in getattr(targets, "numeric_variables", ())}
+    if base_weight is not None:
+        numbers[base_weight] = f"base weight {base_weight!r}"
+    for v, what in numbers.items():  # text columns only: Parquet keeps its types
+        if v in frame.columns and not pd.api.types.is_numeric_dtype(frame[v].dtype):
+            frame[v] = to_numeric(frame, v, what)
+    return frame
 
 
 def weight_files(
@@ -158,7 +168,7 @@ def weight_files(
         from calib.core.sample import Sample
 
         check_out(out, overwrite)
-        frame = _read_all(files)
+        frame = _read_all(files, targets, base_weight)
         s = Sample(frame, weight=base_weight).weight(method, targets, **method_options)
         res = s.frame.drop(columns=[weight_column], errors="ignore").copy()
         res[weight_column] = np.asarray(s.weights, dtype=float)

@@ -120,16 +120,19 @@ def cells_from_combos(
     lv: dict[str, tuple[str, ...]] = {}
     keep = np.ones(len(combos), dtype=bool)
     miss_counts: dict[str, int] = {}
+    num_values: dict[str, np.ndarray] = {}
     for v in variables:
         col = combos[v]
         if v in numeric:
-            arr = col.to_numpy(dtype=float, na_value=np.nan)
+            # CSV values arrive as text (the one CSV rule); text that is no number is refused
+            arr = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             if not np.isfinite(arr).all():
                 bad = int(n[~np.isfinite(arr)].sum())
                 raise DataError(
-                    f"numeric auxiliary {v!r}: {bad} missing or infinite values; impute or drop "
-                    "those rows first"
+                    f"numeric auxiliary {v!r}: {bad} missing, infinite or non-numeric values; "
+                    "impute or drop those rows first"
                 )
+            num_values[v] = arr
             c, lvl, m = encode_column(pd.Series(arr), v)
         else:
             if v in levels:
@@ -165,7 +168,7 @@ def cells_from_combos(
             inv, weights=combos[name].to_numpy(dtype=float)[kept], minlength=m_cells
         )
     for v in numeric:
-        val = combos[v].to_numpy(dtype=float)[kept] * n[kept]
+        val = num_values[v][kept] * n[kept]
         extra[f"__num__{v}"] = np.bincount(inv, weights=val, minlength=m_cells)
     table = CellTable(
         variables=variables,

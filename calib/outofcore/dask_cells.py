@@ -17,6 +17,8 @@ import pandas as pd
 
 from calib.core.cells import CellTable
 from calib.core.errors import DataError
+from calib.core.util import CSV_NA_VALUES
+from calib.data.tables import to_numeric
 from calib.outofcore.combos import (
     BAD_COL,
     N_COL,
@@ -35,7 +37,9 @@ def read(files: Paths, *, blocksize: str | int | None = None) -> Any:
     files = expand(files)
     if file_format(files) == "parquet":
         return dd.read_parquet(files, split_row_groups=True)
-    return dd.read_csv(files, blocksize=blocksize or "64MB")
+    # every column as text, only empty cells missing: the CSV rule of calib.data.tables.read_table
+    return dd.read_csv(files, blocksize=blocksize or "64MB", dtype=str, keep_default_na=False,
+                       na_values=list(CSV_NA_VALUES))
 
 
 def _prepare(part: pd.DataFrame, variables, base_weight, products) -> pd.DataFrame:
@@ -51,7 +55,8 @@ def _prepare(part: pd.DataFrame, variables, base_weight, products) -> pd.DataFra
     for name, facs in (products or {}).items():
         val = np.ones(len(part))
         for f in facs:
-            val = val * (w if f == "__w" else part[f].to_numpy(dtype=float, na_value=np.nan))
+            # CSV columns arrive as text: converted, text that is no number refused
+            val = val * (w if f == "__w" else to_numeric(part, f, "a numeric column").to_numpy())
         out[name] = val
     return out
 

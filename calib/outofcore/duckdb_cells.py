@@ -69,7 +69,8 @@ def relation_sql(files: Sequence[str], *, row_numbers: bool = False) -> str:
             "writing weights back needs Parquet input (DuckDB numbers Parquet rows in file "
             "order); convert the CSV files to Parquet or use engine='memory'"
         )
-    return f"read_csv({lst}, auto_detect=true)"
+    # every column as text, only empty cells NULL: the CSV rule of calib.data.tables.read_table
+    return f"read_csv({lst}, auto_detect=true, all_varchar=true, header=true)"
 
 
 def columns(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> list[str]:

@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from calib.core.cells import MISSING_LEVEL, missing_mask
 from calib.core.errors import DataError
+from calib.core.util import kish_ess_sums, z_value
 from calib.estimation.linearization import RAKE_SWEEPS, raking_residuals
 from calib.estimation.request import EstimateRequest
 from calib.outofcore.combos import N_COL, W_COL, cells_from_combos
@@ -112,7 +112,7 @@ def estimate_files(sample: Any, outcome: str | EstimateRequest, **options: Any) 
     else:
         dom = c.fine.keys[:, c.gvars.index(req.by)]
         dom_levels = tuple(c.fine.levels[req.by])
-    z_ = float(stats.norm.ppf(0.5 + req.level / 2))
+    z_ = z_value(req.level)
     rows = []
     for jj, lab in enumerate(dom_levels):
         row = _domain_row(c, dom == jj, req.outcome, z_)
@@ -213,7 +213,7 @@ def _domain_row(c: _Cells, sel: np.ndarray, outcome: str, z_: float) -> dict[str
     se = float(np.sqrt(max(var, 0.0)))
     return {"estimate": ybar, "se": se, "ci_low": ybar - z_ * se, "ci_high": ybar + z_ * se,
             "n": int(fine.count[sel].sum()), "weight": N,
-            "ess": N**2 / float((gf[sel] ** 2 * D2[sel]).sum())}
+            "ess": kish_ess_sums(N, float((gf[sel] ** 2 * D2[sel]).sum()))}
 
 
 def _residual_shift(c: _Cells, sel: np.ndarray, ybar: float, N: float,

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from calib.core.errors import DataError
+from calib.core.util import check_output
 from calib.outofcore.combos import Combos
 from calib.outofcore.duckdb_cells import (
     columns,
@@ -48,11 +49,8 @@ class WriteResult:
 def check_out(out: str | os.PathLike, overwrite: bool) -> str:
     """Refuse to overwrite an existing output unless ``overwrite=True``."""
     out = os.fspath(out)
+    check_output(out, overwrite)
     if os.path.exists(out):
-        if not overwrite:
-            raise DataError(
-                f"output {out!r} exists; pass overwrite=True (--overwrite) or choose another path"
-            )
         if os.path.isdir(out):
             shutil.rmtree(out)
         else:

@@ -28,6 +28,7 @@ import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap, to_hex
 from matplotlib.figure import Figure
 
+from calib.core.util import kish_ess
 from calib.report.tilegrid import GRID_COLS, GRID_ROWS, TILES
 
 DEM = "#2166ac"
@@ -71,7 +72,7 @@ def weight_stats(w: np.ndarray) -> dict[str, float]:
     >>> weight_stats(np.array([1.0, 1.0, 2.0]))["ess"]
     2.666...
     """
-    ess = float(w.sum() ** 2 / np.square(w).sum())
+    ess = kish_ess(w)
     pos = w[w > 0]
     return {"n": float(w.size), "ess": ess, "deff": float(w.size / ess),
             "ratio": float(pos.max() / pos.min()), "zeros": float((w == 0).sum())}

@@ -29,6 +29,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from calib.core.errors import DataError
+from calib.core.util import check_output
 from calib.report import figures
 from calib.report.data import SECTIONS, ReportData
 
@@ -215,10 +216,7 @@ def render(data: ReportData, path: str | Path, *, overwrite: bool = False) -> Pa
         The file exists and ``overwrite`` is False, or a part of ``data`` is malformed (the
         message names the part, the column and the value).
     """
-    p = Path(path)
-    if p.exists() and not overwrite:
-        raise DataError(f"report file {str(p)!r} already exists; pass overwrite=True "
-                        "(--overwrite) or choose another path")
+    p = check_output(path, overwrite, "report file")
     html = render_html(data)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(html, encoding="utf-8")

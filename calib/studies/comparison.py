@@ -34,13 +34,13 @@ from typing import TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from calib import mrp
 from calib.core.errors import CalibError, DataError
 from calib.core.progress import progress_bar
 from calib.core.sample import Sample
 from calib.core.targets import Margin, Targets
+from calib.core.util import check_output
 from calib.hybrid import joint_mrp, partisan, ppi_mean, recalled_vote_targets
 from calib.hybrid.partisan import VOTE_VARIABLE
 from calib.weighting.poststratify import collapse_levels
@@ -83,10 +83,6 @@ def frame_targets(
         levels = tuple(tuple(str(x) for x in (k if isinstance(k, tuple) else (k,))) for k in g.index)
         margins.append(Margin(tuple(keys), levels, g.to_numpy(dtype=float), "total"))
     return Targets(tuple(margins), float(frame[count].sum()))
-
-
-def _z(level: float) -> float:
-    return float(norm.ppf(0.5 + level / 2))
 
 
 def _weighted_by(s, inp: StudyInput) -> pd.DataFrame:
@@ -306,8 +302,7 @@ class Comparison:
         p = Path(path)
         s = p.with_name(p.stem + "_summary" + p.suffix)
         for q in (p, s):
-            if q.exists() and not overwrite:
-                raise DataError(f"{str(q)!r} exists; pass overwrite=True (--overwrite)")
+            check_output(q, overwrite)
         self.table.to_csv(p, index=False)
         self.summary.to_csv(s, index=False)
 

@@ -59,8 +59,10 @@ from typing import Any
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.core.util import check_output
 from calib.data.datasets import election_results, poststrat_frame
-from calib.data.readers import read_personas, read_table
+from calib.data.readers import read_personas
+from calib.data.tables import read_table, to_numeric
 from calib.election import backtest, forecast
 from calib.studies.comparison import compare
 from calib.studies.election_study import election_study
@@ -115,7 +117,14 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
     elif "path" in pc:
         got = read_personas(pc["path"], codebook=pc.get("codebook"))
         personas = got[0] if isinstance(got, tuple) else got
-        human = read_table(pc["human"]) if "human" in pc else None
+        human = read_table(pc["human"], "[personas] human") if "human" in pc else None
+        # CSV is read as text: the answer columns become numbers, as `calib compare` does
+        ac = dict(cfg.get("analysis", {}))
+        outcome = ac.get("outcome", "vote_dem")
+        personas = _numbers(personas, [outcome], "[personas] path")
+        if human is not None:
+            cols = [ac.get("human_outcome", "vote_dem"), ac.get("llm_outcome") or outcome, "weight"]
+            human = _numbers(human, cols, "[personas] human")
     else:
         raise DataError("[personas] needs simulate = {...} or path = '...'")
     if "persona_type" in pc:
@@ -128,10 +137,21 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
     return personas, human, study
 
 
+def _numbers(frame: pd.DataFrame, columns: list[str], what: str) -> pd.DataFrame:
+    """``frame`` with those of ``columns`` it has as floats (text that is no number raises)."""
+    have = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    if not have:
+        return frame
+    frame = frame.copy()
+    for c in have:
+        frame[c] = to_numeric(frame, c, what)
+    return frame
+
+
 def _benchmark(cfg: Mapping[str, Any], study: Any) -> pd.Series:
     bc = dict(cfg.get("benchmark", {}))
     if "path" in bc:
-        t = read_table(bc["path"])
+        t = read_table(bc["path"], "[benchmark] path")
         col = bc.get("column", "dem_two_party_share")
         return t.set_index(bc.get("key", "state"))[col].astype(float)
     year = bc.get("certified")
@@ -199,9 +219,8 @@ def write_outputs(res: StudyResult, out: Path, *, report: bool, overwrite: bool)
     if report:
         paths["report"] = out / "report.html"
     paths.update({f"forecast_{m}": out / f"forecast_{m}.json" for m in res.forecasts})
-    clash = [str(p) for p in paths.values() if p.exists()]
-    if clash and not overwrite:
-        raise DataError(f"outputs exist: {clash[:4]}; set overwrite = true ([outputs]) or --overwrite")
+    for p in paths.values():  # before writing any (overwrite = true in [outputs] replaces)
+        check_output(p, overwrite)
     res.comparison.table.to_csv(paths["comparison"], index=False)
     res.table().to_csv(paths["summary"], index=False)
     paths["backtest"].write_text(json.dumps(res.metrics, indent=1, default=float))

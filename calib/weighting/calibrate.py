@@ -196,7 +196,7 @@ def calibrate(
     distance : ``"linear"`` (GREG; negative weights are refused), ``"raking"``
         (exponential), ``"logit"`` (needs finite bounds), ``"truncated"`` (linear with finite
         bounds), or a :class:`~calib.weighting.distance.Distance`.
-    bounds : ``(L, U)`` bounds on ``g = w / d`` with ``L < 1 < U``. As in R, when every
+    bounds : ``(L, U)`` bounds on ``g = w / d`` with ``0 <= L < 1 < U``. As in R, when every
         population/sample ratio exceeds 20 the input weights are first rescaled by their mean
         ratio and the bounds apply to the rescaled weights (a warning and a Step note say so).
     tol : R's ``epsilon``: ``max |misfit| / (1 + |total|)`` to reach.

@@ -29,7 +29,9 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
+from calib.core.sample import check_weights
 from calib.core.targets import JOINT_SEP, Targets
+from calib.core.util import kish_ess as _kish
 
 #: Multiples of the mean weight counted by :func:`weight_summary`.
 SHARE_ABOVE = (3, 5, 10)
@@ -41,11 +43,7 @@ def _weights(w: Any) -> np.ndarray:
     a = np.asarray(w, dtype=float).ravel()
     if a.size == 0:
         raise DataError("weights: no values; diagnostics need at least one weight")
-    if not np.all(np.isfinite(a)) or np.any(a < 0):
-        raise DataError("weights: missing, infinite or negative values; fix the weights first")
-    if a.sum() <= 0:
-        raise DataError("weights: all zero; diagnostics need a positive total")
-    return a
+    return check_weights(a, "weights")
 
 
 def kish_ess(w: Sequence[float] | np.ndarray | pd.Series) -> float:
@@ -56,8 +54,7 @@ def kish_ess(w: Sequence[float] | np.ndarray | pd.Series) -> float:
     >>> kish_ess([1, 1, 2, 4])
     2.909090909090909
     """
-    a = _weights(w)
-    return float(a.sum() ** 2 / (a**2).sum())
+    return _kish(_weights(w))
 
 
 def design_effect(w: Sequence[float] | np.ndarray | pd.Series) -> float:

@@ -131,26 +131,54 @@ def get(name: str | Distance) -> Distance:
         ) from None
 
 
+def bound_pair(bounds: Bounds | tuple[float, float], what: str | None = None) -> Bounds:
+    """Validate given bounds ``(L, U)`` on g = output/input weight: ``0 <= L < 1 < U``.
+
+    The one rule of every method and path (calibrate, optimal, out of core, ``--bounds``):
+    weights stay >= 0 and g = 1 (no change) is allowed; ``U`` may be ``inf``. The pair
+    ``(-inf, inf)``, which a step records when it had no bounds (and persistence replays), is
+    accepted as "no bounds".
+
+    Parameters
+    ----------
+    bounds : two numbers.
+    what : how the message names them (default ``bounds=(L, U)``; the CLI: ``--bounds L U``).
+
+    Examples
+    --------
+    >>> bound_pair((0.5, 2))
+    (0.5, 2.0)
+    >>> bound_pair((-1, 2))
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.DataError: bounds=(-1, 2): bounds on g = output/input weight need 0 <= L < 1 < U, i.e. 0 <= lower < 1 < upper (e.g. bounds=(0.5, 2))
+    """
+    what = what or f"bounds={bounds!r}"
+    try:
+        L, U = (float(x) for x in bounds)
+    except (TypeError, ValueError):
+        raise DataError(f"{what}: give two numbers (lower, upper) on g") from None
+    if L == -np.inf and U == np.inf:
+        return L, U
+    if not 0.0 <= L < 1.0 < U:  # False for NaN too
+        raise DataError(
+            f"{what}: bounds on g = output/input weight need 0 <= L < 1 < U, i.e. "
+            "0 <= lower < 1 < upper (e.g. bounds=(0.5, 2))"
+        )
+    return L, U
+
+
 def check_bounds(distance: Distance, bounds: Bounds | None) -> Bounds:
     """Validate ``bounds`` on g for ``distance``; returns ``(L, U)`` as floats.
+
+    The rule is :func:`bound_pair`'s; None gives ``(-inf, inf)``.
 
     Examples
     --------
     >>> check_bounds(get("linear"), None)
     (-inf, inf)
     """
-    if bounds is None:
-        L, U = -np.inf, np.inf
-    else:
-        try:
-            L, U = (float(x) for x in bounds)
-        except (TypeError, ValueError):
-            raise DataError(f"bounds={bounds!r}: give two numbers (lower, upper) on g") from None
-    if np.isnan(L) or np.isnan(U) or not L < 1.0 < U:
-        raise DataError(
-            f"bounds={bounds!r} on g = output/input weight must satisfy lower < 1 < upper "
-            "(e.g. bounds=(0.5, 2))"
-        )
+    L, U = (-np.inf, np.inf) if bounds is None else bound_pair(bounds)
     if distance.needs_bounds and not (np.isfinite(L) and np.isfinite(U)):
         raise DataError(
             f"distance {distance.name!r} needs finite bounds=(lower, upper) on g, got {bounds!r}; "
@@ -159,4 +187,4 @@ def check_bounds(distance: Distance, bounds: Bounds | None) -> Bounds:
     return L, U
 
 
-__all__ = ["Distance", "DISTANCES", "get", "check_bounds", "Bounds"]
+__all__ = ["Distance", "DISTANCES", "get", "bound_pair", "check_bounds", "Bounds"]

@@ -34,6 +34,7 @@ from calib.core.history import Calibration, Step
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import problem as _design
+from calib.weighting.distance import bound_pair
 
 DIVERGENCES = ("kl", "chi2", "variance")
 _DISTANCE_NAME = {"kl": "raking", "chi2": "linear", "variance": "variance"}
@@ -149,7 +150,7 @@ def optimal(
     cal = Calibration(
         cells=d.cells,
         row_cell=d.row_cell,
-        X=d.auxiliary,
+        auxiliary=d.auxiliary,
         totals=t_all,
         labels=t_labels,
         g=g,
@@ -195,15 +196,8 @@ def _population_scale(d: _design.CellDesign, W: np.ndarray) -> float:
 def _check_bounds(bounds: tuple[float, float] | None, divergence: str) -> tuple[float, float]:
     if bounds is None:
         return (0.0 if divergence == "kl" else -np.inf, np.inf)
-    try:
-        lo, hi = (float(b) for b in bounds)
-    except (TypeError, ValueError):
-        raise DataError(f"bounds={bounds!r}: give (L, U) bounds on g = w / input weight") from None
-    if not lo < hi or lo >= 1 or hi <= 1:
-        raise DataError(f"bounds={bounds!r}: need L < 1 < U (g = 1 must be allowed)")
-    if divergence == "kl":
-        lo = max(lo, 0.0)
-    return lo, hi
+    lo, hi = bound_pair(bounds)
+    return (max(lo, 0.0) if divergence == "kl" else lo), hi  # (-inf, inf): no bounds
 
 
 def _entry_se(d: _design.CellDesign) -> np.ndarray:

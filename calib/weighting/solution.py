@@ -72,7 +72,7 @@ class CellSolution:
             cells=problem.cells,
             row_cell=problem.row_cell,  # type: ignore[arg-type]  # None out of core
             # built on first access unless the solve built it (estimation needs it)
-            X=problem.auxiliary if self.X is None else self.X,
+            auxiliary=problem.auxiliary if self.X is None else self.X,
             totals=totals,
             labels=labels,
             g=self.g,

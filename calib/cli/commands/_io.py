@@ -22,7 +22,9 @@ import pandas as pd
 import typer
 
 from calib.core.errors import DataError
+from calib.core.util import check_output
 from calib.data.readers import read_personas
+from calib.data.tables import read_table, to_numeric  # noqa: F401 - commands import to_numeric from here
 
 PARQUET = (".parquet", ".pq")
 
@@ -53,14 +55,15 @@ def _kind(path: Path, what: str) -> str:
 
 
 def read_frame(path: str | Path, what: str = "INPUT") -> pd.DataFrame:
-    """Read a CSV (every column as text, only empty cells missing) or a Parquet file.
+    """Read a command's table with :func:`calib.data.tables.read_table`, refusing an empty one.
 
-    CSV columns stay text so that a code ``"01"`` or ``"1"`` matches the target level written
-    the same way; :func:`to_numeric` converts the columns a command uses as numbers.
+    CSV columns stay text (only empty cells missing) so that a code ``"01"`` or ``"1"``
+    matches the target level written the same way; :func:`to_numeric` converts the columns a
+    command uses as numbers. Parquet (and JSONL / JSON records) keep their types.
 
     Parameters
     ----------
-    path : the file; ``.csv`` or ``.parquet``.
+    path : the file; ``.csv``, ``.parquet`` or another format :func:`read_table` reads.
     what : how error messages name the file (``INPUT``, ``--reference`` ...).
 
     Returns
@@ -76,20 +79,10 @@ def read_frame(path: str | Path, what: str = "INPUT") -> pd.DataFrame:
     >>> f["b"].isna().tolist(), f["b"].iloc[1]
     ([True, False], 'NA')
     """
-    path = Path(path)
-    kind = _kind(path, what)
-    if not path.exists():
-        raise DataError(f"{what} {str(path)!r} does not exist; check the path")
-    try:
-        if kind == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (OSError, ValueError) as err:
-        raise DataError(f"{what} {str(path)!r} could not be read ({err}); check the file") from err
+    frame = read_table(path, what)
     if len(frame) == 0:
         raise DataError(f"{what} {str(path)!r} has no rows")
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def read_input(path: str | Path, what: str = "INPUT", codebook: str | Path | None = None,
@@ -167,29 +160,6 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str | None], what: st
         )
 
 
-def to_numeric(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
-    """Column ``column`` as float; text that is not a number raises naming the value.
-
-    Examples
-    --------
-    >>> to_numeric(pd.DataFrame({"w": ["1.5", None]}), "w", "--base-weight").tolist()
-    [1.5, nan]
-    """
-    col = frame[column]
-    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
-        return col.astype(float)
-    num = pd.to_numeric(col, errors="coerce")
-    bad = num.isna() & col.notna()
-    if bad.any():
-        first = col[bad].iloc[0]
-        raise DataError(
-            f"{what}: column {column!r} has {int(bad.sum())} non-numeric values "
-            f"(first {first!r} in row {int(np.flatnonzero(bad.to_numpy())[0]) + 1}); "
-            "fix or blank them"
-        )
-    return num.astype(float)
-
-
 def looks_numeric(col: pd.Series) -> bool:
     """True when every non-missing value of ``col`` parses as a number (and there is one)."""
     if pd.api.types.is_bool_dtype(col.dtype):
@@ -214,11 +184,7 @@ def check_out(path: str | Path | None, overwrite: bool, what: str = "--out",
         table = what != "--diagnostics-json"
     if table:
         _kind(path, what)
-    if path.exists() and not overwrite:
-        raise DataError(
-            f"{what} {str(path)!r} already exists; pass --overwrite to replace it or choose "
-            "another path"
-        )
+    check_output(path, overwrite, what)
     if not path.parent.exists():
         raise DataError(f"{what} {str(path)!r}: folder {str(path.parent)!r} does not exist")
     return path

@@ -33,6 +33,7 @@ import typer
 from calib.cli.commands._io import read_frame, require_columns, to_numeric
 from calib.core.errors import DataError
 from calib.weighting import registry
+from calib.weighting.distance import bound_pair
 
 #: ``--method`` choices: the registry's methods that take targets or a reference.
 METHOD_NAMES = registry.cli_methods()
@@ -216,8 +217,8 @@ def validate(opts: WeightingOptions) -> registry.Method:
         raise DataError(f"--missing {opts.missing!r}: use error, drop or level")
     if opts.trim is not None and not opts.trim > 1:
         raise DataError(f"--trim {opts.trim}: the cap is a multiple of the mean weight; use > 1")
-    if opts.bounds is not None and not (0 <= opts.bounds[0] < 1 < opts.bounds[1]):
-        raise DataError(f"--bounds {opts.bounds[0]} {opts.bounds[1]}: need 0 <= L < 1 < U")
+    if opts.bounds is not None:
+        bound_pair(opts.bounds, f"--bounds {opts.bounds[0]} {opts.bounds[1]}")
     _method_kwargs(opts, m)  # a flag the method does not take is refused here
     return m
 

@@ -23,6 +23,7 @@ import typer
 
 from calib.cli.commands._io import dumps
 from calib.core.errors import DataError
+from calib.core.util import check_output
 
 KEYS = ("rmse", "bias", "winners_correct", "states", "brier", "log_score", "ev_error", "coverage")
 
@@ -33,8 +34,8 @@ def run(forecast: Path, year: int, out: Path | None = None, overwrite: bool = Fa
 
     if not Path(forecast).exists():
         raise DataError(f"FORECAST {str(forecast)!r} does not exist")
-    if out is not None and Path(out).exists() and not overwrite:
-        raise DataError(f"--json {str(out)!r} already exists; pass --overwrite to replace it")
+    if out is not None:
+        check_output(out, overwrite, "--json")
     m = backtest(forecast, year)
     if out is not None:
         Path(out).write_text(dumps(m))

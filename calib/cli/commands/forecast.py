@@ -24,6 +24,7 @@ import typer
 
 from calib.cli.commands._io import dumps, read_frame
 from calib.core.errors import DataError
+from calib.core.util import check_output
 
 
 def run(
@@ -45,8 +46,7 @@ def run(
     if out is not None:
         if out.suffix.lower() != ".json":
             raise DataError(f"--out {str(out)!r}: the forecast is written as JSON; use a .json path")
-        if out.exists() and not overwrite:
-            raise DataError(f"--out {str(out)!r} already exists; pass --overwrite to replace it")
+        check_output(out, overwrite, "--out")
     frame = read_frame(estimates, "ESTIMATES")
     for col in ("estimate", "se", "draw"):
         if col in frame.columns:
