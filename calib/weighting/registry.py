@@ -84,7 +84,7 @@ class Method:
     allow_nonconvergence : takes ``allow_nonconvergence=True`` (warn, do not raise).
     cli_flags : the ``calib weight`` flags the method accepts, besides ``--method``,
         ``--base-weight`` and ``--trim`` (a trim step after any method).
-    replay : options that :func:`calib.data.persist.save_sample` stores to replay the step.
+    replay : options that :func:`calib.estimation.persist.save_sample` stores to replay the step.
     """
 
     name: str

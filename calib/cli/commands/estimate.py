@@ -115,7 +115,7 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
     table = sample.estimate(request)
     write_frame(table, out)
     if cmd.replicates_out is not None:
-        from calib.data.persist import save_replicates
+        from calib.estimation.persist import save_replicates
 
         save_replicates(sample, cmd.replicates_out, request.variance, request.n_replicates,
                         request.seed, overwrite=cmd.overwrite)
