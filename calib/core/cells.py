@@ -21,7 +21,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,7 +122,7 @@ class Encoded:
         return int(self.codes[0].shape[0]) if self.codes else int(self.keep.sum())
 
 
-def _sorted_levels(uniques: pd.Index | np.ndarray) -> list:
+def _sorted_levels(uniques: Iterable) -> list:
     vals = list(uniques)
     try:
         return sorted(vals)
@@ -139,7 +139,7 @@ def encode_column(
     name: str,
     levels: Sequence[str] | None = None,
     missing: str = "error",
-    dtype: type | None = np.int64,
+    dtype: type | np.dtype | None = np.int64,
 ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
     """Encode one column to codes. Returns ``(codes, levels, missing_mask)``.
 
@@ -330,7 +330,8 @@ class CellTable:
     def to_frame(self) -> pd.DataFrame:
         """The cell table as a DataFrame with level text, ``count``, ``weight`` and the sums."""
         data = {
-            v: pd.Categorical.from_codes(self.keys[:, j], categories=list(self.levels[v]))
+            # pandas accepts any list-like categories; its stubs want an Index
+            v: pd.Categorical.from_codes(self.keys[:, j], categories=list(self.levels[v]))  # pyright: ignore[reportCallIssue, reportArgumentType]
             for j, v in enumerate(self.variables)
         }
         data["count"] = self.count

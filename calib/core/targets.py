@@ -97,7 +97,7 @@ class Margin:
             bad = [self._label(i) for i in np.flatnonzero(vals < 0)]
             raise TargetError(f"margin {self.name!r}: negative targets at levels {bad}")
 
-    def _label(self, i: int) -> str:
+    def _label(self, i: int | np.integer) -> str:
         return JOINT_SEP.join(self.levels[i]) if self.levels else ""
 
     @property
@@ -281,7 +281,9 @@ class Targets:
                     "targets are shares but no population total is known: pass population=N "
                     "(--population on the CLI) or resolve against the sample's total weight"
                 )
-        margins = tuple(m.as_totals(pop) if m.scale == "share" else m for m in self.margins)
+        # pop is set whenever a share margin exists (raised above otherwise)
+        margins = tuple(m.as_totals(pop) if m.scale == "share" and pop is not None else m
+                        for m in self.margins)
         return replace(self, margins=margins, population=pop)
 
     def normalized(self) -> Targets:

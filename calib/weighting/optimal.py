@@ -220,7 +220,8 @@ def _independent(A: np.ndarray) -> np.ndarray:
 
     if A.shape[1] == 0:
         return np.zeros(0, dtype=int)
-    _, R, piv = qr(A, mode="economic", pivoting=True)
+    # scipy has no stubs: the checker infers every return shape of qr, not the one asked for
+    _, R, piv = qr(A, mode="economic", pivoting=True)  # pyright: ignore[reportAssignmentType]
     diag = np.abs(np.diag(R))
     rank = int((diag > diag.max() * 1e-10).sum()) if diag.size else 0
     return np.sort(piv[:rank])
@@ -239,6 +240,7 @@ def _solve(
     solver: str,
 ) -> tuple[np.ndarray | None, str]:
     import cvxpy as cp
+    from cvxpy.error import SolverError
 
     N = float(W.sum())
     w = W / N  # scaled: objective and constraints of order one
@@ -249,6 +251,7 @@ def _solve(
     elif divergence == "chi2":
         obj = 0.5 * cp.sum(cp.multiply(w, cp.square(g - 1)))
     else:
+        assert S is not None  # divergence="variance" comes with S, the squared weights per cell
         obj = cp.sum(cp.multiply(S / S.sum(), cp.square(g)))
     A = X * w[:, None]  # A' g = achieved / N
     cons: list[Any] = []
@@ -272,7 +275,7 @@ def _solve(
     prob = cp.Problem(cp.Minimize(obj), cons)
     try:
         prob.solve(solver=solver, **_accuracy(solver))
-    except cp.error.SolverError as e:
+    except SolverError as e:
         return None, f"solver error: {e}"
     if prob.status not in ("optimal", "optimal_inaccurate") or g.value is None:
         return None, str(prob.status)
@@ -295,6 +298,7 @@ def _conflict_message(
     """Solve the closest soft problem (L1 relative residuals within the bounds) and name the
     margin entries left with the largest residuals."""
     import cvxpy as cp
+    from cvxpy.error import SolverError
 
     N = float(W.sum())
     A = X * (W / N)[:, None]
@@ -310,7 +314,7 @@ def _conflict_message(
     head = f"optimal ({divergence}) is infeasible (solver status {status})"
     try:
         prob.solve(solver="CLARABEL")
-    except cp.error.SolverError:
+    except SolverError:
         return head + ": loosen the bounds or check that the margins are consistent"
     if g.value is None:
         return head + ": loosen the bounds or check that the margins are consistent"

@@ -107,6 +107,15 @@ class CellDesign:
         return rows[i][0], rows[i][1], float(rel[i])
 
 
+@dataclass(frozen=True)
+class RowDesign(CellDesign):
+    """A :class:`CellDesign` indexed from a sample's rows (:func:`build`): ``row_cell`` and
+    ``keep`` are always set."""
+
+    row_cell: np.ndarray
+    keep: np.ndarray
+
+
 def build(
     frame: pd.DataFrame,
     weights: np.ndarray,
@@ -114,7 +123,7 @@ def build(
     *,
     population: float | None = None,
     missing: str = "error",
-) -> CellDesign:
+) -> RowDesign:
     """Index a sample's cells against targets.
 
     Parameters
@@ -172,7 +181,7 @@ def build(
     numeric = tuple(
         cells.sums[f"__num__{m.variables[0]}"] / cells.count for m in resolved if m.numeric
     )
-    return CellDesign(cells, row_cell, keep, resolved, index, numeric, dropped)
+    return RowDesign(cells, row_cell, keep, resolved, index, numeric, dropped)
 
 
 def from_cells(

@@ -6,8 +6,9 @@ R survey keeps ``postStrata`` / ``calibration`` with the design.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,17 +23,17 @@ class _LazyMatrix:
     def __set_name__(self, owner: type, name: str) -> None:
         self._slot = "_lazy_" + name
 
-    def __get__(self, obj: object, objtype: type | None = None) -> object:
+    def __get__(self, obj: object, objtype: type | None = None) -> np.ndarray:
         if obj is None:
             # asked on the class (the dataclass looks for a default): there is none
             raise AttributeError(self._slot)
-        value = obj.__dict__[self._slot]
+        value: np.ndarray | Callable[[], np.ndarray] = obj.__dict__[self._slot]
         if callable(value):
             value = value()
             obj.__dict__[self._slot] = value
         return value
 
-    def __set__(self, obj: object, value: object) -> None:
+    def __set__(self, obj: object, value: np.ndarray | Callable[[], np.ndarray]) -> None:
         obj.__dict__[self._slot] = value
 
 
@@ -57,7 +58,10 @@ class Calibration:
 
     cells: CellTable
     row_cell: np.ndarray
-    X: np.ndarray = _LazyMatrix()  # type: ignore[assignment]  # no default: see _LazyMatrix
+    if TYPE_CHECKING:  # the checker sees the descriptor: takes an array or a builder, reads an array
+        X: _LazyMatrix
+    else:
+        X: np.ndarray = _LazyMatrix()  # no default: see _LazyMatrix
     totals: np.ndarray
     labels: tuple[tuple[str, str], ...]
     g: np.ndarray
@@ -71,7 +75,7 @@ class Step:
     """One weighting step in a Sample's history."""
 
     method: str
-    options: Mapping[str, object]
+    options: Mapping[str, Any]  # the method's keyword arguments (read back on replay)
     converged: bool = True
     iterations: int = 0
     max_error: float = 0.0

@@ -247,12 +247,14 @@ def apply(frame: pd.DataFrame, opts: WeightingOptions, *, strata: str | None = N
     from calib.weighting import registry
 
     _validate(opts)
+    assert opts.method is not None  # _validate refused a missing --method
     targets = read_targets(opts)
     frame = prepare(frame, targets, opts)
     sample = base_sample(frame, opts, strata=strata, cluster=cluster)
     fn = registry.get(opts.method)  # imports the method (cvxpy for optimal) on demand
     kwargs = _method_kwargs(opts, fn)
     if opts.method == "propensity":
+        assert opts.reference is not None  # _validate: propensity needs --reference
         reference = read_frame(opts.reference, "--reference")
         params = inspect.signature(fn).parameters
         if opts.reference_weight is not None:

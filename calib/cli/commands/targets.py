@@ -53,16 +53,19 @@ def build(name: str, variables: list[str] | None = None,
                           states=_split(states))
 
 
+# Option types shared by the subcommands (module level: a type checker reads them as aliases)
+Vars = Annotated[list[str] | None, typer.Option(
+    "--variables", help="harmonized variables, comma-separated or repeated")]
+States = Annotated[list[str] | None, typer.Option(
+    "--states", help="USPS state codes, comma-separated or repeated")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
 def register(app: typer.Typer) -> None:
     """Register the ``targets`` group on the ``calib`` app."""
     group = typer.Typer(help="The census targets shipped with calib: list, show, export.",
                         no_args_is_help=True)
     app.add_typer(group, name="targets")
-    Vars = Annotated[list[str] | None, typer.Option(
-        "--variables", help="harmonized variables, comma-separated or repeated")]
-    States = Annotated[list[str] | None, typer.Option(
-        "--states", help="USPS state codes, comma-separated or repeated")]
-    Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
     @group.command("list")
     def list_(as_json: Json = False) -> None:

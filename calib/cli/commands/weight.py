@@ -59,6 +59,7 @@ def diagnostics_of(sample: Any, weighting: WeightingOptions | None = None) -> tu
     opts: dict[str, Any] = {}
     if weighting is not None and weighting.method == "propensity":
         step = next((s for s in sample.history if s.method == "propensity"), None)
+        assert weighting.reference is not None  # _validate: propensity needs --reference
         opts["reference"] = read_frame(weighting.reference, "--reference")
         opts["reference_weight"] = weighting.reference_weight
         if step is not None and step.options.get("variables"):

@@ -41,7 +41,7 @@ CVAP_BASE = {"state": "state", "region": "region", "sex": "sex", "race4": "race4
              "age6": "age6", "educ5": "educ5"}  # fmt: skip
 
 
-def _cat(values: pd.Series | np.ndarray, variable: str) -> pd.Categorical:
+def _cat(values: pd.Series | np.ndarray, variable: str) -> pd.Categorical[str]:
     cat = pd.Categorical(values, categories=list(LEVELS[variable]))
     bad = pd.isna(cat) & pd.notna(np.asarray(values, dtype=object))
     if bad.any():

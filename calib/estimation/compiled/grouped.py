@@ -148,7 +148,7 @@ def row_groups(p, rc: np.ndarray, base: np.ndarray, YD: np.ndarray,
     n = rc.size
     unit, rows_are_psus = _unit(p)
     m = int(rc.max()) + 1 if n else 1
-    cols = [(unit, int(unit.max()) + 1 if n else 1), (rc, m)]
+    cols: list[tuple[np.ndarray, int | None]] = [(unit, int(unit.max()) + 1 if n else 1), (rc, m)]
     if not (base == 1.0).all():
         cols.append((base, None))
     limit = int(share * n)
@@ -270,7 +270,9 @@ class CellSums:
 
             return cls(f"groups ({g.n_groups:,} groups of identical rows)", sums)
         # blocks of (stratum, cell); their rows made contiguous, blocks in the sampler's order
-        block, B = _factorize_rows([(unit, int(unit.max()) + 1), (rc, m)], rc.size)
+        got = _factorize_rows([(unit, int(unit.max()) + 1), (rc, m)], rc.size)
+        assert got is not None  # at most rc.size blocks: the limit is never passed
+        block, B = got
         bsize = np.bincount(block, minlength=B).astype(float)
         first = first_rows(block, B)
         bunit, bcell = unit[first], rc[first]
