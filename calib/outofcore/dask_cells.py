@@ -33,9 +33,10 @@ def read(files: Paths, *, blocksize: str | int | None = None) -> Any:
     import dask.dataframe as dd
 
     files = expand(files)
+    # dask's annotations say str for both; it documents (and takes) a bool and a byte count
     if file_format(files) == "parquet":
-        return dd.read_parquet(files, split_row_groups=True)
-    return dd.read_csv(files, blocksize=blocksize or "64MB")
+        return dd.read_parquet(files, split_row_groups=True)  # pyright: ignore[reportArgumentType]
+    return dd.read_csv(files, blocksize=blocksize or "64MB")  # pyright: ignore[reportArgumentType]
 
 
 def _prepare(part: pd.DataFrame, variables, base_weight, products) -> pd.DataFrame:

@@ -48,8 +48,10 @@ def _group(sample: Any, variables: list[str], outcome: str) -> pd.DataFrame:
         from calib.outofcore.dask_cells import group_combos, read
 
         nmiss = int(read(sample.files)[outcome].isna().sum().compute())
-        raw = None if nmiss else group_combos(sample.files, variables, base_weight=sample.base_weight,
-                                              products=products, client=sample.client)
+        if nmiss:
+            raise _missing_outcome(outcome, nmiss)
+        raw = group_combos(sample.files, variables, base_weight=sample.base_weight,
+                           products=products, client=sample.client)
     else:
         import duckdb
 
@@ -169,7 +171,7 @@ def estimate_files(
         s_d2z = np.where(sel, (D2Y - ybar * D2) / N, 0.0)
         s_d2z2 = np.where(sel, (D2Y2 - 2 * ybar * D2Y + ybar**2 * D2) / N**2, 0.0)
         S = np.bincount(fc, weights=s_dz, minlength=m_c)
-        if cal is not None and step.method == "rake":
+        if cal is not None and step is not None and step.method == "rake":
             # R rake: RAKE_SWEEPS sweeps of u <- u - (unweighted mean of u over each margin
             # level); on cells a shift per cell, from per-cell unweighted sums of z
             s_z = np.where(sel, (fine.sums["__y"] - ybar * fine.count) / N, 0.0)
@@ -250,10 +252,14 @@ def _no_missing_outcome(con, sample, outcome: str) -> None:
         f"WHERE {quote(outcome)} IS NULL OR isnan(CAST({quote(outcome)} AS DOUBLE))"
     ).fetchone()[0])
     if nmiss:
-        raise DataError(
-            f"outcome {outcome!r}: {nmiss} rows have missing values; drop or impute them (or "
-            "recode the outcome) before estimating"
-        )
+        raise _missing_outcome(outcome, nmiss)
+
+
+def _missing_outcome(outcome: str, nmiss: int) -> DataError:
+    return DataError(
+        f"outcome {outcome!r}: {nmiss} rows have missing values; drop or impute them (or "
+        "recode the outcome) before estimating"
+    )
 
 
 __all__ = ["estimate_files"]

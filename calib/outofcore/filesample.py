@@ -168,10 +168,10 @@ class FileSample:
         """Stream the rows with their weights to ``out`` (Parquet file; a directory for Dask)."""
         from calib.outofcore.writeback import dask_write, duckdb_write
 
-        if self.g is None:
+        if self.g is None or self.cells is None:  # set together by the weighting
             raise DataError("the FileSample is not weighted yet; call rake/poststratify/"
                             "calibrate first")
-        kw = dict(variables=list(self.cells.variables), base_weight=self.base_weight,
+        kw: dict[str, Any] = dict(variables=list(self.cells.variables), base_weight=self.base_weight,
                   weight_column=weight_column, overwrite=overwrite)
         if self.engine == "dask":
             return dask_write(self.files, self.combos, self.g, out, client=self.client, **kw)

@@ -81,6 +81,7 @@ def solve_cells(
     w = cells.weight
     X, totals, labels = d.matrix()
     missing = options.pop("missing", "error")
+    info: dict[str, Any]  # the Step's convergence fields
     if method == "rake":
         if d.numeric_margins:
             raise DataError(
@@ -147,8 +148,9 @@ def solve_cells(
                     history=res.history)
         opts = {"distance": dist, "bounds": (L, U), "tol": tol, "max_iter": max_iter,
                 "trim": None, "missing": missing, "trimmed": 0, "rescale": res.scale}
-    cal = Calibration(cells=cells, row_cell=None, X=X, totals=totals, labels=labels, g=g,
-                      distance=dist, bounds=bounds, margin_index=d.index)
+    # no rows in memory out of core: row_cell is empty
+    cal = Calibration(cells=cells, row_cell=np.empty(0, dtype=np.int64), X=X, totals=totals,
+                      labels=labels, g=g, distance=dist, bounds=bounds, margin_index=d.index)
     step = Step(method=method, options=opts, targets=d.targets, dropped=d.dropped,
                 calibration=cal, **info)
     return g, step

@@ -44,7 +44,8 @@ class Calibration:
     Attributes
     ----------
     cells : the cell table the step solved on (``cells.weight`` = input weights per cell).
-    row_cell : cell of every row of the sample *after* the step.
+    row_cell : cell of every row of the sample *after* the step (empty out of core, where
+        the rows stay in the files).
     X : (n_cells, p) auxiliary matrix on cells (indicator columns of every margin entry,
         then numeric auxiliaries), the model matrix of the calibration regression. May be
         given as a zero-argument callable returning it: it is then built on first access.
