@@ -279,7 +279,8 @@ def forecast(
         e = est.set_index("state")
         for j, s in enumerate(STATES):
             if s in e.index:
-                mu, sd = float(e.at[s, "estimate"]), float(e.at[s, "se"])
+                # pandas-stubs type .at as any scalar, NA included (float() raises on NA)
+                mu, sd = float(e.at[s, "estimate"]), float(e.at[s, "se"])  # pyright: ignore[reportArgumentType]
                 if not (np.isfinite(mu) and np.isfinite(sd) and sd >= 0):
                     raise DataError(f"state {s}: estimate/se must be finite, se >= 0")
                 mu = 1 - mu if republican else mu

@@ -91,7 +91,7 @@ def fit_joint(
     """Fit the joint persona + human model (an :class:`calib.mrp.MRPFit`)."""
     from calib.mrp import fit
 
-    variables = list(dict.fromkeys([*cells, *([bias_by] if bias_by else [])]))
+    variables: list[str] = list(dict.fromkeys([*cells, *([bias_by] if bias_by else [])]))
     data = stack_sources(personas, human, outcome, human_outcome, variables)
     if bias_by:
         data["bias"] = np.where(data["source"] == "human", "human",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,8 @@ def diagnostics_table(idata: Any) -> pd.DataFrame:
     """R-hat, bulk and tail ESS per parameter (flattened: one row per element)."""
     import arviz as az
 
-    s = az.summary(_posterior(idata), kind="diagnostics", round_to="none")
+    # kind="diagnostics" gives a DataFrame (arviz annotates every return kind)
+    s = cast(pd.DataFrame, az.summary(_posterior(idata), kind="diagnostics", round_to="none"))
     out = s[["r_hat", "ess_bulk", "ess_tail"]].astype(float)
     out.index.name = "parameter"
     return out

@@ -115,15 +115,19 @@ def build_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray):
     """
     import pymc as pm
     import pytensor.tensor as pt
+    from pytensor.tensor.special import log_softmax
 
     data = model_data(spec, cells, counts)
     cat = spec.family == "categorical"
     lead: tuple[str, ...] = ("category",) if cat else ()
     with pm.Model(coords=_coords(spec)) as model:
         a = pm.Normal("Intercept", 0.0, 2.5, dims=lead or None)
-        eta = a[None, :] if cat else a
+        eta: Any = a[None, :] if cat else a
+        # PyMC annotates its variables as Variable / SharedVariable unions that lack
+        # indexing and arithmetic; they are TensorVariables: typed Any here
+        b: Any
         for t in spec.terms:
-            x = pm.Data(f"x_{t.name}", data[f"x_{t.name}"])
+            x: Any = pm.Data(f"x_{t.name}", data[f"x_{t.name}"])
             if t.kind in ("group", "domain_group"):
                 sd = pm.HalfNormal(f"sd_{t.name}", 1.0, dims=lead or None)
                 sdb = sd[:, None] if cat else sd
@@ -136,21 +140,24 @@ def build_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray):
                 eta = eta + (b[:, x].T if cat else b[x])
             elif t.kind == "fixed":
                 b = pm.Normal(f"b_{t.name}", 0.0, 2.5, dims=(*lead, f"{t.name}_effect"))
-                bb = pt.concatenate([pt.zeros((*([len(spec.outcome_levels) - 1] if cat else []),
-                                               1)), b], axis=-1)
+                bb: Any = pt.concatenate(
+                    [pt.zeros((*([len(spec.outcome_levels) - 1] if cat else []), 1)), b], axis=-1)
                 eta = eta + (bb[:, x].T if cat else bb[x])
             else:  # numeric slopes
                 b = pm.Normal(f"b_{t.name}", 0.0, 2.5, dims=lead or None)
                 eta = eta + (x[:, None] * b[None, :] if cat else x * b)
-        n = pm.Data("n", data["n"])
-        y = pm.Data("y", data["y"])
+        n: Any = pm.Data("n", data["n"])
+        y: Any = pm.Data("y", data["y"])
         # the likelihood kernel (constants dropped: the binomial / multinomial coefficients
         # and PyMC's parameter checks would be recomputed at every gradient evaluation)
+        # (pt.sum is annotated as returning Variable or a list; it is a TensorVariable)
+        loglik: Any
         if cat:
             full = pt.concatenate([pt.zeros((eta.shape[0], 1)), eta], axis=1)
-            pm.Potential("loglik", pt.sum(y * pt.special.log_softmax(full, axis=1)))
+            loglik = pt.sum(y * log_softmax(full, axis=1))
         else:
-            pm.Potential("loglik", pt.sum(y * eta - n * pt.softplus(eta)))
+            loglik = pt.sum(y * eta - n * pt.softplus(eta))
+        pm.Potential("loglik", loglik)
     return model
 
 
@@ -325,7 +332,7 @@ class MRPFit:
             dc = d[:, ci, :] if c is not None else d
             q = np.quantile(dc, [a, 1 - a], axis=0)
             for j, lv in enumerate(labels):
-                row = {"term": term, "level": lv}
+                row: dict[str, Any] = {"term": term, "level": lv}
                 if c is not None:
                     row["category"] = c
                 row.update(mean=float(dc[:, j].mean()), sd=float(dc[:, j].std(ddof=1)),

@@ -28,7 +28,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,7 +200,7 @@ def poststratify(
             seen = frozenset(domains)  # (`set` is the parameter here)
             domains_sorted = [d for d in order if d in seen]
             remap = {d: i for i, d in enumerate(domains_sorted)}
-            dom_codes = np.array([remap[domains[c]] for c in dom_codes])
+            dom_codes = np.array([remap[domains[int(c)]] for c in dom_codes])
             domains = pd.Index(domains_sorted)
         D = len(domains)
         A = np.zeros((len(frame), D))
@@ -233,7 +233,7 @@ def poststratify(
                                          "by": by_name, "domain": domain,
                                          "draw": np.arange(S), "estimate": d}))
 
-    ns_map: dict[str, int] = {}
+    ns_map: dict[Hashable, int] = {}
     if by is not None and by in fit.cells.variables:
         c = fit.cells
         lv = np.asarray(c.levels[by])[c.codes(by)]
