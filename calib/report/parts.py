@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ def ev_variance_text(options: dict) -> str:
             "and the spread is likely too narrow.")
 
 
-def from_forecast(forecast: Forecast, *, certified: bool = True, **parts: object) -> ReportData:
+def from_forecast(forecast: Forecast, *, certified: bool = True, **parts: Any) -> ReportData:
     """A :class:`ReportData` with the state map and EV histogram of ``forecast`` filled in.
 
     Parameters
@@ -58,7 +59,7 @@ def from_forecast(forecast: Forecast, *, certified: bool = True, **parts: object
         raise DataError(f"from_forecast needs a calib.election.Forecast, got "
                         f"{type(forecast).__name__}")
     st = forecast.states[forecast.states["state"].isin(STATES)][["state", "estimate"]]
-    derived: dict[str, object] = {
+    derived: dict[str, Any] = {
         "ev_draws": np.asarray(forecast.ev_draws, dtype=int),
         "ev_variance": ev_variance_text(dict(forecast.options)),
         "provenance": {"forecast year": forecast.year, "forecast options": forecast.options},
