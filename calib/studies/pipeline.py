@@ -100,6 +100,7 @@ def load_study(path: str | Path) -> dict:
 def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None, Any]:
     pc = dict(cfg.get("personas", {}))
     study = None
+    personas: pd.DataFrame
     if "simulate" in pc:
         from calib.studies.election_study import election_study
 
@@ -110,13 +111,14 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
     elif "path" in pc:
         from calib.data.readers import read_personas, read_table
 
-        got = read_personas(pc["path"], codebook=pc.get("codebook"))
-        personas = got[0] if isinstance(got, tuple) else got
+        codebook = pc.get("codebook")
+        personas = (read_personas(pc["path"]) if codebook is None
+                    else read_personas(pc["path"], codebook=codebook)[0])
         human = read_table(pc["human"]) if "human" in pc else None
     else:
         raise DataError("[personas] needs simulate = {...} or path = '...'")
     if "persona_type" in pc:
-        t = pc["persona_type"]
+        t: str = pc["persona_type"]
         if "persona_type" not in personas.columns:
             raise DataError("persona_type given but the personas have no persona_type column")
         personas = personas[personas["persona_type"].astype(str) == t]
