@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from calib.core.errors import DataError
-from calib.outofcore import choose_engine, weight_files
+from calib.outofcore import choose_engine, engine_name, weight_files
 from calib.outofcore.sources import expand
 
 _UNSUPPORTED = {"cap": "--cap", "trim": "--trim", "divergence": "--divergence",
@@ -73,7 +73,7 @@ def weight_command(
     if engine == "memory" and scheduler is None and _single_file(input):
         return None
     files = expand(input)
-    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine)
+    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine_name(engine))
     if choice.engine == "memory" and len(files) == 1:
         return None
     method = weighting.method or "rake"
@@ -128,7 +128,7 @@ def estimate_command(
     if engine == "memory" and scheduler is None and _single_file(input):
         return None
     files = expand(input)
-    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine)
+    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine_name(engine))
     if choice.engine == "memory" and len(files) == 1:
         return None
     if choice.engine == "memory":

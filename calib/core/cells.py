@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.core.literals import MissingRule
 
 #: Values treated as missing in a categorical variable (compared case-insensitively, stripped).
 MISSING_TOKENS: frozenset[str] = frozenset(
@@ -138,7 +139,7 @@ def encode_column(
     values: pd.Series,
     name: str,
     levels: Sequence[str] | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
     dtype: type | np.dtype | None = np.int64,
 ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
     """Encode one column to codes. Returns ``(codes, levels, missing_mask)``.
@@ -233,7 +234,7 @@ def encode(
     variables: Sequence[str],
     *,
     levels: Mapping[str, Sequence[str]] | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
 ) -> Encoded:
     """Encode ``variables`` of ``frame`` to integer codes, once.
 

@@ -30,6 +30,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import TargetError
+from calib.core.literals import Scale
 
 JOINT_SEP = ":"
 
@@ -52,7 +53,7 @@ class Margin:
     variables: tuple[str, ...]
     levels: tuple[tuple[str, ...], ...]
     values: np.ndarray
-    scale: str = "total"
+    scale: Scale = "total"
     se: np.ndarray | None = None
     numeric: bool = False
     universe: str | None = None
@@ -443,7 +444,7 @@ def margin(
     variable: str | Sequence[str],
     values: Mapping[str, float] | Mapping[tuple[str, ...], float],
     *,
-    scale: str = "total",
+    scale: Scale = "total",
     se: Mapping | None = None,
     universe: str | None = None,
     source: str | None = None,

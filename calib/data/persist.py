@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import CalibError, DataError
+from calib.core.literals import ReplicateMethod
 from calib.core.sample import Sample
 
 FORMAT = "calib-sample/1"
@@ -361,7 +362,7 @@ def load_fit(path: str | Path) -> Any:
 def save_replicates(
     sample: Sample,
     path: str | Path,
-    method: str = "bootstrap",
+    method: ReplicateMethod = "bootstrap",
     replicates: int = 200,
     seed: int | None = None,
     *,

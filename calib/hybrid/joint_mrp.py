@@ -38,6 +38,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
+from calib.core.literals import SamplerBackend
 from calib.hybrid.ppi import (
     COLUMNS,
     _frame_weights,
@@ -86,7 +87,7 @@ def fit_joint(
     seed: int | None = None,
     gate: str = "raise",
     thresholds: Mapping[str, float] | None = None,
-    sampler: str = "nutpie",
+    sampler: SamplerBackend = "nutpie",
 ) -> Any:
     """Fit the joint persona + human model (an :class:`calib.mrp.MRPFit`)."""
     from calib.mrp import fit

@@ -35,6 +35,7 @@ from scipy.stats import norm
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError, InfeasibleError
+from calib.core.literals import Prediction
 from calib.hybrid.ppi import (
     TOTAL,
     Arms,
@@ -77,7 +78,7 @@ def plan_human_sample(
     human_outcome: str,
     persona_weight: Any = None,
     human_weight: Any = None,
-    prediction: str = "llm",
+    prediction: Prediction = "llm",
     cells: Sequence[str] | None = None,
     shares: Mapping[str, float] | pd.Series | None = None,
     max_n: int = 10_000_000,

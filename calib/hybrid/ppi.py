@@ -49,6 +49,7 @@ from scipy.stats import norm
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
+from calib.core.literals import Prediction
 
 #: Label of the all-population row.
 TOTAL = "Total"
@@ -261,7 +262,7 @@ def fit_row(fit: PPIFit, outcome: str, level: Any, by: Any, domain: str, conf: f
 
 def build_arms(
     personas: Any, human: Any, outcome: str, human_outcome: str, *,
-    persona_weight: Any = None, human_weight: Any = None, prediction: str = "llm",
+    persona_weight: Any = None, human_weight: Any = None, prediction: Prediction = "llm",
     cells: Sequence[str] | None = None, transform: Any = None,
 ) -> tuple[Arms, pd.DataFrame, pd.DataFrame]:
     """Validate inputs and build the :class:`Arms` (plus the two row frames)."""
@@ -316,7 +317,7 @@ def ppi_mean(
     *,
     persona_weight: Any = None,
     human_weight: Any = None,
-    prediction: str = "llm",
+    prediction: Prediction = "llm",
     cells: Sequence[str] | None = None,
     by: str | None = None,
     lam: float | None = None,
@@ -394,7 +395,7 @@ def ppi_proportion(
     levels: Sequence[str] | None = None,
     persona_weight: Any = None,
     human_weight: Any = None,
-    prediction: str = "llm",
+    prediction: Prediction = "llm",
     cells: Sequence[str] | None = None,
     by: str | None = None,
     lam: float | None = None,

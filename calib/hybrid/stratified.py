@@ -38,6 +38,7 @@ from scipy.stats import norm
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError, TargetError
+from calib.core.literals import Prediction
 from calib.hybrid.ppi import (
     COLUMNS,
     TOTAL,
@@ -103,7 +104,7 @@ def ppi_stratified(
     shares: Mapping[str, float] | pd.Series | None = None,
     persona_weight: Any = None,
     human_weight: Any = None,
-    prediction: str = "llm",
+    prediction: Prediction = "llm",
     cells: Sequence[str] | None = None,
     lam: float | None = None,
     level: float = 0.95,

@@ -45,6 +45,7 @@ from calib.core.errors import (
     InfeasibleError,
     TargetError,
 )
+from calib.core.literals import MissingRule
 from calib.core.targets import Targets
 
 
@@ -99,7 +100,7 @@ def extend_frame(
     count: str = "n",
     weight: str | None = None,
     prior_sd: float = 1.0,
-    missing: str = "error",
+    missing: MissingRule = "error",
 ) -> pd.DataFrame:
     """Split every frame cell by the levels of ``variable`` modelled on a reference survey.
 

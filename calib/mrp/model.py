@@ -50,6 +50,7 @@ import pandas as pd
 
 from calib.core.cells import CellTable, collapse, encode
 from calib.core.errors import DataError
+from calib.core.literals import SamplerBackend
 from calib.core.threads import usable_cpus
 from calib.mrp.spec import (
     ModelSpec,
@@ -180,7 +181,7 @@ _CACHE: OrderedDict[tuple, Any] = OrderedDict()
 CACHE_SIZE = 8
 
 
-def structure_key(spec: ModelSpec, sampler: str) -> tuple:
+def structure_key(spec: ModelSpec, sampler: SamplerBackend) -> tuple:
     """What fixes the compiled model: sampler, family, outcome levels, terms and their levels."""
     return (sampler, spec.family, spec.outcome_levels,
             tuple((t.name, t.kind, t.levels, t.centered) for t in spec.terms))
@@ -191,7 +192,8 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def compiled_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray, sampler: str,
+def compiled_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray,
+                   sampler: SamplerBackend,
                    cache: bool = True) -> tuple[Any, Any, bool]:
     """``(pymc_model, nutpie_compiled_or_None, cache_hit)`` for these cells.
 
@@ -233,7 +235,7 @@ def _cores(chains: int, cores: int | None) -> int:
     return max(1, min(chains, usable_cpus()))
 
 
-def _sample(model, compiled, sampler: str, draws: int, tune: int, chains: int,
+def _sample(model, compiled, sampler: SamplerBackend, draws: int, tune: int, chains: int,
             seed: int | None, target_accept: float, cores: int | None,
             options: Mapping[str, Any] | None = None, progress: bool | None = False):
     import pymc as pm

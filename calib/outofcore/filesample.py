@@ -22,6 +22,7 @@ import pandas as pd
 
 from calib.core.cells import CellTable
 from calib.core.errors import DataError
+from calib.core.literals import FileEngine, MissingRule
 from calib.core.targets import Targets
 from calib.weighting.result import Step
 
@@ -58,7 +59,7 @@ class FileSample:
 
     files: tuple[str, ...]
     base_weight: str | None = None
-    engine: str = "duckdb"
+    engine: FileEngine = "duckdb"
     client: Any = None
     memory_limit: str | None = None
     cells: CellTable | None = None
@@ -72,7 +73,7 @@ class FileSample:
         paths: Any,
         *,
         weight: str | None = None,
-        engine: str = "duckdb",
+        engine: FileEngine = "duckdb",
         scheduler: str | None = None,
         client: Any = None,
         memory_limit: str | None = None,
@@ -109,7 +110,7 @@ class FileSample:
         variables: Any,
         *,
         levels: Any = None,
-        missing: str = "error",
+        missing: MissingRule = "error",
         numeric: Any = (),
         products: Any = None,
     ) -> tuple[CellTable, Any]:

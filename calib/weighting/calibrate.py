@@ -23,6 +23,7 @@ import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import ConvergenceError, InfeasibleError
+from calib.core.literals import DistanceName, MissingRule
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import distance as _distance
@@ -180,13 +181,13 @@ def calibrate(
     sample: Sample,
     targets: Targets,
     *,
-    distance: str | _distance.Distance = "linear",
+    distance: DistanceName | _distance.Distance = "linear",
     bounds: tuple[float, float] | None = None,
     tol: float = 1e-7,
     max_iter: int = 50,
     trim: tuple[float, float] | None = None,
     population: float | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
     allow_nonconvergence: bool = False,
 ) -> Sample:
     """Calibrate a sample's current weights to categorical margins and numeric totals.

@@ -24,18 +24,19 @@ methods for complex surveys", Int. Stat. Review 84:79-98; Diamond & Boyd (2016) 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import DataError, InfeasibleError
+from calib.core.literals import Divergence, MissingRule
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import problem as _design
 from calib.weighting.result import Calibration, Step
 
-DIVERGENCES = ("kl", "chi2", "variance")
+DIVERGENCES: tuple[Divergence, ...] = get_args(Divergence)
 _DISTANCE_NAME = {"kl": "raking", "chi2": "linear", "variance": "variance"}
 #: relative margin error accepted from the solver when margins are exact.
 SOLVER_TOL = 1e-6
@@ -45,13 +46,13 @@ def optimal(
     sample: Sample,
     targets: Targets,
     *,
-    divergence: str = "kl",
+    divergence: Divergence = "kl",
     bounds: tuple[float, float] | None = None,
     tolerance: float | None = None,
     soft: bool = False,
     solver: str = "CLARABEL",
     population: float | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
 ) -> Sample:
     """Calibrate by convex optimization on the cells.
 
@@ -192,7 +193,7 @@ def _population_scale(d: _design.CellDesign, W: np.ndarray) -> float:
     return cat[0].total / float(W.sum())
 
 
-def _check_bounds(bounds: tuple[float, float] | None, divergence: str) -> tuple[float, float]:
+def _check_bounds(bounds: tuple[float, float] | None, divergence: Divergence) -> tuple[float, float]:
     if bounds is None:
         return (0.0 if divergence == "kl" else -np.inf, np.inf)
     try:
@@ -233,7 +234,7 @@ def _solve(
     T: np.ndarray,
     se: np.ndarray,
     S: np.ndarray | None,
-    divergence: str,
+    divergence: Divergence,
     lo: float,
     hi: float,
     tolerance: float | None,
@@ -291,7 +292,7 @@ def _conflict_message(
     labels: tuple[tuple[str, str], ...],
     lo: float,
     hi: float,
-    divergence: str,
+    divergence: Divergence,
     status: str,
     top: int = 3,
 ) -> str:

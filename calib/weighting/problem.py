@@ -21,6 +21,7 @@ from calib.core.cells import (
     encode_column,
 )
 from calib.core.errors import DataError, TargetError
+from calib.core.literals import MissingRule
 from calib.core.targets import JOINT_SEP, Margin, Targets
 
 
@@ -122,7 +123,7 @@ def build(
     targets: Targets,
     *,
     population: float | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
 ) -> RowDesign:
     """Index a sample's cells against targets.
 

@@ -44,6 +44,7 @@ from calib.core.cells import (
     encode,
 )
 from calib.core.errors import ConvergenceError, DataError
+from calib.core.literals import MissingRule
 from calib.core.sample import Sample, check_weights
 from calib.data.variables import LEVELS
 from calib.weighting.result import Step
@@ -57,7 +58,7 @@ def propensity(
     reference_weight: str | None = None,
     C: float = 1.0,
     trim: float | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
     max_iter: int = 1000,
 ) -> Sample:
     """Importance weights of the personas against reference microdata.

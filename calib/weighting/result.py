@@ -66,7 +66,7 @@ class Calibration:
     totals: np.ndarray
     labels: tuple[tuple[str, str], ...]
     g: np.ndarray
-    distance: str
+    distance: str  # a DistanceName, or the name of a user's own Distance
     bounds: tuple[float, float] = (-np.inf, np.inf)
     margin_index: tuple[np.ndarray, ...] = ()
 

@@ -140,6 +140,7 @@ def run(
     if replicates_out is not None:
         from calib.data.persist import save_replicates
 
+        assert variance in ("bootstrap", "jackknife")  # checked with --replicates-out above
         save_replicates(sample, replicates_out, variance, replicates or 200, seed,
                         overwrite=overwrite)
     if echo is not None:

@@ -20,9 +20,10 @@ import typer
 
 from calib.cli.commands._io import check_out, dumps, frame_records
 from calib.core.errors import TargetError
+from calib.core.literals import Universe
 
 #: name -> (universe, by, default variables, description)
-NAMES: dict[str, tuple[str, str | None, tuple[str, ...], str]] = {
+NAMES: dict[str, tuple[Universe, str | None, tuple[str, ...], str]] = {
     "cvap-national": ("cvap", None, ("sex", "age6", "race4", "educ5"),
                       "US citizens 18+ (ACS 2014-2018 CVAP frame), one-way margins, totals"),
     "cvap-state": ("cvap", "state", ("sex", "age6", "race4", "educ5"),
