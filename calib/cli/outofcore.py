@@ -62,7 +62,7 @@ def weight_command(
     scheduler: str | None = None,
     as_json: bool = False,
     echo: Any = None,
-) -> dict | None:
+) -> dict[str, Any] | None:
     """Run ``calib weight`` out of core; None when the in-memory command should run.
 
     Examples

@@ -43,7 +43,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,9 @@ from calib.mrp.spec import (
     encode_for_spec,
     encode_outcome,
 )
+
+if TYPE_CHECKING:
+    from calib.mrp.poststrat import MRPEstimate
 
 #: Default smallest per-level row count for the centred parametrization (``centered="auto"``).
 CENTER_MIN = 100
@@ -343,7 +346,7 @@ class MRPFit:
                 rows.append(row)
         return pd.DataFrame(rows)
 
-    def poststratify(self, frame: pd.DataFrame, **options: Any) -> Any:
+    def poststratify(self, frame: pd.DataFrame, **options: Any) -> MRPEstimate:
         """Shortcut for :func:`calib.mrp.poststratify` (``fit.poststratify(frame)``)."""
         from calib.mrp.poststrat import poststratify
 

@@ -26,7 +26,6 @@ Examples
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
 from calib.cli.commands._io import (
@@ -95,9 +94,9 @@ def run(
     engine: str = "memory",
     scheduler: str | None = None,
     codebook: str | Path | None = None,
-) -> pd.DataFrame | dict:
+) -> dict[str, Any]:
     """Implement ``calib weight``; writes ``out`` (and the diagnostics JSON) and returns the
-    output frame (a summary dict when it ran out of core: see :mod:`calib.cli.outofcore`).
+    summary that ``--json`` prints (in memory or out of core: see :mod:`calib.cli.outofcore`).
     With ``codebook`` the input is recoded first (:func:`._io.read_input`) and the output
     holds the raw columns, the recoded ones and the weight."""
     codebook_in_memory(codebook, engine, scheduler, input)
@@ -150,7 +149,7 @@ def run(
                 echo(f"note: {dropped} rows have missing weighting variables (--missing drop); "
                      f"their {weight_column!r} is empty")
             echo(text)
-    return result
+    return payload
 
 
 def register(app: typer.Typer) -> None:
