@@ -17,9 +17,12 @@ Examples
 >>> _ = (d / "in.csv").write_text("sex\\nF\\nM\\nM\\nM\\n")
 >>> _ = (d / "t.csv").write_text("variable,level,share\\nsex,F,0.5\\nsex,M,0.5\\n")
 >>> from calib.cli.commands._weighting import WeightingOptions
->>> out = run(d / "in.csv", WeightingOptions(targets=d / "t.csv", method="rake"),
-...           out=d / "out.csv")
->>> out["weight"].round(4).tolist()
+>>> summary = run(d / "in.csv", WeightingOptions(targets=d / "t.csv", method="rake"),
+...               out=d / "out.csv")
+>>> summary["weighted_rows"], summary["steps"][0]["method"]
+(4, 'rake')
+>>> import pandas as pd
+>>> pd.read_csv(d / "out.csv")["weight"].round(4).tolist()
 [2.0, 0.6667, 0.6667, 0.6667]
 """
 
