@@ -352,3 +352,17 @@ def test_estimate_replicate_se_close_to_r_linearized(r_api, api_files, capsys, v
     if variance == "bootstrap":  # the seed makes it reproducible
         code, out = cli(*args[:-1], d / "again.csv", capsys=capsys)
         assert pd.read_csv(d / "again.csv")["se"].iloc[0] == e["se"].iloc[0]
+
+
+def test_weight_run_returns_the_json_summary_in_memory_too(tmp_path):
+    # one return type: run() gives the --json summary on both paths (was the frame in memory)
+    from calib.cli.commands._weighting import WeightingOptions
+    from calib.cli.commands.weight import run
+
+    pd.DataFrame({"sex": ["F", "M", "M"]}).to_csv(tmp_path / "s.csv", index=False)
+    pd.DataFrame({"variable": "sex", "level": ["F", "M"], "total": [2.0, 1.0]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    got = run(tmp_path / "s.csv", WeightingOptions(targets=tmp_path / "t.csv", method="rake"),
+              out=tmp_path / "o.csv")
+    assert isinstance(got, dict) and got["weighted_rows"] == 3
+    assert got["total_weight"] == pytest.approx(3.0)

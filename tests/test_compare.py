@@ -117,3 +117,12 @@ def test_partisan_calibration_fixes_composition_not_response():
     assert s.at["partisan", "status"] == "ok"
     assert s.at["partisan", "rmse"] < 0.5 * s.at["rake", "rmse"]
     assert s.at["partisan", "bias"] > 0.05  # what partisan weighting cannot fix
+
+
+def test_poststratify_without_frame_or_targets_names_the_fix(study):
+    # was an AttributeError on None (frame_targets(None, ...)); now the rake path's DataError
+    p = study.personas[study.personas["persona_type"] == "meta"]
+    bench = study.truth_state.set_index("state")["dem_two_party_share"]
+    c = compare(p, "vote_dem", benchmark=bench, methods=("poststratify",))
+    status = c.summary.set_index("method").at["poststratify", "status"]
+    assert "need targets= or a frame=" in status

@@ -343,3 +343,15 @@ def test_memory_engine_and_auto_choice(missing_files, tmp_path):
     np.testing.assert_array_equal(a["id"], b["id"])
     np.testing.assert_allclose(a["weight"], b["weight"], rtol=1e-12, atol=0)
     assert r.dropped == db.dropped > 0
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "dask"])
+def test_missing_outcome_is_an_error(tmp_path, engine, client):
+    # the Dask path used to pass None on to the cell table (a TypeError); both engines refuse
+    f = _frame(np.random.default_rng(3), 200)
+    f.loc[:4, "y"] = np.nan
+    f.to_parquet(tmp_path / "p.parquet", index=False)
+    fs = FileSample.from_files(tmp_path / "p.parquet", weight="w", engine=engine,
+                               client=client if engine == "dask" else None)
+    with pytest.raises(DataError, match="outcome 'y': 5 rows have missing values"):
+        fs.estimate("y", by="sex")

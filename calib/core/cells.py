@@ -21,7 +21,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.core.literals import MissingRule
 
 #: Values treated as missing in a categorical variable (compared case-insensitively, stripped).
 MISSING_TOKENS: frozenset[str] = frozenset(
@@ -123,7 +124,7 @@ class Encoded:
         return int(self.codes[0].shape[0]) if self.codes else int(self.keep.sum())
 
 
-def _sorted_levels(uniques: pd.Index | np.ndarray) -> list:
+def _sorted_levels(uniques: Iterable) -> list:
     vals = list(uniques)
     try:
         return sorted(vals)
@@ -187,8 +188,8 @@ def encode_column(
     values: pd.Series,
     name: str,
     levels: Sequence[str] | None = None,
-    missing: str = "error",
-    dtype: type | None = np.int64,
+    missing: MissingRule = "error",
+    dtype: type | np.dtype | None = np.int64,
 ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
     """Encode one column to codes. Returns ``(codes, levels, missing_mask)``.
 
@@ -255,7 +256,7 @@ def encode(
     variables: Sequence[str],
     *,
     levels: Mapping[str, Sequence[str]] | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
 ) -> Encoded:
     """Encode ``variables`` of ``frame`` to integer codes, once.
 
@@ -352,7 +353,8 @@ class CellTable:
     def to_frame(self) -> pd.DataFrame:
         """The cell table as a DataFrame with level text, ``count``, ``weight`` and the sums."""
         data = {
-            v: pd.Categorical.from_codes(self.keys[:, j], categories=list(self.levels[v]))
+            # pandas accepts any list-like categories; its stubs want an Index
+            v: pd.Categorical.from_codes(self.keys[:, j], categories=list(self.levels[v]))  # pyright: ignore[reportCallIssue, reportArgumentType]
             for j, v in enumerate(self.variables)
         }
         data["count"] = self.count

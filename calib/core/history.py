@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class Calibration:
     totals: np.ndarray
     labels: tuple[tuple[str, str], ...]
     g: np.ndarray
-    distance: str
+    distance: str  # a DistanceName, or the name of a user's own Distance
     bounds: tuple[float, float] = (-np.inf, np.inf)
     margin_index: tuple[np.ndarray, ...] = ()
 
@@ -59,7 +60,7 @@ class Step:
     """One weighting step in a Sample's history."""
 
     method: str
-    options: Mapping[str, object]
+    options: Mapping[str, Any]  # the method's keyword arguments (read back on replay)
     converged: bool = True
     iterations: int = 0
     max_error: float = 0.0

@@ -30,6 +30,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import TargetError
+from calib.core.literals import Scale
 from calib.core.util import check_output, read_csv_text
 
 JOINT_SEP = ":"
@@ -53,7 +54,7 @@ class Margin:
     variables: tuple[str, ...]
     levels: tuple[tuple[str, ...], ...]
     values: np.ndarray
-    scale: str = "total"
+    scale: Scale = "total"
     se: np.ndarray | None = None
     numeric: bool = False
     universe: str | None = None
@@ -105,7 +106,7 @@ class Margin:
             bad = [self._label(i) for i in np.flatnonzero(vals < 0)]
             raise TargetError(f"margin {self.name!r}: negative targets at levels {bad}")
 
-    def _label(self, i: int) -> str:
+    def _label(self, i: int | np.integer) -> str:
         return JOINT_SEP.join(self.levels[i]) if self.levels else ""
 
     @property
@@ -289,7 +290,9 @@ class Targets:
                     "targets are shares but no population total is known: pass population=N "
                     "(--population on the CLI) or resolve against the sample's total weight"
                 )
-        margins = tuple(m.as_totals(pop) if m.scale == "share" else m for m in self.margins)
+        # pop is set whenever a share margin exists (raised above otherwise)
+        margins = tuple(m.as_totals(pop) if m.scale == "share" and pop is not None else m
+                        for m in self.margins)
         return replace(self, margins=margins, population=pop)
 
     def normalized(self) -> Targets:
@@ -451,7 +454,7 @@ def margin(
     variable: str | Sequence[str],
     values: Mapping[str, float] | Mapping[tuple[str, ...], float],
     *,
-    scale: str = "total",
+    scale: Scale = "total",
     se: Mapping | None = None,
     universe: str | None = None,
     source: str | None = None,

@@ -77,7 +77,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -492,7 +492,7 @@ class CodebookReport:
         ):
             rows.append({
                 "target": target, "source": source, "kind": kind, "rows": self.n_rows,
-                "missing": self.missing.get(target, 0),
+                "missing": self.missing.get(str(target), 0),
                 "levels": int(grp["level"].dropna().nunique()),
             })  # fmt: skip
         return pd.DataFrame(rows)
@@ -502,7 +502,7 @@ class CodebookReport:
         for (target, source, kind), grp in self.mappings.groupby(
             ["target", "source", "kind"], sort=False, dropna=False
         ):
-            lines.append(f"  {target} <- {source} ({kind}): {self.missing.get(target, 0)} missing")
+            lines.append(f"  {target} <- {source} ({kind}): {self.missing.get(str(target), 0)} missing")
             for _, r in grp.iterrows():
                 lvl = "NA" if pd.isna(r["level"]) else r["level"]
                 lines.append(f"      {r['value']!s:>24} -> {lvl}: {int(r['rows'])}")
@@ -864,7 +864,9 @@ def _mapping_table(
             [tab, pd.DataFrame({"value": ["<NA>"], "level": [None], "rows": [n_na]})],
             ignore_index=True,
         )
-    tab = tab.groupby(["value", "level"], dropna=False, sort=False, as_index=False)["rows"].sum()
+    # as_index=False keeps value and level as columns: a DataFrame (pandas-stubs say Series)
+    tab = cast(pd.DataFrame, tab.groupby(["value", "level"], dropna=False, sort=False,
+                                         as_index=False)["rows"].sum())
     order = {c: i for i, c in enumerate(cats)}
     tab["_o"] = [
         order.get(x, len(order)) if isinstance(x, str) else len(order) + 1 for x in tab["level"]

@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,12 @@ from calib.core.cells import format_level
 from calib.core.errors import DataError
 from calib.data.codebook import Codebook
 from calib.data.tables import read_table
+
+if TYPE_CHECKING:
+    from calib.data.codebook import Codebook, CodebookReport
+
+#: How :func:`read_personas` reads the file's columns.
+PersonaLayout = Literal["auto", "flat", "tianyi"]
 
 #: Models of the Tianyi-Lab/Personas dataset (column prefixes).
 TIANYI_MODELS: tuple[str, ...] = (
@@ -69,12 +75,20 @@ ABSTAIN: tuple[str, ...] = (
 
 
 # ---------------------------------------------------------------------------- flat files
+@overload
+def read_personas(
+    path: str | Path, *, codebook: None = None, layout: PersonaLayout = ...
+) -> pd.DataFrame: ...
+@overload
+def read_personas(
+    path: str | Path, *, codebook: Codebook | str | Path, layout: PersonaLayout = ...
+) -> tuple[pd.DataFrame, CodebookReport]: ...
 def read_personas(
     path: str | Path,
     *,
-    codebook: Any = None,
-    layout: str = "auto",
-) -> pd.DataFrame | tuple[pd.DataFrame, Any]:
+    codebook: Codebook | str | Path | None = None,
+    layout: PersonaLayout = "auto",
+) -> pd.DataFrame | tuple[pd.DataFrame, CodebookReport]:
     """Read a persona file (CSV, Parquet, JSONL) and optionally recode it.
 
     Parameters
@@ -103,7 +117,7 @@ def read_personas(
     """
     if layout not in ("auto", "flat", "tianyi"):
         raise DataError(f"layout={layout!r}: use 'auto', 'flat' or 'tianyi'")
-    frame = read_table(path)
+    frame: pd.DataFrame = read_table(path)
     if layout == "tianyi" or (layout == "auto" and "meta_persona" in frame.columns):
         frame = read_tianyi_personas(frame).frame
     if codebook is None:

@@ -109,7 +109,9 @@ def _subcells(rc: np.ndarray, dom: np.ndarray, m: int, K: int
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sub-cells: calibration cells split by domain (-1: in no estimand). Returns each row's
     sub-cell code and, per sub-cell, its cell and its domain."""
-    sub, ms = factorize_rows([(rc, m), (dom + 1, K + 1)], rc.size)
+    got = factorize_rows([(rc, m), (dom + 1, K + 1)], rc.size)
+    assert got is not None  # at most rc.size sub-cells: the limit is never passed
+    sub, ms = got
     first = first_rows(sub, ms)
     return sub, rc[first], dom[first]
 

@@ -22,9 +22,11 @@ import pandas as pd
 
 from calib.core.cells import format_level, missing_mask
 from calib.core.errors import DataError
+from calib.core.literals import LONELY_RULES, LonelyRule
 from calib.core.sample import Sample
 
-LONELY = ("error", "adjust", "certainty", "remove")
+#: ``lonely`` options (a ``str`` checked against them is a :data:`LonelyRule`)
+LONELY: tuple[LonelyRule, ...] = LONELY_RULES
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class PSUDesign:
     stratum_of_psu: np.ndarray
     n_psu: np.ndarray
     strata_labels: tuple[str, ...]
-    lonely: str
+    lonely: LonelyRule
 
     @property
     def n_psus(self) -> int:

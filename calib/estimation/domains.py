@@ -18,8 +18,7 @@ import pandas as pd
 
 from calib.core.cells import format_level, missing_mask
 from calib.core.errors import DataError
-
-STATS = ("mean", "total", "proportion")
+from calib.core.literals import STATS, Stat
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class Estimands:
     ycols: np.ndarray
     dom: np.ndarray
     n_dom: int
-    stat: str
+    stat: Stat
     missing: int
     missing_by: int
 

@@ -65,9 +65,9 @@ def calibration_chain(sample: Sample) -> tuple[tuple[CalStep, ...], bool]:
     """
     n = sample.n
     final = sample.weight_array
-    steps = [s for s in sample.history if s.calibration is not None]
-    for s in steps:
-        if s.calibration.row_cell.shape[0] != n:
+    steps = [(s, s.calibration) for s in sample.history if s.calibration is not None]
+    for s, cal in steps:
+        if cal.row_cell.shape[0] != n:
             raise DataError(
                 f"weighting step {s.method!r} dropped rows for missing values, so its "
                 "calibration cannot be linked to the sample's rows; drop or impute the missing "
@@ -77,20 +77,21 @@ def calibration_chain(sample: Sample) -> tuple[tuple[CalStep, ...], bool]:
     exact = True
     out: list[CalStep] = []
     for s in sample.history:
-        if s.calibration is None:
+        cal = s.calibration
+        if cal is None:
             exact = False
             continue
-        g_rows = s.calibration.g[s.calibration.row_cell]
-        out.append(CalStep(s, s.calibration, w, w * g_rows))
+        g_rows = cal.g[cal.row_cell]
+        out.append(CalStep(s, cal, w, w * g_rows))
         w = w * g_rows
     if not exact or not np.allclose(w, final, rtol=1e-9, atol=0):
         exact = False
         out = []
-        for s in steps:
-            g_rows = s.calibration.g[s.calibration.row_cell]
+        for s, cal in steps:
+            g_rows = cal.g[cal.row_cell]
             w_in = np.zeros(n)
             np.divide(final, g_rows, out=w_in, where=g_rows > 0)
-            out.append(CalStep(s, s.calibration, w_in, final))
+            out.append(CalStep(s, cal, w_in, final))
     return tuple(out), exact
 
 

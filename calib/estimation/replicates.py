@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.core.literals import REPLICATE_METHODS, LonelyRule, ReplicateMethod, ReplicateType
 from calib.core.sample import Sample
 from calib.estimation.compiled.grouped import GROUP_MIN_ROWS, GROUP_SHARE
 from calib.estimation.compiled.ipf_batch import NOT_CONVERGED, ipf_batch
@@ -42,7 +43,7 @@ from calib.weighting.poststratify import cell_factors
 __all__ = ["GROUP_MIN_ROWS", "GROUP_SHARE", "METHODS", "ReplicatePlan", "plan",
            "replicate_weights"]
 
-METHODS = ("bootstrap", "jackknife")
+METHODS: tuple[ReplicateMethod, ...] = REPLICATE_METHODS
 #: Row-by-replicate entries held in memory at once.
 CHUNK_ENTRIES = 4_000_000
 
@@ -58,7 +59,7 @@ class ReplicatePlan:
     scale, rscales : variance = ``scale * sum_r rscales_r (theta_r - center)^2``.
     """
 
-    method: str
+    method: ReplicateType
     n_rep: int
     scale: float
     rscales: np.ndarray
@@ -137,7 +138,7 @@ class ReplicatePlan:
 
 
 def plan(
-    sample: Sample, method: str, replicates: int = 200, seed: int | None = None,
+    sample: Sample, method: ReplicateMethod, replicates: int = 200, seed: int | None = None,
     lonely: str = "error",
 ) -> ReplicatePlan:
     """The replicate plan for ``sample``.
@@ -353,11 +354,11 @@ def _check_support(cs: CalStep, Wc: np.ndarray, sizes: list[int], start: int) ->
 
 def replicate_weights(
     sample: Sample,
-    method: str = "bootstrap",
+    method: ReplicateMethod = "bootstrap",
     replicates: int = 200,
     seed: int | None = None,
     *,
-    lonely: str = "error",
+    lonely: LonelyRule = "error",
     targets_se: bool = False,
 ) -> pd.DataFrame:
     """Recalibrated replicate weights, rows x replicates.

@@ -94,7 +94,7 @@ def fit_joint(
     :func:`calib.mrp.fit`.
     """
 
-    variables = list(dict.fromkeys([*cells, *([bias_by] if bias_by else [])]))
+    variables: list[str] = list(dict.fromkeys([*cells, *([bias_by] if bias_by else [])]))
     data = stack_sources(personas, human, outcome, human_outcome, variables)
     if bias_by:
         data["bias"] = np.where(data["source"] == "human", "human",

@@ -48,6 +48,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
+from calib.core.literals import Prediction
 from calib.core.sample import check_weights
 from calib.core.util import kish_ess, z_value
 
@@ -285,7 +286,7 @@ def fit_row(fit: PPIFit, outcome: str, level: Any, by: Any, domain: str, conf: f
 
 def build_arms(
     personas: Any, human: Any, outcome: str, human_outcome: str, *,
-    persona_weight: Any = None, human_weight: Any = None, prediction: str = "llm",
+    persona_weight: Any = None, human_weight: Any = None, prediction: Prediction = "llm",
     cells: Sequence[str] | None = None, transform: Any = None,
 ) -> tuple[Arms, pd.DataFrame, pd.DataFrame]:
     """Validate inputs and build the :class:`Arms` (plus the two row frames)."""

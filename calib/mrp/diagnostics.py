@@ -22,7 +22,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,8 @@ def diagnostics_table(idata: Any) -> pd.DataFrame:
     """R-hat, bulk and tail ESS per parameter (flattened: one row per element)."""
     import arviz as az
 
-    s = az.summary(_posterior(idata), kind="diagnostics", round_to="none")
+    # kind="diagnostics" gives a DataFrame (arviz annotates every return kind)
+    s = cast(pd.DataFrame, az.summary(_posterior(idata), kind="diagnostics", round_to="none"))
     out = s[["r_hat", "ess_bulk", "ess_tail"]].astype(float)
     out.index.name = "parameter"
     return out

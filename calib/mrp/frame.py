@@ -46,6 +46,7 @@ from calib.core.errors import (
     InfeasibleError,
     TargetError,
 )
+from calib.core.literals import MissingRule
 from calib.core.targets import Targets
 from calib.weighting.ipf import ipf, max_rel_error
 
@@ -77,7 +78,8 @@ def _fit_multinomial(X: np.ndarray, Y: np.ndarray, prior_sd: float) -> np.ndarra
         eta = np.column_stack([np.zeros(m), X @ B])
         lse = logsumexp(eta, axis=1)
         ll = (Y * eta).sum() - (Y.sum(axis=1) * lse).sum()
-        P = np.exp(eta - lse[:, None])
+        # scipy has no stubs: logsumexp's inferred return type takes no None (newaxis) index
+        P = np.exp(eta - lse[:, None])  # pyright: ignore[reportCallIssue, reportArgumentType]
         grad = X.T @ (Y[:, 1:] - Y.sum(axis=1)[:, None] * P[:, 1:])
         obj = -ll + 0.5 * (pen[:, None] * B**2).sum() / prior_sd**2
         g = -grad + pen[:, None] * B / prior_sd**2
@@ -100,7 +102,7 @@ def extend_frame(
     count: str = "n",
     weight: str | None = None,
     prior_sd: float = 1.0,
-    missing: str = "error",
+    missing: MissingRule = "error",
 ) -> pd.DataFrame:
     """Split every frame cell by the levels of ``variable`` modelled on a reference survey.
 
@@ -159,8 +161,9 @@ def extend_frame(
     P /= P.sum(axis=1, keepdims=True)
     K = len(ylev)
     out = frame.loc[frame.index.repeat(K)].reset_index(drop=True)
-    out.insert(len(by), variable, pd.Categorical(np.tile(np.array(ylev, dtype=object),
-                                                         len(frame)), categories=list(ylev)))
+    ycat = pd.Categorical(np.tile(np.array(ylev, dtype=object), len(frame)), categories=list(ylev))
+    # pandas-stubs' insert() omits array-likes such as a Categorical
+    out.insert(len(by), variable, ycat)  # pyright: ignore[reportArgumentType]
     out[count] = frame[count].to_numpy(float).repeat(K) * P.ravel()
     out.attrs["dropped"] = dropped
     out.attrs["reference_rows"] = int(len(ref))
@@ -258,8 +261,9 @@ def update_frame(
         absent = [v for v in m.variables if v not in frame.columns]
         if absent:
             raise DataError(f"margin {m.name!r}: the frame lacks {absent}")
-        labels = frame[list(m.variables)].astype(str).agg(":".join, axis=1) if len(
-            m.variables) > 1 else frame[m.variables[0]].map(format_level).astype(str)
+        cols = list(m.variables)
+        labels = frame[cols].astype(str).agg(":".join, axis=1) if len(
+            cols) > 1 else frame[cols[0]].map(format_level).astype(str)
         pos = {":".join(lv): i for i, lv in enumerate(m.levels)}
         idx = labels.map(pos)
         uncovered = (idx.isna()) & (n > 0)

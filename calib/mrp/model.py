@@ -50,11 +50,12 @@ import pandas as pd
 
 from calib.core.cells import CellTable, collapse, encode
 from calib.core.errors import DataError
+from calib.core.literals import SamplerBackend
 from calib.core.progress import progress_bar, show
 from calib.core.threads import usable_cpus
 from calib.mrp.diagnostics import Gate, check, posterior_table
 from calib.mrp.diagnostics import divergences as n_divergent
-from calib.mrp.poststrat import poststratify
+from calib.mrp.poststrat import MRPEstimate, poststratify
 from calib.mrp.sampler import CENTER_MIN, Sampler
 from calib.mrp.spec import (
     DomainPredictors,
@@ -118,15 +119,19 @@ def build_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray):
     """
     import pymc as pm
     import pytensor.tensor as pt
+    from pytensor.tensor.special import log_softmax
 
     data = model_data(spec, cells, counts)
     cat = spec.family == "categorical"
     lead: tuple[str, ...] = ("category",) if cat else ()
     with pm.Model(coords=_coords(spec)) as model:
         a = pm.Normal("Intercept", 0.0, 2.5, dims=lead or None)
-        eta = a[None, :] if cat else a
+        eta: Any = a[None, :] if cat else a
+        # PyMC annotates its variables as Variable / SharedVariable unions that lack
+        # indexing and arithmetic; they are TensorVariables: typed Any here
+        b: Any
         for t in spec.terms:
-            x = pm.Data(f"x_{t.name}", data[f"x_{t.name}"])
+            x: Any = pm.Data(f"x_{t.name}", data[f"x_{t.name}"])
             if t.kind in ("group", "domain_group"):
                 sd = pm.HalfNormal(f"sd_{t.name}", 1.0, dims=lead or None)
                 sdb = sd[:, None] if cat else sd
@@ -139,21 +144,24 @@ def build_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray):
                 eta = eta + (b[:, x].T if cat else b[x])
             elif t.kind == "fixed":
                 b = pm.Normal(f"b_{t.name}", 0.0, 2.5, dims=(*lead, f"{t.name}_effect"))
-                bb = pt.concatenate([pt.zeros((*([len(spec.outcome_levels) - 1] if cat else []),
-                                               1)), b], axis=-1)
+                bb: Any = pt.concatenate(
+                    [pt.zeros((*([len(spec.outcome_levels) - 1] if cat else []), 1)), b], axis=-1)
                 eta = eta + (bb[:, x].T if cat else bb[x])
             else:  # numeric slopes
                 b = pm.Normal(f"b_{t.name}", 0.0, 2.5, dims=lead or None)
                 eta = eta + (x[:, None] * b[None, :] if cat else x * b)
-        n = pm.Data("n", data["n"])
-        y = pm.Data("y", data["y"])
+        n: Any = pm.Data("n", data["n"])
+        y: Any = pm.Data("y", data["y"])
         # the likelihood kernel (constants dropped: the binomial / multinomial coefficients
         # and PyMC's parameter checks would be recomputed at every gradient evaluation)
+        # (pt.sum is annotated as returning Variable or a list; it is a TensorVariable)
+        loglik: Any
         if cat:
             full = pt.concatenate([pt.zeros((eta.shape[0], 1)), eta], axis=1)
-            pm.Potential("loglik", pt.sum(y * pt.special.log_softmax(full, axis=1)))
+            loglik = pt.sum(y * log_softmax(full, axis=1))
         else:
-            pm.Potential("loglik", pt.sum(y * eta - n * pt.softplus(eta)))
+            loglik = pt.sum(y * eta - n * pt.softplus(eta))
+        pm.Potential("loglik", loglik)
     return model
 
 
@@ -176,7 +184,7 @@ _CACHE: OrderedDict[tuple, Any] = OrderedDict()
 CACHE_SIZE = 8
 
 
-def structure_key(spec: ModelSpec, sampler: str) -> tuple:
+def structure_key(spec: ModelSpec, sampler: SamplerBackend) -> tuple:
     """What fixes the compiled model: sampler, family, outcome levels, terms and their levels."""
     return (sampler, spec.family, spec.outcome_levels,
             tuple((t.name, t.kind, t.levels, t.centered) for t in spec.terms))
@@ -187,7 +195,8 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def compiled_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray, sampler: str,
+def compiled_model(spec: ModelSpec, cells: CellTable, counts: np.ndarray,
+                   sampler: SamplerBackend,
                    cache: bool = True) -> tuple[Any, Any, bool]:
     """``(pymc_model, nutpie_compiled_or_None, cache_hit)`` for these cells.
 
@@ -328,7 +337,7 @@ class MRPFit:
             dc = d[:, ci, :] if c is not None else d
             q = np.quantile(dc, [a, 1 - a], axis=0)
             for j, lv in enumerate(labels):
-                row = {"term": term, "level": lv}
+                row: dict[str, Any] = {"term": term, "level": lv}
                 if c is not None:
                     row["category"] = c
                 row.update(mean=float(dc[:, j].mean()), sd=float(dc[:, j].std(ddof=1)),
@@ -337,7 +346,7 @@ class MRPFit:
                 rows.append(row)
         return pd.DataFrame(rows)
 
-    def poststratify(self, frame: pd.DataFrame, **options: Any) -> Any:
+    def poststratify(self, frame: pd.DataFrame, **options: Any) -> MRPEstimate:
         """Shortcut for :func:`calib.mrp.poststratify` (``fit.poststratify(frame)``)."""
         return poststratify(self, frame, **options)
 

@@ -37,6 +37,7 @@ import pandas as pd
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
+from calib.core.literals import Family
 from calib.mrp.spec import encode_for_spec
 
 #: Label of the national (all-frame) row.
@@ -130,7 +131,7 @@ def linear_predictor(fit: Any, frame: pd.DataFrame, seed: int | None = 0) -> np.
     return eta
 
 
-def _probabilities(eta: np.ndarray, family: str) -> np.ndarray:
+def _probabilities(eta: np.ndarray, family: Family) -> np.ndarray:
     """(S, K, C) outcome probabilities (binomial: K = 2)."""
     if family == "binomial":
         p1 = 1.0 / (1.0 + np.exp(-eta))

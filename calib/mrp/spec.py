@@ -22,6 +22,7 @@ import pandas as pd
 
 from calib.core.cells import CellTable, encode_column, format_level, missing_mask
 from calib.core.errors import DataError
+from calib.core.literals import Family
 from calib.mrp.sampler import CENTER_MIN
 
 
@@ -67,7 +68,7 @@ class ModelSpec:
     """
 
     outcome: str
-    family: str
+    family: Family
     outcome_levels: tuple[str, ...]
     terms: tuple[Term, ...]
     variable_levels: Mapping[str, tuple[str, ...]]
@@ -142,7 +143,7 @@ DomainPredictors = pd.DataFrame | Mapping[str, pd.DataFrame]
 def build_spec(
     cells: CellTable,
     outcome: str,
-    family: str,
+    family: Family,
     outcome_levels: tuple[str, ...],
     group_effects: Sequence[str],
     fixed_effects: Sequence[str],
@@ -351,7 +352,7 @@ def _level_text(values: pd.Series) -> np.ndarray:
     return text[codes]  # code -1 (missing) picks the trailing "nan"
 
 
-def encode_outcome(values: pd.Series, outcome: str, family: str, success: str | None):
+def encode_outcome(values: pd.Series, outcome: str, family: Family, success: str | None):
     """Outcome indicator(s) per row: (K, n) 0/1 arrays, levels, and the missing mask.
 
     >>> ind, levels, miss = encode_outcome(pd.Series([1, 0, None, 1.0]), "y", "binomial", None)

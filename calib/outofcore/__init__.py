@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from calib.core.errors import DataError
+from calib.core.literals import ENGINE_NAMES, Engine
 from calib.core.targets import Targets
 from calib.outofcore.sources import (
     Paths,
@@ -25,21 +26,34 @@ from calib.outofcore.sources import (
     total_size,
 )
 
-ENGINES = ("memory", "duckdb", "dask")
+ENGINES: tuple[Engine, ...] = ENGINE_NAMES
 
 
 @dataclass(frozen=True)
 class EngineChoice:
     """The engine used and why."""
 
-    engine: str
+    engine: Engine
     reason: str
 
     def __str__(self) -> str:
         return f"engine: {self.engine} ({self.reason})"
 
 
-def choose_engine(paths: Paths, engine: str = "auto", *, fraction: float = 0.25) -> EngineChoice:
+def engine_name(engine: str) -> Engine | Literal["auto"]:
+    """``engine`` checked against the engine names (a plain ``str`` from the CLI).
+
+    Examples
+    --------
+    >>> engine_name("duckdb")
+    'duckdb'
+    """
+    if engine != "auto" and engine not in ENGINES:
+        raise DataError(f"engine={engine!r}: use 'auto', 'memory', 'duckdb' or 'dask'")
+    return engine
+
+
+def choose_engine(paths: Paths, engine: Engine | Literal["auto"] = "auto", *, fraction: float = 0.25) -> EngineChoice:
     """Pick the engine: an explicit one, or memory when the files fit, else DuckDB.
 
     "Fit" means the files' size on disk is below ``fraction`` of the available memory
@@ -52,8 +66,7 @@ def choose_engine(paths: Paths, engine: str = "auto", *, fraction: float = 0.25)
     >>> choose_engine([__file__], "dask").reason
     'asked for'
     """
-    if engine not in ("auto", *ENGINES):
-        raise DataError(f"engine={engine!r}: use 'auto', 'memory', 'duckdb' or 'dask'")
+    engine = engine_name(engine)
     if engine != "auto":
         return EngineChoice(engine, "asked for")
     import psutil
@@ -109,7 +122,7 @@ def weight_files(
     method: str = "rake",
     *,
     out: str | os.PathLike,
-    engine: str = "auto",
+    engine: Engine | Literal["auto"] = "auto",
     weight_column: str = "weight",
     base_weight: str | None = None,
     overwrite: bool = False,

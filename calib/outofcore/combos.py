@@ -25,6 +25,7 @@ from calib.core.cells import (
     missing_mask,
 )
 from calib.core.errors import DataError
+from calib.core.literals import MissingRule
 
 #: Reserved column names of a combination frame.
 N_COL = "__n"
@@ -77,7 +78,7 @@ def cells_from_combos(
     variables: Sequence[str],
     *,
     levels: Mapping[str, Sequence[str]] | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
     numeric: Sequence[str] = (),
     sums: Sequence[str] = (),
     weight_name: str = "weight",

@@ -17,6 +17,7 @@ import pandas as pd
 
 from calib.core.cells import CellTable
 from calib.core.errors import DataError
+from calib.core.literals import MissingRule
 from calib.core.util import CSV_NA_VALUES
 from calib.data.tables import to_numeric
 from calib.outofcore.combos import (
@@ -35,6 +36,7 @@ def read(files: Paths, *, blocksize: str | int | None = None) -> Any:
     import dask.dataframe as dd
 
     files = expand(files)
+    # dask's annotations say str for both; it documents (and takes) a bool and a byte count
     if file_format(files) == "parquet":
         return dd.read_parquet(files, split_row_groups=True)
     # every column as text, only empty cells missing: the CSV rule of calib.data.tables.read_table
@@ -92,7 +94,7 @@ def dask_cells(
     variables: Sequence[str],
     *,
     levels: Mapping[str, Sequence[str]] | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
     base_weight: str | None = None,
     numeric: Sequence[str] = (),
     products: Products | None = None,

@@ -17,6 +17,7 @@ import pandas as pd
 
 from calib.core.cells import CellTable
 from calib.core.errors import DataError
+from calib.core.literals import MissingRule
 from calib.outofcore.combos import (
     BAD_COL,
     N_COL,
@@ -136,7 +137,7 @@ def duckdb_cells(
     variables: Sequence[str],
     *,
     levels: Mapping[str, Sequence[str]] | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
     base_weight: str | None = None,
     numeric: Sequence[str] = (),
     products: Products | None = None,

@@ -51,8 +51,10 @@ def _group(sample: Any, variables: list[str], outcome: str) -> pd.DataFrame:
         from calib.outofcore.dask_cells import group_combos, read
 
         nmiss = int(read(sample.files)[outcome].isna().sum().compute())
-        raw = None if nmiss else group_combos(sample.files, variables, base_weight=sample.base_weight,
-                                              products=products, client=sample.client)
+        if nmiss:
+            raise _missing_outcome(outcome, nmiss)
+        raw = group_combos(sample.files, variables, base_weight=sample.base_weight,
+                           products=products, client=sample.client)
     else:
         import duckdb
 
@@ -284,10 +286,14 @@ def _no_missing_outcome(con, sample, outcome: str) -> None:
         f"WHERE {quote(outcome)} IS NULL OR isnan(CAST({quote(outcome)} AS DOUBLE))"
     ).fetchone()[0])
     if nmiss:
-        raise DataError(
-            f"outcome {outcome!r}: {nmiss} rows have missing values; drop or impute them (or "
-            "recode the outcome) before estimating"
-        )
+        raise _missing_outcome(outcome, nmiss)
+
+
+def _missing_outcome(outcome: str, nmiss: int) -> DataError:
+    return DataError(
+        f"outcome {outcome!r}: {nmiss} rows have missing values; drop or impute them (or "
+        "recode the outcome) before estimating"
+    )
 
 
 __all__ = ["estimate_files"]

@@ -25,6 +25,7 @@ import pandas as pd
 from calib.core.cells import CellTable
 from calib.core.errors import DataError
 from calib.core.history import Step
+from calib.core.literals import FileEngine, MissingRule
 from calib.core.targets import Targets
 from calib.outofcore.solve import check_options, solve_cells
 from calib.outofcore.sources import expand
@@ -62,7 +63,7 @@ class FileSample:
 
     files: tuple[str, ...]
     base_weight: str | None = None
-    engine: str = "duckdb"
+    engine: FileEngine = "duckdb"
     client: Any = None
     memory_limit: str | None = None
     cells: CellTable | None = None
@@ -76,7 +77,7 @@ class FileSample:
         paths: Any,
         *,
         weight: str | None = None,
-        engine: str = "duckdb",
+        engine: FileEngine = "duckdb",
         scheduler: str | None = None,
         client: Any = None,
         memory_limit: str | None = None,
@@ -111,7 +112,7 @@ class FileSample:
         variables: Any,
         *,
         levels: Any = None,
-        missing: str = "error",
+        missing: MissingRule = "error",
         numeric: Any = (),
         products: Any = None,
     ) -> tuple[CellTable, Any]:
@@ -169,10 +170,10 @@ class FileSample:
         """Stream the rows with their weights to ``out`` (Parquet file; a directory for Dask)."""
         from calib.outofcore.writeback import dask_write, duckdb_write
 
-        if self.g is None:
+        if self.g is None or self.cells is None:  # set together by the weighting
             raise DataError("the FileSample is not weighted yet; call rake/poststratify/"
                             "calibrate first")
-        kw = dict(variables=list(self.cells.variables), base_weight=self.base_weight,
+        kw: dict[str, Any] = dict(variables=list(self.cells.variables), base_weight=self.base_weight,
                   weight_column=weight_column, overwrite=overwrite)
         if self.engine == "dask":
             return dask_write(self.files, self.combos, self.g, out, client=self.client, **kw)

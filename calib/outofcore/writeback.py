@@ -127,9 +127,9 @@ def duckdb_write(
         f"WHERE m.{quote(DROP_COL)} IS DISTINCT FROM TRUE ORDER BY {order}"
     )
     con.execute(f"COPY ({q}) TO {literal(out)} (FORMAT parquet)")
-    rows = int(
-        con.execute(f"SELECT COUNT(*) FROM read_parquet({literal(out)})").fetchone()[0]
-    )
+    counted = con.execute(f"SELECT COUNT(*) FROM read_parquet({literal(out)})").fetchone()
+    assert counted is not None  # COUNT(*) gives one row
+    rows = int(counted[0])
     dropped = int(combos.frame.loc[combos.cell < 0, "__n"].sum())
     expected = int(combos.frame["__n"].sum()) - dropped
     if rows != expected:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,7 +89,7 @@ class ReportData:
 
     def validated(self) -> ReportData:
         """A copy with arrays as numpy and tables checked; raises DataError naming the part."""
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         for name in ("weights_before", "weights_after"):
             w = getattr(self, name)
             if w is not None:

@@ -89,7 +89,7 @@ def weights_png(before: np.ndarray | None, after: np.ndarray) -> str:
         rel_before = before[before > 0] / before[before > 0].mean()
     both = rel_after if rel_before is None else np.concatenate([rel_after, rel_before])
     lo, hi = min(both.min(), 0.9), max(both.max(), 1.1)
-    bins = np.geomspace(lo / 1.05, hi * 1.05, 50)
+    bins = np.geomspace(lo / 1.05, hi * 1.05, 50).tolist()
     ax.hist(rel_after, bins=bins, weights=np.full(rel_after.size, 1 / rel_after.size),
             color=DEM, alpha=0.75, label="after adjustment")
     if rel_before is not None:
@@ -202,14 +202,15 @@ def tilemap_svg(states: pd.DataFrame, *, fig_id: str = "fig-tilemap", alt: str =
                    f"{escape(name)}</text>")
         for st, (r, c) in TILES.items():
             x, y = x0 + c * (tile + gap), head + r * (tile + gap)
-            if st not in s.index or pd.isna(s.at[st, col]):
+            # pandas-stubs type .at as any scalar (Period, Interval, NA...): these are floats
+            if st not in s.index or pd.isna(s.at[st, col]):  # pyright: ignore[reportCallIssue, reportArgumentType]
                 out.append(f'<rect x="{x}" y="{y}" width="{tile}" height="{tile}" rx="3" '
                            f'fill="#ffffff" stroke="#bbbbbb" stroke-dasharray="3 2"><title>{st}: '
                            "not given</title></rect>")
                 continue
-            v = float(s.at[st, col])
+            v = float(s.at[st, col])  # pyright: ignore[reportArgumentType]
             fill = share_color(v)
-            cert = float(s.at[st, "certified"])
+            cert = float(s.at[st, "certified"])  # pyright: ignore[reportArgumentType]
             miss = col != "certified" and (v > 0.5) != (cert > 0.5)
             stroke = f' stroke="{INK}" stroke-width="3"' if miss else ""
             tip = f"{st}: {name.lower()} {v:.1%}"

@@ -82,7 +82,7 @@ def from_forecast(forecast: ForecastLike, *, certified: bool = True, **parts: ob
         raise DataError(f"from_forecast needs a calib.election.Forecast (states, ev_draws, "
                         f"options, year), got {type(forecast).__name__}")
     st = forecast.states[forecast.states["state"].isin(STATES)][["state", "estimate"]]
-    derived: dict[str, object] = {
+    derived: dict[str, Any] = {
         "ev_draws": np.asarray(forecast.ev_draws, dtype=int),
         "ev_variance": ev_variance_text(dict(forecast.options)),
         "provenance": {"forecast year": forecast.year, "forecast options": forecast.options},

@@ -90,10 +90,17 @@ def default_provenance() -> dict[str, str]:
     return out
 
 
+def _given[T](part: T | None) -> T:
+    """A part that :meth:`ReportData.present` lists, so not None."""
+    if part is None:
+        raise AssertionError("a present report part is None")
+    return part
+
+
 def _summary(d: ReportData) -> list[dict]:
     items: list[dict] = []
     if d.ev_draws is not None:
-        ev = d.ev_draws
+        ev = np.asarray(d.ev_draws)  # validated(): already an array
         lo, hi = np.percentile(ev, [5, 95])
         items.append({"label": "P(Democratic win)", "value": f"{np.mean(ev >= 270):.0%}",
                       "sub": f"{ev.size:,} simulations, \u2265270 electoral votes"})
@@ -115,11 +122,11 @@ def _summary(d: ReportData) -> list[dict]:
         m = d.methods
         r = pd.to_numeric(m["rmse"], errors="coerce")
         if r.notna().any():
-            best = m.loc[r.idxmin()]
+            best = m.loc[r.idxmin()]  # pyright: ignore[reportCallIssue, reportArgumentType]  # pandas-stubs: a label is Hashable, .loc wants narrower
             items.append({"label": "Best method by RMSE", "value": str(best["method"]), "text": 1,
                           "sub": f"RMSE {_fmt(float(best['rmse']))} of {len(m)} methods"})
     if d.weights_after is not None:
-        st = figures.weight_stats(d.weights_after)
+        st = figures.weight_stats(np.asarray(d.weights_after))
         items.append({"label": "Effective sample size", "value": f"{st['ess']:,.0f}",
                       "sub": f"of {st['n']:,.0f} units; design effect {st['deff']:.2f}"})
     if d.mrp_diagnostics is not None:
@@ -136,19 +143,21 @@ def _context(d: ReportData) -> dict:
                  "summary": _summary(d),
                  "omitted": [_NEEDS[s] for s in SECTIONS if s not in present]}
     if "weights" in present:
-        wa, wb = d.weights_after, d.weights_before
+        # validated(): arrays already (asarray returns them as they are)
+        wa = np.asarray(_given(d.weights_after))
+        wb = None if d.weights_before is None else np.asarray(d.weights_before)
         ctx["fig_weights"] = figures.weights_png(wb, wa)
         ctx["w_after"] = figures.weight_stats(wa)
         ctx["w_before"] = figures.weight_stats(wb) if wb is not None else None
         ctx["before_equal"] = wb is not None and bool(np.ptp(wb[wb > 0]) <= 1e-12 * wb.max())
     if "margins" in present:
-        m = d.margins
+        m = _given(d.margins)
         ctx["fig_love"] = figures.love_png(m)
         t = m["target_share"].astype(float)
         ctx["love_before"] = float((m["sample_share"].astype(float) - t).abs().max()) * 100
         ctx["love_after"] = float((m["weighted_share"].astype(float) - t).abs().max()) * 100
     if "states" in present:
-        s = d.states
+        s = _given(d.states)
         cert = s["certified"].astype(float) > 0.5
         wrong = s.loc[(s["estimate"].astype(float) > 0.5) != cert, "state"].tolist()
         alt = ("Tile-grid maps of the United States coloured by Democratic two-party share: "
@@ -158,16 +167,17 @@ def _context(d: ReportData) -> dict:
         ctx["wrong_calls"] = wrong
         ctx["has_raw"] = "raw" in s.columns
     if "ev" in present:
-        ctx["fig_ev"] = figures.ev_png(d.ev_draws, d.ev_actual)
+        ctx["fig_ev"] = figures.ev_png(np.asarray(_given(d.ev_draws)), d.ev_actual)
         ctx["ev_actual"] = d.ev_actual
         ctx["ev_variance"] = d.ev_variance or _EV_VARIANCE
     if "methods" in present:
-        m = d.methods
+        m = _given(d.methods)
         r = pd.to_numeric(m["rmse"], errors="coerce")
-        hl = {int(r.idxmin()): "best"} if r.notna().any() else {}
+        # (pandas-stubs type idxmin as Hashable: here a label of the RangeIndex)
+        hl = {int(r.idxmin()): "best"} if r.notna().any() else {}  # pyright: ignore[reportArgumentType]
         ctx["tbl_methods"] = _table(m, hl)
     if "mrp" in present:
-        mr = d.mrp_diagnostics
+        mr = _given(d.mrp_diagnostics)
         rh = pd.to_numeric(mr["r_hat"], errors="coerce")
         eb = pd.to_numeric(mr["ess_bulk"], errors="coerce")
         et = pd.to_numeric(mr["ess_tail"], errors="coerce")
@@ -177,7 +187,7 @@ def _context(d: ReportData) -> dict:
         ctx["divergences"] = d.divergences
         ctx["r_hat_max"], ctx["ess_min"] = R_HAT_MAX, ESS_MIN
     if "provenance" in present:
-        given = dict(d.provenance)
+        given = dict(_given(d.provenance))
         prov = {**given, **{k: v for k, v in default_provenance().items() if k not in given}}
         ctx["tbl_provenance"] = [(str(k), _fmt(v)) for k, v in prov.items()]
     return ctx

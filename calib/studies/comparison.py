@@ -95,12 +95,13 @@ def _sample(inp: StudyInput):
     return Sample(inp.personas)
 
 
-def _targets(inp: StudyInput) -> Targets:
+def _targets(inp: StudyInput, variables: Sequence[str] | None = None) -> Targets:
     if inp.targets is not None:
         return inp.targets
     if inp.frame is None:
         raise DataError("weighting methods need targets= or a frame= to build them from")
-    return frame_targets(inp.frame, inp.variables, inp.by, inp.count)
+    return frame_targets(inp.frame, inp.variables if variables is None else variables, inp.by,
+                         inp.count)
 
 
 def run_raw(inp: StudyInput) -> pd.DataFrame:
@@ -117,8 +118,7 @@ def run_poststratify(inp: StudyInput) -> pd.DataFrame:
     """Poststratify to state x (first variable) joint cells."""
     o = inp.opts("poststratify")
     var = o.pop("variable", inp.variables[0])
-    t = frame_targets(inp.frame, [var], inp.by, inp.count) if inp.targets is None else inp.targets
-    return _weighted_by(_sample(inp).poststratify(t, **o), inp)
+    return _weighted_by(_sample(inp).poststratify(_targets(inp, [var]), **o), inp)
 
 
 def _national_targets(inp: StudyInput) -> Targets:

@@ -59,6 +59,7 @@ def _load(ctx: dict) -> str:
 
 def _targets(ctx: dict) -> str:
     t = census_targets(list(VARIABLES))
+    assert t.population is not None  # census targets carry their population
     ctx["targets"] = t
     ctx["results"]["population"] = float(t.population)
     return (f"CVAP margins (citizens 18+, ACS 2014-2018, 50 states) {', '.join(VARIABLES)}: population {t.population:,.0f} "

@@ -144,7 +144,8 @@ def truth_frame(year: int, effects: Mapping[str, Mapping[str, float]] | None = N
         m = st == s
         target = float(res[s])
         f = lambda a, m=m, t=target: np.average(expit(a + base[m]), weights=n[m]) - t  # noqa: E731
-        alpha[m] = brentq(f, -15, 15, xtol=1e-12)
+        # scipy has no stubs: brentq's inferred return includes its full_output tuple
+        alpha[m] = brentq(f, -15, 15, xtol=1e-12)  # pyright: ignore[reportCallIssue, reportArgumentType]
     frame["p_dem"] = expit(alpha + base)
     frame["eta_dem"] = alpha + base
     return frame

@@ -31,7 +31,8 @@ def _dist(p: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
     return a / a.sum()
 
 
-def wasserstein1(p: Sequence[float], q: Sequence[float], *, spacing: Sequence[float] | None = None) -> float:
+def wasserstein1(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarray, *,
+                 spacing: Sequence[float] | None = None) -> float:
     """Wasserstein-1 (earth mover's) distance between two distributions on an ordinal scale.
 
     Levels are equally spaced one unit apart unless ``spacing`` gives their positions.
@@ -46,7 +47,7 @@ def wasserstein1(p: Sequence[float], q: Sequence[float], *, spacing: Sequence[fl
     return float(np.sum(np.abs(np.cumsum(a) - np.cumsum(b))[:-1] * np.diff(x)))
 
 
-def total_variation(p: Sequence[float], q: Sequence[float]) -> float:
+def total_variation(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarray) -> float:
     """Total variation distance ``0.5 * sum |p - q|`` between two nominal distributions."""
     a, b = _dist(p, "p"), _dist(q, "q")
     if a.size != b.size:

@@ -109,6 +109,7 @@ def load_study(path: str | Path) -> dict:
 def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None, Any]:
     pc = dict(cfg.get("personas", {}))
     study = None
+    personas: pd.DataFrame
     if "simulate" in pc:
         study = election_study(**pc["simulate"])
         personas, human = study.personas, study.human
@@ -128,7 +129,7 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
     else:
         raise DataError("[personas] needs simulate = {...} or path = '...'")
     if "persona_type" in pc:
-        t = pc["persona_type"]
+        t: str = pc["persona_type"]
         if "persona_type" not in personas.columns:
             raise DataError("persona_type given but the personas have no persona_type column")
         personas = personas[personas["persona_type"].astype(str) == t]

@@ -60,7 +60,7 @@ def study_report(res: Any, path: str | Path, *, overwrite: bool = False, mrp_fit
                         "national_truth", "ess", "seconds", "bt_ev_error", "bt_brier",
                         "bt_log_score", "bt_coverage", "status"] if c in summary.columns]
     methods = summary[keep].rename(columns=lambda c: c.replace("bt_", "backtest_"))
-    prov = dict(default_provenance())
+    prov: dict[str, Any] = dict(default_provenance())
     prov.update({
         "calib": __version__,
         "study": {k: v for k, v in res.config.items() if k != "outputs"},

@@ -121,7 +121,8 @@ class Population:
         return self.cells[[f"p_{lv}" for lv in self.levels]].to_numpy()
 
 
-def _truth(cells: pd.DataFrame, prob: np.ndarray, levels: tuple[str, ...], binary: bool):
+def _truth(cells: pd.DataFrame, prob: np.ndarray, levels: tuple[str, ...], binary: bool
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     n = cells["n"].to_numpy(dtype=float)
     keep = [1] if binary else list(range(len(levels)))
     overall = pd.DataFrame(
@@ -129,7 +130,7 @@ def _truth(cells: pd.DataFrame, prob: np.ndarray, levels: tuple[str, ...], binar
          "estimate": [float(n @ prob[:, k] / n.sum()) for k in keep]}
     )
     state = cells["state"].astype(str).to_numpy()
-    rows = []
+    rows: list[pd.DataFrame] = []
     for k in keep:
         num = pd.Series(n * prob[:, k]).groupby(state).sum()
         den = pd.Series(n).groupby(state).sum()
@@ -302,7 +303,8 @@ def sample(
             prob /= prob.sum(axis=1, keepdims=True)
         u = rng.random((len(cell), 1))
         k = (prob.cumsum(axis=1) < u).sum(axis=1).clip(max=len(population.levels) - 1)
-        rows["y"] = pd.Categorical.from_codes(k, categories=list(population.levels))
+        # pandas accepts any list-like categories; its stubs want an Index
+        rows["y"] = pd.Categorical.from_codes(k, categories=list(population.levels))  # pyright: ignore[reportCallIssue, reportArgumentType]
     return rows, population
 
 

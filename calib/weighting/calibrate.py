@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import ConvergenceError, DataError, InfeasibleError
+from calib.core.literals import DistanceName, MissingRule
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import distance as _distance
 from calib.weighting import problem as _design
 from calib.weighting.solution import CellSolution
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_array
 
 #: R grake's threshold: input weights are rescaled when every population/sample ratio exceeds it.
 RESCALE_THRESHOLD = 20.0
@@ -101,9 +106,9 @@ def newton(
     scale = rescale_factor(X, w, totals)
     ww = w * scale
     Fm1, dF = distance.Fm1, distance.dF
-    X = _maybe_sparse(X)
+    Xm = _maybe_sparse(X)  # dense or CSR
     eta = np.zeros(X.shape[1])
-    xeta = X @ eta
+    xeta = Xm @ eta
     denom = 1.0 + np.abs(totals)
     history: list[float] = []
     it = 1
@@ -111,23 +116,23 @@ def newton(
     err = np.inf
     while True:
         deriv = dF(xeta, bounds)
-        T = _crossprod(X, ww * deriv)
-        misfit = totals - X.T @ (ww * (1.0 + Fm1(xeta, bounds)))
+        T = _crossprod(Xm, ww * deriv)
+        misfit = totals - Xm.T @ (ww * (1.0 + Fm1(xeta, bounds)))
         deta = np.linalg.pinv(T, rtol=256 * np.finfo(float).eps) @ misfit
         if damped:
-            deta = _backtrack(X, ww, totals, denom, Fm1, bounds, eta, deta, misfit)
+            deta = _backtrack(Xm, ww, totals, denom, Fm1, bounds, eta, deta, misfit)
         eta = eta + deta
-        xeta = X @ eta
+        xeta = Xm @ eta
         g = 1.0 + Fm1(xeta, bounds)
         d = dF(xeta, bounds)
         while it < max_iter and not (np.isfinite(g).all() and np.isfinite(d).all()):
             it += 1
             deta = deta / 2.0
             eta = eta - deta
-            xeta = X @ eta
+            xeta = Xm @ eta
             g = 1.0 + Fm1(xeta, bounds)
             d = dF(xeta, bounds)
-        misfit = totals - X.T @ (ww * g)
+        misfit = totals - Xm.T @ (ww * g)
         err = float(np.max(np.abs(misfit) / denom)) if misfit.size else 0.0
         history.append(err)
         if err < tol:
@@ -140,7 +145,7 @@ def newton(
     return NewtonResult(g * scale, eta, converged, it, err, tuple(history), scale)
 
 
-def _maybe_sparse(X: np.ndarray):
+def _maybe_sparse(X: np.ndarray) -> np.ndarray | csr_array:
     """Indicator auxiliaries are mostly zeros: use CSR so X'WX costs O(nnz), not O(m p^2)."""
     from scipy import sparse
 
@@ -176,13 +181,13 @@ def calibrate(
     sample: Sample,
     targets: Targets,
     *,
-    distance: str | _distance.Distance = "linear",
+    distance: DistanceName | _distance.Distance = "linear",
     bounds: tuple[float, float] | None = None,
     tol: float = 1e-7,
     max_iter: int = 50,
     trim: tuple[float, float] | None = None,
     population: float | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
     allow_nonconvergence: bool = False,
 ) -> Sample:
     """Calibrate a sample's current weights to categorical margins and numeric totals.

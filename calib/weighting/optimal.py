@@ -24,19 +24,20 @@ methods for complex surveys", Int. Stat. Review 84:79-98; Diamond & Boyd (2016) 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import DataError, InfeasibleError
 from calib.core.history import Calibration, Step
+from calib.core.literals import Divergence, MissingRule
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import problem as _design
 from calib.weighting.distance import bound_pair
 
-DIVERGENCES = ("kl", "chi2", "variance")
+DIVERGENCES: tuple[Divergence, ...] = get_args(Divergence)
 _DISTANCE_NAME = {"kl": "raking", "chi2": "linear", "variance": "variance"}
 #: relative margin error accepted from the solver when margins are exact.
 SOLVER_TOL = 1e-6
@@ -46,13 +47,13 @@ def optimal(
     sample: Sample,
     targets: Targets,
     *,
-    divergence: str = "kl",
+    divergence: Divergence = "kl",
     bounds: tuple[float, float] | None = None,
     tolerance: float | None = None,
     soft: bool = False,
     solver: str = "CLARABEL",
     population: float | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
 ) -> Sample:
     """Calibrate by convex optimization on the cells.
 
@@ -193,7 +194,7 @@ def _population_scale(d: _design.CellDesign, W: np.ndarray) -> float:
     return cat[0].total / float(W.sum())
 
 
-def _check_bounds(bounds: tuple[float, float] | None, divergence: str) -> tuple[float, float]:
+def _check_bounds(bounds: tuple[float, float] | None, divergence: Divergence) -> tuple[float, float]:
     if bounds is None:
         return (0.0 if divergence == "kl" else -np.inf, np.inf)
     lo, hi = bound_pair(bounds)
@@ -214,7 +215,8 @@ def _independent(A: np.ndarray) -> np.ndarray:
 
     if A.shape[1] == 0:
         return np.zeros(0, dtype=int)
-    _, R, piv = qr(A, mode="economic", pivoting=True)
+    # scipy has no stubs: the checker infers every return shape of qr, not the one asked for
+    _, R, piv = qr(A, mode="economic", pivoting=True)  # pyright: ignore[reportAssignmentType]
     diag = np.abs(np.diag(R))
     rank = int((diag > diag.max() * 1e-10).sum()) if diag.size else 0
     return np.sort(piv[:rank])
@@ -226,13 +228,14 @@ def _solve(
     T: np.ndarray,
     se: np.ndarray,
     S: np.ndarray | None,
-    divergence: str,
+    divergence: Divergence,
     lo: float,
     hi: float,
     tolerance: float | None,
     solver: str,
 ) -> tuple[np.ndarray | None, str]:
     import cvxpy as cp
+    from cvxpy.error import SolverError
 
     N = float(W.sum())
     w = W / N  # scaled: objective and constraints of order one
@@ -243,6 +246,7 @@ def _solve(
     elif divergence == "chi2":
         obj = 0.5 * cp.sum(cp.multiply(w, cp.square(g - 1)))
     else:
+        assert S is not None  # divergence="variance" comes with S, the squared weights per cell
         obj = cp.sum(cp.multiply(S / S.sum(), cp.square(g)))
     A = X * w[:, None]  # A' g = achieved / N
     cons: list[Any] = []
@@ -266,7 +270,7 @@ def _solve(
     prob = cp.Problem(cp.Minimize(obj), cons)
     try:
         prob.solve(solver=solver, **_accuracy(solver))
-    except cp.error.SolverError as e:
+    except SolverError as e:
         return None, f"solver error: {e}"
     if prob.status not in ("optimal", "optimal_inaccurate") or g.value is None:
         return None, str(prob.status)
@@ -282,13 +286,14 @@ def _conflict_message(
     labels: tuple[tuple[str, str], ...],
     lo: float,
     hi: float,
-    divergence: str,
+    divergence: Divergence,
     status: str,
     top: int = 3,
 ) -> str:
     """Solve the closest soft problem (L1 relative residuals within the bounds) and name the
     margin entries left with the largest residuals."""
     import cvxpy as cp
+    from cvxpy.error import SolverError
 
     N = float(W.sum())
     A = X * (W / N)[:, None]
@@ -304,7 +309,7 @@ def _conflict_message(
     head = f"optimal ({divergence}) is infeasible (solver status {status})"
     try:
         prob.solve(solver="CLARABEL")
-    except cp.error.SolverError:
+    except SolverError:
         return head + ": loosen the bounds or check that the margins are consistent"
     if g.value is None:
         return head + ": loosen the bounds or check that the margins are consistent"

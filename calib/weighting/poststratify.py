@@ -20,6 +20,7 @@ import pandas as pd
 
 from calib.core.cells import broadcast, format_level
 from calib.core.errors import DataError, TargetError
+from calib.core.literals import MissingRule
 from calib.core.sample import Sample
 from calib.core.targets import Margin, Targets
 from calib.data.variables import LEVELS
@@ -36,7 +37,7 @@ def poststratify(
     *,
     collapse: Mapping[str, Mapping[str, str]] | None = None,
     population: float | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
 ) -> Sample:
     """Poststratify a sample's current weights to the cells of one (joint) margin.
 

@@ -21,6 +21,7 @@ from calib.core.cells import (
     encode_column,
 )
 from calib.core.errors import DataError, TargetError
+from calib.core.literals import MissingRule
 from calib.core.targets import JOINT_SEP, Margin, Targets
 
 
@@ -110,14 +111,23 @@ class CellDesign:
         return rows[i][0], rows[i][1], float(rel[i])
 
 
+@dataclass(frozen=True)
+class RowDesign(CellDesign):
+    """A :class:`CellDesign` indexed from a sample's rows (:func:`build`): ``row_cell`` and
+    ``keep`` are always set."""
+
+    row_cell: np.ndarray
+    keep: np.ndarray
+
+
 def build(
     frame: pd.DataFrame,
     weights: np.ndarray,
     targets: Targets,
     *,
     population: float | None = None,
-    missing: str = "error",
-) -> CellDesign:
+    missing: MissingRule = "error",
+) -> RowDesign:
     """Index a sample's cells against targets.
 
     Parameters

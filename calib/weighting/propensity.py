@@ -45,6 +45,7 @@ from calib.core.cells import (
 )
 from calib.core.errors import ConvergenceError, DataError
 from calib.core.history import Step
+from calib.core.literals import MissingRule
 from calib.core.sample import Sample, check_weights
 from calib.data.variables import LEVELS
 from calib.weighting.diagnostics import asmd
@@ -58,7 +59,7 @@ def propensity(
     reference_weight: str | None = None,
     C: float = 1.0,
     trim: float | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
     max_iter: int = 1000,
 ) -> Sample:
     """Importance weights of the personas against reference microdata.

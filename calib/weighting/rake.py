@@ -16,6 +16,7 @@ import numpy as np
 
 from calib.core.cells import broadcast
 from calib.core.errors import ConvergenceError, DataError
+from calib.core.literals import MissingRule
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.weighting import problem as _design
@@ -31,7 +32,7 @@ def rake(
     max_iter: int = 1000,
     cap: float | None = None,
     population: float | None = None,
-    missing: str = "error",
+    missing: MissingRule = "error",
     allow_nonconvergence: bool = False,
 ) -> Sample:
     """Rake a sample's current weights to the margins in ``targets``.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -172,6 +172,14 @@ def looks_numeric(col: pd.Series) -> bool:
     return bool(len(present)) and bool(pd.to_numeric(present, errors="coerce").notna().all())
 
 
+@overload
+def check_out(path: None, overwrite: bool, what: str = ..., table: bool | None = ...) -> None: ...
+@overload
+def check_out(path: str | Path, overwrite: bool, what: str = ...,
+              table: bool | None = ...) -> Path: ...
+@overload
+def check_out(path: str | Path | None, overwrite: bool, what: str = ...,
+              table: bool | None = ...) -> Path | None: ...
 def check_out(path: str | Path | None, overwrite: bool, what: str = "--out",
               table: bool | None = None) -> Path | None:
     """Validate an output path before any work: known extension (``table``: a CSV/Parquet

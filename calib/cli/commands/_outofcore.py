@@ -16,7 +16,7 @@ import pandas as pd
 
 from calib.cli.commands._weighting import method_options, validate
 from calib.core.errors import DataError
-from calib.outofcore import choose_engine, weight_files
+from calib.outofcore import choose_engine, engine_name, weight_files
 from calib.outofcore.sources import expand
 from calib.weighting import registry
 
@@ -94,7 +94,7 @@ def weight_command(
     scheduler: str | None = None,
     as_json: bool = False,
     echo: Any = None,
-) -> dict | None:
+) -> dict[str, Any] | None:
     """Run ``calib weight`` out of core; None when the in-memory command should run.
 
     Examples
@@ -105,7 +105,7 @@ def weight_command(
     if engine == "memory" and scheduler is None and _single_file(input):
         return None
     files = expand(input)
-    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine)
+    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine_name(engine))
     if choice.engine == "memory" and len(files) == 1:
         return None
     m, opts = _method_options(weighting, choice.engine)
@@ -160,7 +160,7 @@ def estimate_command(
     if engine == "memory" and scheduler is None and _single_file(input):
         return None
     files = expand(input)
-    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine)
+    choice = choose_engine(files, "dask" if scheduler and engine == "auto" else engine_name(engine))
     if choice.engine == "memory" and len(files) == 1:
         return None
     if choice.engine == "memory":

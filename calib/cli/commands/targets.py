@@ -21,10 +21,11 @@ import typer
 
 from calib.cli.commands._io import check_out, dumps, frame_records
 from calib.core.errors import TargetError
+from calib.core.literals import Universe
 from calib.data.datasets import acs2023_targets, census_targets
 
 #: name -> (universe, by, default variables, description)
-NAMES: dict[str, tuple[str, str | None, tuple[str, ...], str]] = {
+NAMES: dict[str, tuple[Universe, str | None, tuple[str, ...], str]] = {
     "cvap-national": ("cvap", None, ("sex", "age6", "race4", "educ5"),
                       "US citizens 18+ (ACS 2014-2018 CVAP frame), one-way margins, totals"),
     "cvap-state": ("cvap", "state", ("sex", "age6", "race4", "educ5"),
@@ -55,16 +56,19 @@ def build(name: str, variables: list[str] | None = None,
     return census_targets(chosen, by=by, universe=universe, states=_split(states))
 
 
+# Option types shared by the subcommands (module level: a type checker reads them as aliases)
+Vars = Annotated[list[str] | None, typer.Option(
+    "--variables", help="harmonized variables, comma-separated or repeated")]
+States = Annotated[list[str] | None, typer.Option(
+    "--states", help="USPS state codes, comma-separated or repeated")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
 def register(app: typer.Typer) -> None:
     """Register the ``targets`` group on the ``calib`` app."""
     group = typer.Typer(help="The census targets shipped with calib: list, show, export.",
                         no_args_is_help=True)
     app.add_typer(group, name="targets")
-    Vars = Annotated[list[str] | None, typer.Option(
-        "--variables", help="harmonized variables, comma-separated or repeated")]
-    States = Annotated[list[str] | None, typer.Option(
-        "--states", help="USPS state codes, comma-separated or repeated")]
-    Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
     @group.command("list")
     def list_(as_json: Json = False) -> None:

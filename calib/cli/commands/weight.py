@@ -17,16 +17,18 @@ Examples
 >>> _ = (d / "in.csv").write_text("sex\\nF\\nM\\nM\\nM\\n")
 >>> _ = (d / "t.csv").write_text("variable,level,share\\nsex,F,0.5\\nsex,M,0.5\\n")
 >>> from calib.cli.commands._weighting import WeightingOptions
->>> out = run(d / "in.csv", WeightingOptions(targets=d / "t.csv", method="rake"),
-...           out=d / "out.csv")
->>> out["weight"].round(4).tolist()
+>>> summary = run(d / "in.csv", WeightingOptions(targets=d / "t.csv", method="rake"),
+...               out=d / "out.csv")
+>>> summary["weighted_rows"], summary["steps"][0]["method"]
+(4, 'rake')
+>>> import pandas as pd
+>>> pd.read_csv(d / "out.csv")["weight"].round(4).tolist()
 [2.0, 0.6667, 0.6667, 0.6667]
 """
 
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
 from calib.cli.commands._io import (
@@ -54,6 +56,7 @@ def diagnostics_of(sample: Any, weighting: WeightingOptions | None = None) -> tu
     opts: dict[str, Any] = {}
     if weighting is not None and weighting.method == "propensity":
         step = next((s for s in sample.history if s.method == "propensity"), None)
+        assert weighting.reference is not None  # _validate: propensity needs --reference
         opts["reference"] = read_frame(weighting.reference, "--reference")
         opts["reference_weight"] = weighting.reference_weight
         if step is not None and step.options.get("variables"):
@@ -89,7 +92,7 @@ def run(
     engine: str = "memory",
     scheduler: str | None = None,
     codebook: str | Path | None = None,
-) -> pd.DataFrame | dict:
+) -> dict[str, Any]:
     """Implement ``calib weight``; writes ``out`` (and the diagnostics JSON) and returns the
     output frame (a summary dict when it ran out of core: see :mod:`calib.cli.commands._outofcore`).
     With ``codebook`` the input is recoded first (:func:`._io.read_input`) and the output
@@ -142,7 +145,7 @@ def run(
                 echo(f"note: {dropped} rows have missing weighting variables (--missing drop); "
                      f"their {weight_column!r} is empty")
             echo(text)
-    return result
+    return payload
 
 
 def register(app: typer.Typer) -> None:

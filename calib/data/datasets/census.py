@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError, TargetError, UnmappedLevelError
+from calib.core.literals import Universe
 from calib.core.targets import Margin, Targets
 from calib.data.datasets._files import read_table
 from calib.data.variables import (
@@ -44,7 +45,7 @@ CVAP_BASE = {"state": "state", "region": "region", "sex": "sex", "race4": "race4
              "age6": "age6", "educ5": "educ5"}  # fmt: skip
 
 
-def _cat(values: pd.Series | np.ndarray, variable: str) -> pd.Categorical:
+def _cat(values: pd.Series | np.ndarray, variable: str) -> pd.Categorical[str]:
     cat = pd.Categorical(values, categories=list(LEVELS[variable]))
     bad = pd.isna(cat) & pd.notna(np.asarray(values, dtype=object))
     if bad.any():
@@ -197,7 +198,7 @@ def _family(variable: str) -> str:
     return "state" if variable == "region" else variable.rstrip("0123456789")
 
 
-def _find_base(variable: str, universe: str) -> tuple[str | None, list[str]]:
+def _find_base(variable: str, universe: Universe) -> tuple[str | None, list[str]]:
     have = CVAP_BASE if universe == "cvap" else {k: k for k in ACS_MARGINS}
     if variable in have:
         return have[variable], []
@@ -214,7 +215,7 @@ def _find_base(variable: str, universe: str) -> tuple[str | None, list[str]]:
     return None, errors
 
 
-def _base_scheme(variable: str, universe: str) -> str:
+def _base_scheme(variable: str, universe: Universe) -> str:
     """The harmonized scheme a universe holds that ``variable`` can be collapsed from."""
     if variable not in LEVELS:
         raise TargetError(
@@ -242,7 +243,7 @@ def _base_scheme(variable: str, universe: str) -> str:
 def census_targets(
     variables: Sequence[str],
     by: str | None = None,
-    universe: str = "cvap",
+    universe: Universe = "cvap",
     states: Sequence[str] | None = None,
 ) -> Targets:
     """Population targets for harmonized ``variables``, nationally or by state.

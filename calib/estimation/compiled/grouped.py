@@ -148,7 +148,7 @@ def row_groups(p, rc: np.ndarray, base: np.ndarray, YD: np.ndarray,
     n = rc.size
     unit, rows_are_psus = _unit(p)
     m = int(rc.max()) + 1 if n else 1
-    cols = [(unit, int(unit.max()) + 1 if n else 1), (rc, m)]
+    cols: list[tuple[np.ndarray, int | None]] = [(unit, int(unit.max()) + 1 if n else 1), (rc, m)]
     if not (base == 1.0).all():
         cols.append((base, None))
     limit = int(share * n)

@@ -149,7 +149,8 @@ class RakeKernel:
         return cls(idx, offs, sizes, T, float(tol), int(max_iter))
 
     def sums(self, A: np.ndarray, sub_cell: np.ndarray, sub_dom: np.ndarray, g0: np.ndarray,
-             out: np.ndarray, scratch: tuple[np.ndarray, ...] | None = None
+             out: np.ndarray,
+             scratch: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
              ) -> tuple[int, float]:
         """Rake the cells' weights ``sum of A[s, 0]`` over their sub-cells ``s``
         (``sub_cell[s]``: the cell; warm start ``* g0``) and write ``out[j, d]``, the total of
