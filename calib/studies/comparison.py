@@ -219,17 +219,11 @@ def run_ppi(inp: StudyInput) -> pd.DataFrame:
     return out[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]]
 
 
-def run_small_area(inp: StudyInput) -> pd.DataFrame:
-    """Small-area hybrid (:func:`calib.hybrid.small_area`): the raked personas' domain means,
-    each domain's own rectifier (its humans, lambda = 1) shrunk toward a model of the
-    rectifier across domains (logit scale; fixed effects of option ``groups``, default
-    ``("region",)`` when the personas have it; option ``predictors``). Every domain of the
-    personas gets a row, with or without humans."""
+def _human_with_llm(inp: StudyInput, method: str) -> pd.DataFrame:
+    """The human rows with their real answer in ``__human_answer`` and the LLM's answer for
+    them in the outcome column (the pairing the hybrid estimators expect)."""
     if inp.human is None or inp.human_outcome is None:
-        raise DataError("small-area needs human=... with human_outcome= (the human's real answer)")
-    o = inp.opts("small-area")
-    default = ("region",) if "region" in inp.personas.columns else ()
-    groups = tuple(o.pop("groups", default))
+        raise DataError(f"{method} needs human=... with human_outcome= (the human's real answer)")
     llm = inp.llm_outcome or inp.outcome
     for col, what in ((inp.human_outcome, "human_outcome"), (llm, "llm_outcome")):
         if col not in inp.human.columns:
@@ -237,6 +231,44 @@ def run_small_area(inp: StudyInput) -> pd.DataFrame:
     human = inp.human.copy()
     human["__human_answer"] = human[inp.human_outcome]
     human[inp.outcome] = human[llm]
+    return human
+
+
+def run_ppi_direct(inp: StudyInput) -> pd.DataFrame:
+    """Per-domain PPI++ with each domain's own humans (the raked personas of the domain; the
+    small-n corrections of :mod:`calib.hybrid.ppi` below its ``SMALL_N`` humans). Domains
+    with fewer than 2 humans get no row (a direct estimate needs 2)."""
+    human = _human_with_llm(inp, "ppi-direct")
+    s = _sample(inp).rake(_targets(inp))
+    frame = s.frame
+    pcol = frame[inp.by].astype(str).to_numpy()
+    hcol = human[inp.by].astype(str).to_numpy()
+    rows = []
+    for dom in pd.unique(pcol):
+        hm = hcol == dom
+        if hm.sum() < 2:
+            continue
+        pm = pcol == dom
+        r = ppi_mean(Sample(frame.loc[pm], weight=s.weight_array[pm]), human.loc[hm],
+                     inp.outcome, "__human_answer", human_weight=inp.human_weight,
+                     level=inp.level, **inp.opts("ppi-direct"))
+        rows.append(r.iloc[[0]].assign(domain=str(dom)))
+    if not rows:
+        raise DataError(f"ppi-direct: no {inp.by} has 2 or more humans")
+    out = pd.concat(rows, ignore_index=True)
+    return out[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n", "n_human"]]
+
+
+def run_small_area(inp: StudyInput) -> pd.DataFrame:
+    """Small-area hybrid (:func:`calib.hybrid.small_area`): the raked personas' domain means,
+    each domain's own rectifier (its humans, lambda = 1) shrunk toward a model of the
+    rectifier across domains (logit scale; fixed effects of option ``groups``, default
+    ``("region",)`` when the personas have it; option ``predictors``). Every domain of the
+    personas gets a row, with or without humans."""
+    human = _human_with_llm(inp, "small-area")
+    o = inp.opts("small-area")
+    default = ("region",) if "region" in inp.personas.columns else ()
+    groups = tuple(o.pop("groups", default))
     s = _sample(inp).rake(_targets(inp))
     out = small_area(s, human, inp.outcome, "__human_answer", inp.by, groups=groups,
                      human_weight=inp.human_weight, level=inp.level, **o)
@@ -296,6 +328,7 @@ METHODS: dict[str, Callable[[StudyInput], pd.DataFrame]] = {
     "propensity": run_propensity,
     "mrp": run_mrp,
     "ppi": run_ppi,
+    "ppi-direct": run_ppi_direct,
     "small-area": run_small_area,
     "joint-mrp": run_joint_mrp,
     "partisan": run_partisan,
