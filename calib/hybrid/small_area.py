@@ -227,9 +227,18 @@ def _pooled(y: np.ndarray, yh: np.ndarray, hcode: np.ndarray, fit_dom: np.ndarra
     return phi(y, ry, my), phi(yh, rh, mh), float(np.clip(rho, -0.99, 0.99))
 
 
-def _domains(pframe: pd.DataFrame, by: str, domains: Sequence[str] | None) -> list[str]:
-    col = pframe[by]
-    present = set(col.map(format_level).astype(str))
+def _labels(col: pd.Series, by: str, what: str) -> np.ndarray:
+    """Domain labels of a column (:func:`format_level` on its distinct values only)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    if (codes < 0).any():
+        raise DataError(f"by={by!r}: {int((codes < 0).sum())} {what} rows have no domain; drop "
+                        "them or fill the column")
+    return np.array([format_level(u) for u in uniques], dtype=object)[codes].astype(str)
+
+
+def _domains(col: pd.Series, labels: np.ndarray, by: str, domains: Sequence[str] | None
+             ) -> list[str]:
+    present = set(np.unique(labels).tolist())
     if domains is None:
         if isinstance(col.dtype, pd.CategoricalDtype):
             return [c for c in (format_level(x) for x in col.cat.categories) if c in present]
@@ -352,18 +361,19 @@ def small_area(
     for fr, what in ((pframe, "personas"), (hframe, "human")):
         if by not in fr.columns:
             raise DataError(f"by={by!r} is not a column of the {what}; pass a shared column")
-    doms = _domains(pframe, by, None)
-    report = _domains(pframe, by, domains) if domains is not None else doms
-    index = {d: i for i, d in enumerate(doms)}
+    plab = _labels(pframe[by], by, "persona")
+    hlab = _labels(hframe[by], by, "human")
+    doms = _domains(pframe[by], plab, by, None)
+    report = _domains(pframe[by], plab, by, domains) if domains is not None else doms
     nd = len(doms)
-    plab = pframe[by].map(format_level).astype(str).to_numpy()
-    hlab = hframe[by].map(format_level).astype(str).to_numpy()
-    orphan = sorted(set(hlab) - set(index))
+    orphan = sorted(set(np.unique(hlab).tolist()) - set(doms))
     if orphan:
         raise DataError(f"humans in by={by!r} domains {orphan[:5]} with no persona; drop them or "
                         "add personas there")
-    pcode = np.array([index[d] for d in plab])
-    hcode = np.array([index[d] for d in hlab], dtype=int)
+    order = np.array(doms)
+    sorter = np.argsort(order)
+    pcode = sorter[np.searchsorted(order, plab, sorter=sorter)]
+    hcode = sorter[np.searchsorted(order, hlab, sorter=sorter)].astype(int)
 
     # persona arm per domain
     pw = np.bincount(pcode, arms.w, nd)
