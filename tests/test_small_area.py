@@ -251,3 +251,14 @@ def test_small_n_ppi_uses_t_quantile_and_n_over_n_minus_1():
     a, b = ppi_mean(p, h2, "llm", "y").iloc[0], ppi_mean(p, h2, "llm", "y", small_n=0).iloc[0]
     assert a[["estimate", "se", "ci_low", "ci_high", "lambda"]].tolist() == \
         b[["estimate", "se", "ci_low", "ci_high", "lambda"]].tolist()
+
+
+def test_small_area_warns_when_a_group_has_no_domain_with_humans():
+    rng = np.random.default_rng(12)
+    p, h, _, _, _ = _design(rng, m=12)
+    grp = {f"d{i:02d}": ("a" if i < 6 else "b" if i < 11 else "c") for i in range(12)}
+    p["g"] = p["dom"].map(grp)
+    h = h[h["dom"] != "d11"]  # group c has no human
+    with pytest.warns(UserWarning, match=r"g\[c\]"):
+        t = small_area(p, h, "llm", "y", "dom", groups=["g"])
+    assert t.set_index("domain").at["d11", "estimator"] == "synthetic"

@@ -79,6 +79,7 @@ True
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -409,6 +410,12 @@ def small_area(
     x, names = _design_matrix(pframe, arms.w, pcode, doms, by, groups, predictors)
     fx = x[fit_dom]
     keep = np.any(fx != fx[0], axis=0) | (np.arange(x.shape[1]) == 0)
+    if not keep.all():
+        dropped = [n for n, k in zip(names, keep, strict=True) if not k]
+        warnings.warn(f"small_area: {dropped} constant among the domains with >= {MIN_DIRECT} "
+                      "humans (a group with no such domain); dropped from the rectifier model, "
+                      "so those domains get the other groups' rectifier", UserWarning,
+                      stacklevel=2)
     x, fx, names = x[:, keep], fx[:, keep], [n for n, k in zip(names, keep, strict=True) if k]
     # smoothed sampling variances: rates from the pooled rectifier, then from the model's fit
     hv = fit_dom[hcode]
