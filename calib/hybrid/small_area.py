@@ -82,16 +82,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
-from scipy.stats import norm
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
-from calib.hybrid.ppi import COLUMNS, arm_variance, binary, build_arms, check_level
+from calib.core.util import z_value
+from calib.hybrid.ppi import COLUMNS, ArmOptions, arm_variance, binary, build_arms, check_level
 
 #: Output columns: those of :data:`calib.hybrid.ppi.COLUMNS` plus the small-area ones.
 SMALL_AREA_COLUMNS: tuple[str, ...] = (*COLUMNS, "estimator", "weight_direct", "var_between")
@@ -253,13 +253,11 @@ def _domains(col: pd.Series, labels: np.ndarray, by: str, domains: Sequence[str]
     return out
 
 
-def _design_matrix(
-    pframe: pd.DataFrame, w: np.ndarray, pcode: np.ndarray, doms: list[str], by: str,
-    groups: Sequence[str], predictors: Sequence[str] | pd.DataFrame | None,
-) -> tuple[np.ndarray, list[str]]:
-    """Intercept, group dummies (first level dropped) and numeric predictors per domain."""
+def _group_columns(pframe: pd.DataFrame, pcode: np.ndarray, doms: list[str], by: str,
+                   groups: Sequence[str]) -> tuple[list[np.ndarray], list[str]]:
+    """Dummies (first level dropped) of domain-level categorical columns."""
     nd = len(doms)
-    cols, names = [np.ones(nd)], ["(Intercept)"]
+    cols, names = [], []
     for g in groups:
         if g not in pframe.columns:
             raise DataError(f"groups: {g!r} is not a column of the personas; name a domain-level "
@@ -274,6 +272,17 @@ def _design_matrix(
         for lv in sorted(set(val))[1:]:
             cols.append((val == lv).astype(float))
             names.append(f"{g}[{lv}]")
+    return cols, names
+
+
+def _predictor_columns(pframe: pd.DataFrame, w: np.ndarray, pcode: np.ndarray, doms: list[str],
+                       predictors: Sequence[str] | pd.DataFrame | None
+                       ) -> tuple[list[np.ndarray], list[str]]:
+    """Numeric domain-level predictors: a table indexed by domain, or persona columns (the
+    domain's weighted mean)."""
+    nd = len(doms)
+    if predictors is None:
+        return [], []
     if isinstance(predictors, pd.DataFrame):
         tab = predictors.copy()
         tab.index = [format_level(i) for i in tab.index]
@@ -281,23 +290,31 @@ def _design_matrix(
         if missing:
             raise DataError(f"predictors: no row for domains {missing[:5]}; give every domain a "
                             "value (index = domain)")
-        for c in tab.columns:
-            v = pd.to_numeric(tab.loc[doms, c], errors="coerce").to_numpy(dtype=float)
-            if not np.all(np.isfinite(v)):
-                raise DataError(f"predictors: column {c!r} has missing or non-numeric values")
-            cols.append(v)
-            names.append(str(c))
-    elif predictors is not None:
-        for c in predictors:
-            if c not in pframe.columns:
-                raise DataError(f"predictors: {c!r} is not a column of the personas; pass a "
-                                "DataFrame indexed by domain instead")
-            v = pd.to_numeric(pframe[c], errors="coerce").to_numpy(dtype=float)
-            if not np.all(np.isfinite(v)):
-                raise DataError(f"predictors: column {c!r} has missing or non-numeric values")
-            cols.append(np.bincount(pcode, w * v, nd) / np.bincount(pcode, w, nd))
-            names.append(c)
-    return np.column_stack(cols), names
+        raw = {str(c): tab.loc[doms, c] for c in tab.columns}
+    else:
+        absent = [c for c in predictors if c not in pframe.columns]
+        if absent:
+            raise DataError(f"predictors: {absent} are not columns of the personas; pass a "
+                            "DataFrame indexed by domain instead")
+        raw = {c: pframe[c] for c in predictors}
+    cols = []
+    for c, col in raw.items():
+        v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        if not np.all(np.isfinite(v)):
+            raise DataError(f"predictors: column {c!r} has missing or non-numeric values")
+        cols.append(v if isinstance(predictors, pd.DataFrame)
+                    else np.bincount(pcode, w * v, nd) / np.bincount(pcode, w, nd))
+    return cols, list(raw)
+
+
+def _design_matrix(
+    pframe: pd.DataFrame, w: np.ndarray, pcode: np.ndarray, doms: list[str], by: str,
+    groups: Sequence[str], predictors: Sequence[str] | pd.DataFrame | None,
+) -> tuple[np.ndarray, list[str]]:
+    """Intercept, group dummies (first level dropped) and numeric predictors per domain."""
+    gc, gn = _group_columns(pframe, pcode, doms, by, groups)
+    pc, pn = _predictor_columns(pframe, w, pcode, doms, predictors)
+    return np.column_stack([np.ones(len(doms)), *gc, *pc]), ["(Intercept)", *gn, *pn]
 
 
 def small_area(
@@ -307,12 +324,11 @@ def small_area(
     human_outcome: str,
     by: str,
     *,
-    persona_weight: Any = None,
-    human_weight: Any = None,
     groups: Sequence[str] = (),
     predictors: Sequence[str] | pd.DataFrame | None = None,
     domains: Sequence[str] | None = None,
     level: float = 0.95,
+    **arm_options: Unpack[ArmOptions],
 ) -> pd.DataFrame:
     """Small-area (Fay-Herriot, logit-scale rectifier) estimates of a share for every domain.
 
@@ -324,7 +340,10 @@ def small_area(
     human : DataFrame (or Sample) of humans with their answer ``human_outcome``, the LLM's
         answer for them in ``outcome`` and ``by``.
     by : the domain column (e.g. ``state``).
-    persona_weight, human_weight : weight column, array or None for DataFrames.
+    **arm_options : :class:`calib.hybrid.ppi.ArmOptions` -- ``persona_weight``,
+        ``human_weight`` (weight column, array or None for DataFrames), ``prediction``
+        (``"llm"``, default: the LLM's answer for each human in ``outcome``; ``"cell"``: the
+        weighted persona mean of the human's ``cells``) and ``cells``.
     groups : domain-level categorical columns of the personas (constant within a domain, e.g.
         ``region``): fixed effects of the rectifier model.
     predictors : numeric domain-level predictors: persona column names (the domain's weighted
@@ -352,8 +371,7 @@ def small_area(
     [['a', 'composite', 2.0], ['b', 'composite', 2.0], ['c', 'composite', 2.0], ['d', 'synthetic', 1.0]]
     """
     check_level(level)
-    arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome,
-                                      persona_weight=persona_weight, human_weight=human_weight)
+    arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome, **arm_options)
     for x, what in ((arms.f, f"personas' {outcome!r}"), (arms.y, f"humans' {human_outcome!r}"),
                     (arms.yhat, f"humans' {outcome!r}")):
         if np.any((x < 0) | (x > 1)):
@@ -436,7 +454,7 @@ def small_area(
     # through the direct part's logit(f + Y - Yhat); first-order (delta-method) coefficient
     coef = (1 - gamma) / (qf * (1 - qf)) + gamma / (theta * (1 - theta))
     mse = mse_b + coef**2 * var_p
-    z = float(norm.ppf(0.5 + level / 2))
+    z = z_value(level)
     se = theta * (1 - theta) * np.sqrt(mse)
     lo, hi = np.clip(expit(eta - z * np.sqrt(mse)), 0, 1), np.clip(expit(eta + z * np.sqrt(mse)), 0, 1)
     ess = theta * (1 - theta) / se**2
