@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calib.studies.comparison import compare, compare_repeated, frame_targets
+from calib.studies.comparison import clustered_mcse, compare, compare_repeated, frame_targets
 from calib.studies.election_study import election_study
 
 
@@ -64,8 +64,32 @@ def test_repeated_mode_reports_coverage_with_mcse():
     out = compare_repeated(make, 2, methods=("raw",), outcome="vote_dem")
     row = out.set_index("method").loc["raw"]
     assert row["reps"] == 2 and row["intervals"] == 100
-    assert row["coverage_mcse"] == pytest.approx(np.sqrt(row["coverage"] * (1 - row["coverage"]) / 100))
+    # issue 15: the MCSE treats repetitions as clusters (intervals of one repetition share its
+    # data); the binomial figure, which treats the 100 intervals as independent, stays beside it
+    assert row["coverage_mcse_iid"] == pytest.approx(
+        np.sqrt(row["coverage"] * (1 - row["coverage"]) / 100))
+    assert np.isfinite(row["coverage_mcse"])
     assert isinstance(out, pd.DataFrame)
+
+
+def test_clustered_mcse_is_the_se_of_per_repetition_rates():
+    rng = np.random.default_rng(4)
+    reps = np.repeat(np.arange(30), 50)
+    # a shared per-repetition effect: intervals of one repetition cover together
+    p = np.clip(0.9 + rng.normal(0, 0.08, 30), 0, 1)[reps]
+    covered = rng.random(reps.size) < p
+    rates = pd.Series(covered).groupby(reps).mean()
+    se = clustered_mcse(covered, reps)
+    assert se == pytest.approx(rates.std(ddof=1) / np.sqrt(30), rel=1e-12)
+    c = covered.mean()
+    assert se > 1.5 * np.sqrt(c * (1 - c) / covered.size)  # the iid formula understates it
+    assert np.isnan(clustered_mcse(covered[:50], reps[:50]))  # one repetition: undefined
+    # unequal cluster sizes: the ratio-estimator form
+    cov2, rep2 = np.array([1, 1, 0, 1, 0]), np.array([0, 0, 0, 1, 1])
+    k, cc = np.array([3.0, 2.0]), np.array([2.0, 1.0])
+    rate = 3 / 5
+    assert clustered_mcse(cov2, rep2) == pytest.approx(
+        np.sqrt(np.sum((cc - rate * k) ** 2) / 2) / k.mean())
 
 
 def test_ppi_rectifier_removes_response_bias():

@@ -3,6 +3,9 @@
 * :func:`ppi_mean`, :func:`ppi_proportion`, :func:`ppi` - PPI++ with power tuning and design
   weights in both arms; :func:`ppi_stratified` - per-stratum PPI++ combined with population
   shares; the effective human sample size the personas are worth.
+* :func:`small_area` - Fay-Herriot composite of each domain's rectified estimate with a
+  synthetic one (logit-scale rectifier model, REML, Datta-Lahiri MSE): a row for every domain,
+  however few its humans.
 * :func:`partisan` - calibrate personas to political margins (party ID, recalled vote) on top
   of demographics; :func:`recalled_vote_targets` from certified results.
 * :func:`joint_mrp` - one multilevel model of persona and human answers with a source bias
@@ -29,7 +32,8 @@ from calib.hybrid.ppi import (
     ppi_mean,
     ppi_proportion,
 )
+from calib.hybrid.small_area import small_area
 from calib.hybrid.stratified import ppi_stratified
 
-__all__ = ["ppi", "ppi_mean", "ppi_proportion", "ppi_stratified", "partisan",
+__all__ = ["ppi", "ppi_mean", "ppi_proportion", "ppi_stratified", "small_area", "partisan",
            "recalled_vote_targets", "joint_mrp", "plan_human_sample", "COLUMNS"]

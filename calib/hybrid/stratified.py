@@ -40,6 +40,7 @@ from calib.core.errors import DataError, TargetError
 from calib.core.util import z_value
 from calib.hybrid.ppi import (
     COLUMNS,
+    SMALL_N,
     TOTAL,
     ArmOptions,
     PPIFit,
@@ -91,8 +92,12 @@ def combine(fits: Sequence[PPIFit], shares: np.ndarray) -> PPIFit:
     s2 = float(np.sum([s * (f.s2_y + (f.estimate - mu) ** 2) for f, s in
                        zip(fits, shares, strict=True)]))
     lam = float(np.sum([s * f.lam for f, s in zip(fits, shares, strict=True)]))
+    # Welch-Satterthwaite degrees of freedom when some stratum uses a t quantile (small n)
+    parts = [(s**2 * f.var, f.df) for f, s in zip(fits, shares, strict=True)]
+    den = sum(p**2 / d for p, d in parts if np.isfinite(d))
+    df = float(var**2 / den) if den > 0 else float("inf")
     return PPIFit(est, var, lam, vh, s2, int(sum(f.n_persona for f in fits)), n_h,
-                  float(sum(f.ess_persona for f in fits)))
+                  float(sum(f.ess_persona for f in fits)), df)
 
 
 def ppi_stratified(
@@ -105,6 +110,7 @@ def ppi_stratified(
     shares: Mapping[str, float] | pd.Series | None = None,
     lam: float | None = None,
     level: float = 0.95,
+    small_n: int = SMALL_N,
     **arm_options: Unpack[ArmOptions],
 ) -> pd.DataFrame:
     """Stratified PPI++ mean (0/1 answers: a proportion) with population stratum shares.
@@ -113,7 +119,9 @@ def ppi_stratified(
     column, shared by both data sets) and ``shares`` (population totals or shares per stratum
     level; default: the persona weights' totals). Returns one row per stratum (``by=strata``)
     and the combined ``Total`` row; its ``lambda`` is the share-weighted mean of the strata's.
-    Every stratum needs at least 2 personas and 2 humans (else an error naming it).
+    Every stratum needs at least 2 personas and 2 humans (else an error naming it). Strata with
+    fewer than ``small_n`` humans get the small-n corrections of :mod:`calib.hybrid.ppi`; the
+    total's interval then uses a t quantile with Welch-Satterthwaite degrees of freedom.
     """
     check_level(level)
     arms, pframe, hframe = build_arms(personas, human, outcome, human_outcome, **arm_options)
@@ -128,14 +136,14 @@ def ppi_stratified(
             raise DataError(f"strata={strata!r}, level {d!r}: {int(pm.sum())} personas and "
                             f"{int(hm.sum())} humans; each stratum needs at least 2 of each. "
                             "Merge strata or collect more respondents there")
-        fit = fit_arms(subset_arms(arms, pm, hm), lam)
+        fit = fit_arms(subset_arms(arms, pm, hm), lam, small_n=small_n)
         fits.append(fit)
         rows.append(fit_row(fit, outcome, pd.NA, strata, d, level))
     tot = combine(fits, sh)
     rows.append(fit_row(tot, outcome, pd.NA, pd.NA, TOTAL, level))
     out = pd.DataFrame(rows, columns=list(COLUMNS))
     out.attrs["shares"] = dict(zip(doms, sh.tolist(), strict=True))
-    out.attrs["z"] = z_value(level)
+    out.attrs["z"] = z_value(level)  # the large-n quantile (planning)
     return out
 
 

@@ -41,7 +41,7 @@ from calib.core.progress import progress_bar
 from calib.core.sample import Sample
 from calib.core.targets import Margin, Targets
 from calib.core.util import check_output
-from calib.hybrid import joint_mrp, partisan, ppi_mean, recalled_vote_targets
+from calib.hybrid import joint_mrp, partisan, ppi_mean, recalled_vote_targets, small_area
 from calib.hybrid.partisan import VOTE_VARIABLE
 from calib.weighting.poststratify import collapse_levels
 
@@ -219,6 +219,63 @@ def run_ppi(inp: StudyInput) -> pd.DataFrame:
     return out[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n"]]
 
 
+def _human_with_llm(inp: StudyInput, method: str) -> pd.DataFrame:
+    """The human rows with their real answer in ``__human_answer`` and the LLM's answer for
+    them in the outcome column (the pairing the hybrid estimators expect)."""
+    if inp.human is None or inp.human_outcome is None:
+        raise DataError(f"{method} needs human=... with human_outcome= (the human's real answer)")
+    llm = inp.llm_outcome or inp.outcome
+    for col, what in ((inp.human_outcome, "human_outcome"), (llm, "llm_outcome")):
+        if col not in inp.human.columns:
+            raise DataError(f"{what} {col!r} is not a column of the human sample")
+    human = inp.human.copy()
+    human["__human_answer"] = human[inp.human_outcome]
+    human[inp.outcome] = human[llm]
+    return human
+
+
+def run_ppi_direct(inp: StudyInput) -> pd.DataFrame:
+    """Per-domain PPI++ with each domain's own humans (the raked personas of the domain; the
+    small-n corrections of :mod:`calib.hybrid.ppi` below its ``SMALL_N`` humans). Domains
+    with fewer than 2 humans get no row (a direct estimate needs 2)."""
+    human = _human_with_llm(inp, "ppi-direct")
+    s = _sample(inp).rake(_targets(inp))
+    frame = s.frame
+    pcol = frame[inp.by].astype(str).to_numpy()
+    hcol = human[inp.by].astype(str).to_numpy()
+    rows = []
+    for dom in pd.unique(pcol):
+        hm = hcol == dom
+        if hm.sum() < 2:
+            continue
+        pm = pcol == dom
+        r = ppi_mean(Sample(frame.loc[pm], weight=s.weight_array[pm]), human.loc[hm],
+                     inp.outcome, "__human_answer", human_weight=inp.human_weight,
+                     level=inp.level, **inp.opts("ppi-direct"))
+        rows.append(r.iloc[[0]].assign(domain=str(dom)))
+    if not rows:
+        raise DataError(f"ppi-direct: no {inp.by} has 2 or more humans")
+    out = pd.concat(rows, ignore_index=True)
+    return out[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n", "n_human"]]
+
+
+def run_small_area(inp: StudyInput) -> pd.DataFrame:
+    """Small-area hybrid (:func:`calib.hybrid.small_area`): the raked personas' domain means,
+    each domain's own rectifier (its humans, lambda = 1) shrunk toward a model of the
+    rectifier across domains (logit scale; fixed effects of option ``groups``, default
+    ``("region",)`` when the personas have it; option ``predictors``). Every domain of the
+    personas gets a row, with or without humans."""
+    human = _human_with_llm(inp, "small-area")
+    o = inp.opts("small-area")
+    default = ("region",) if "region" in inp.personas.columns else ()
+    groups = tuple(o.pop("groups", default))
+    s = _sample(inp).rake(_targets(inp))
+    out = small_area(s, human, inp.outcome, "__human_answer", inp.by, groups=groups,
+                     human_weight=inp.human_weight, level=inp.level, **o)
+    return out[["domain", "estimate", "se", "ci_low", "ci_high", "ess", "n", "n_human",
+                "estimator", "weight_direct"]]
+
+
 def run_partisan(inp: StudyInput) -> pd.DataFrame:
     """Partisan calibration (:func:`calib.hybrid.partisan`): rake the personas to the
     demographic ``variable:state`` margins and to the recalled previous vote by state, whose
@@ -271,6 +328,8 @@ METHODS: dict[str, Callable[[StudyInput], pd.DataFrame]] = {
     "propensity": run_propensity,
     "mrp": run_mrp,
     "ppi": run_ppi,
+    "ppi-direct": run_ppi_direct,
+    "small-area": run_small_area,
     "joint-mrp": run_joint_mrp,
     "partisan": run_partisan,
 }
@@ -464,8 +523,15 @@ def compare_repeated(
     """Repeat :func:`compare` over ``reps`` simulated data sets.
 
     ``make(seed)`` returns the keyword arguments of :func:`compare` that change with the seed
-    (``personas``, ``benchmark``, ...). Returns per method: mean RMSE, mean bias, coverage and
-    its Monte Carlo standard error ``sqrt(c (1 - c) / K)`` over the K domain-intervals.
+    (``personas``, ``benchmark``, ...). Returns per method: mean RMSE, mean bias, coverage (the
+    share of all domain-intervals that cover) and its Monte Carlo standard error with the
+    repetitions as clusters (``coverage_mcse``): intervals of one repetition share its human
+    sample and rectifier, so they are not independent. With K_r intervals and C_r covering in
+    repetition r (R repetitions, c = sum C / sum K) it is the ratio-estimator standard error
+    ``sqrt(sum_r (C_r - c K_r)^2 / (R (R - 1))) / mean(K_r)``: with equal K_r, the standard
+    error of the mean of the per-repetition coverage rates (NaN with one repetition).
+    ``coverage_mcse_iid`` is the binomial ``sqrt(c (1 - c) / K)``, which treats all intervals
+    as independent (too small when they are correlated).
     ``progress``: a bar over the repetitions on stderr (None: when stderr is a terminal).
     """
     out: list[pd.DataFrame] = []
@@ -489,8 +555,27 @@ def compare_repeated(
             "coverage": g["covered"].mean(),
         }
     )
-    res["coverage_mcse"] = np.sqrt(res["coverage"] * (1 - res["coverage"]) / res["intervals"])
+    res["coverage_mcse"] = [clustered_mcse(t.loc[t["method"] == m, "covered"].to_numpy(),
+                                           t.loc[t["method"] == m, "rep"].to_numpy())
+                            for m in res.index]
+    res["coverage_mcse_iid"] = np.sqrt(res["coverage"] * (1 - res["coverage"]) / res["intervals"])
     return res.reset_index()
+
+
+def clustered_mcse(covered: np.ndarray, rep: np.ndarray) -> float:
+    """Monte Carlo SE of a coverage rate with repetitions as clusters (ratio estimator).
+
+    >>> clustered_mcse(np.array([1, 1, 1, 0, 1, 1]), np.array([0, 0, 0, 1, 1, 1]))
+    0.16666666666666666
+    """
+    _, code = np.unique(rep, return_inverse=True)
+    k = np.bincount(code).astype(float)
+    c = np.bincount(code, np.asarray(covered, dtype=float))
+    r = k.size
+    if r < 2:
+        return float("nan")
+    rate = c.sum() / k.sum()
+    return float(np.sqrt(np.sum((c - rate * k) ** 2) / (r * (r - 1))) / k.mean())
 
 
 __all__ = [
@@ -500,6 +585,7 @@ __all__ = [
     "Comparison",
     "compare",
     "compare_repeated",
+    "clustered_mcse",
     "frame_targets",
     "register",
 ]
