@@ -8,14 +8,16 @@ own PSU. Variances use the with-replacement (ultimate cluster) approximation, as
 
 where ``x_hi`` is the total of the influence values over PSU ``i`` of stratum ``h``. A stratum
 with a single PSU is an error unless ``lonely`` says how to treat it, as R's
-``options(survey.lonely.psu=)``: ``"certainty"`` and ``"remove"`` (it adds nothing) or
-``"adjust"`` (its PSU total is centred at zero, the sample's grand mean of influence values,
-instead of its own mean).
+``options(survey.lonely.psu=)``: ``"certainty"`` and ``"remove"`` (it adds nothing),
+``"adjust"`` (R survey >= 4.4: its PSU total is centred at the grand mean of all PSU totals
+instead of its own mean) or ``"adjust-zero"`` (R survey <= 4.3: centred at zero). For a mean
+the influence values sum to zero, so both adjustments agree; for a total they differ.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,9 @@ from calib.core.cells import format_level, missing_mask
 from calib.core.errors import DataError
 from calib.core.sample import Sample
 
-LONELY = ("error", "adjust", "certainty", "remove")
+Lonely = Literal["error", "adjust", "adjust-zero", "certainty", "remove"]
+#: The ``lonely`` options: ``adjust`` is R survey >= 4.4's rule, ``adjust-zero`` R <= 4.3's.
+LONELY: tuple[str, ...] = get_args(Lonely)
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class PSUDesign:
     stratum_of_psu: np.ndarray
     n_psu: np.ndarray
     strata_labels: tuple[str, ...]
-    lonely: str
+    lonely: Lonely
 
     @property
     def n_psus(self) -> int:
@@ -77,14 +81,16 @@ class PSUDesign:
         centred = tot - means[h]
         scale = np.where(lonely, 1.0, nh / np.maximum(nh - 1.0, 1.0))
         if lonely.any():
-            if self.lonely == "adjust":
+            if self.lonely == "adjust":  # R >= 4.4: the grand mean of all PSU totals
+                centred[lonely] = tot[lonely] - tot.mean(axis=0)[None, :]
+            elif self.lonely == "adjust-zero":  # R <= 4.3: centred at zero
                 centred[lonely] = tot[lonely]
             else:  # certainty / remove: no contribution
                 centred[lonely] = 0.0
         return (scale[:, None] * centred**2).sum(axis=0)
 
 
-def psu_design(sample: Sample, lonely: str = "error") -> PSUDesign:
+def psu_design(sample: Sample, lonely: Lonely = "error") -> PSUDesign:
     """Strata and PSUs of ``sample`` (``Sample(strata=, cluster=)``).
 
     Clusters are nested within strata (a cluster label reused in two strata is two PSUs, as
@@ -130,8 +136,8 @@ def psu_design(sample: Sample, lonely: str = "error") -> PSUDesign:
         raise DataError(
             f"strata {sample.strata!r}: stratum {names} has a single PSU (cluster "
             f"{sample.cluster!r}), so its variance cannot be estimated; merge it with a "
-            "neighbouring stratum, or pass lonely='adjust', 'certainty' or 'remove' (as R's "
-            "options(survey.lonely.psu=))"
+            "neighbouring stratum, or pass lonely='adjust', 'adjust-zero', 'certainty' or "
+            "'remove' (as R's options(survey.lonely.psu=))"
         )
     return PSUDesign(psu, stratum_of_psu, n_psu, st_labels, lonely)
 

@@ -85,6 +85,9 @@ class Method:
     cli_flags : the ``calib weight`` flags the method accepts, besides ``--method``,
         ``--base-weight`` and ``--trim`` (a trim step after any method).
     replay : options that :func:`calib.estimation.persist.save_sample` stores to replay the step.
+    rows : ``"module:function"`` replaying a step without calibration metadata (``trim``) on
+        replicate weights: ``(W (k, n), step options, first replicate) -> W``; replicate
+        weights need it (or a calibration ``kernel``) when ``replicates`` is True.
     """
 
     name: str
@@ -101,6 +104,7 @@ class Method:
     allow_nonconvergence: bool = False
     cli_flags: tuple[str, ...] = ()
     replay: tuple[str, ...] = ()
+    rows: str | None = None
 
     def load(self) -> Callable[..., Any]:
         """The Sample-level function, imported on first use."""
@@ -260,7 +264,7 @@ METHODS: dict[str, Method] = {
             Option("redistribute", "Literal['equal', 'proportional']", "equal",
                    "how the trimmed weight is spread"),
         ),
-        trimming=True,
+        trimming=True, replicates=True, rows="calib.weighting.trim:trim_replicates",
         replay=("upper", "lower", "strict", "redistribute"),
     ),
 }
