@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from calib import CalibError, ConvergenceError, DataError, Sample, Targets
-from calib.cli.commands._weighting import GENERIC_FLAGS, OPTIONS, WeightingOptions, validate
+from calib.cli.commands._weighting import GENERIC_FLAGS, KWARGS, OPTIONS, WeightingOptions, validate
 from calib.cli.main import main
 from calib.core.errors import InfeasibleError
 from calib.outofcore.filesample import FileSample
@@ -90,6 +90,7 @@ def test_record_matches_its_functions(name):
     assert m.allow_nonconvergence == ("allow_nonconvergence" in params)
     for flag in m.cli_flags:
         opt = flag[2:].replace("-", "_")
+        opt = KWARGS.get(opt, opt)  # --penalty-c sets C
         assert opt in ("targets", "reference") or opt in params, (name, flag)
     assert set(m.replay) <= set(params)
 
@@ -316,7 +317,8 @@ def test_capabilities_granted_by_the_entry_alone(data, tmp_path, toy_method):
 # -- CLI flags ------------------------------------------------------------------------------
 _VALUES = {"distance": "raking", "bounds": (0.5, 2.0), "cap": 3.0, "divergence": "kl",
            "population": 1000.0, "tol": 1e-8, "max_iter": 100, "missing": "drop",
-           "targets": Path("t.csv"), "reference": Path("r.csv"), "reference_weight": "w"}
+           "targets": Path("t.csv"), "reference": Path("r.csv"), "reference_weight": "w",
+           "penalty_c": 0.5, "variables": ("sex",)}
 
 
 @pytest.mark.parametrize("name", registry.cli_methods())

@@ -44,7 +44,7 @@ from calib.estimation.design import Lonely, PSUDesign, psu_design
 from calib.estimation.linearization import CalStep, calibration_chain
 from calib.weighting import distance as _distance
 from calib.weighting import registry
-from calib.weighting.calibrate import solve_newton, used_columns
+from calib.weighting.calibrate import model_columns, solve_newton, used_columns
 from calib.weighting.poststratify import cell_factors
 
 __all__ = ["BOOTSTRAPS", "GROUP_MIN_ROWS", "GROUP_SHARE", "METHODS", "R_TYPES", "ReplicatePlan",
@@ -350,10 +350,11 @@ def _newton(cs: CalStep, Wc: np.ndarray, T: np.ndarray, start: int) -> np.ndarra
     L, U = opts["bounds"] if opts["bounds"] is not None else (-np.inf, np.inf)
     used = used_columns(cal.X, cal.totals)
     Xu = cal.X[:, used]
+    model = model_columns([lab for lab, u in zip(cal.labels, used, strict=True) if u])
     g = np.ones(Wc.shape)
     for r in range(Wc.shape[0]):
         res, _ = solve_newton(Xu, Wc[r], T[r, used], dist, (L, U), tol=float(opts["tol"]),
-                              max_iter=int(opts["max_iter"]))
+                              max_iter=int(opts["max_iter"]), model=model)
         if not res.converged:
             raise DataError(
                 f"replicate {start + r + 1}: calibrate ({dist.name}, bounds {(L, U)}) did "

@@ -250,7 +250,9 @@ METHODS: dict[str, Method] = {
             Option("max_iter", "int", 1000, "most iterations of the logistic fit"),
         ),
         trimming=True,
-        cli_flags=("--reference", "--reference-weight", "--missing"),
+        # no --population: propensity scales the weights to the reference's total weight
+        cli_flags=("--reference", "--reference-weight", "--missing", "--penalty-c",
+                   "--variables"),
     ),
     "trim": Method(
         "trim", "none", "calib.weighting.trim:trim",
