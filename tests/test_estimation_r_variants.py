@@ -224,3 +224,16 @@ def test_subbootstrap_is_the_bootstrap():
     assert b.attrs["variance"] == "bootstrap"
     rw = replicate_weights(s, "subbootstrap", replicates=3, seed=3)
     assert rw.attrs["type"] == "bootstrap" and rw.attrs["r_type"] == "subbootstrap"
+
+
+def test_cli_canty_davison_and_subbootstrap(tmp_path):
+    from calib.cli.main import main
+
+    df = pd.DataFrame({"y": np.arange(40.0) % 7, "h": np.repeat(["a", "b"], 20)})
+    df.to_csv(tmp_path / "in.csv", index=False)
+    for v in ("canty-davison", "subbootstrap"):
+        out = tmp_path / f"{v}.csv"
+        assert main(["estimate", str(tmp_path / "in.csv"), "--outcome", "y", "--variance", v,
+                     "--replicates", "30", "--seed", "2", "--out", str(out)]) == 0
+        want = estimate(Sample(df), "y", variance=v, replicates=30, seed=2)
+        np.testing.assert_allclose(pd.read_csv(out)["se"], want["se"], rtol=1e-12)
