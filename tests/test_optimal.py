@@ -142,3 +142,53 @@ def test_negative_unbounded_chi2_weights_are_refused():
     t = _targets(extra=[("income", "", 48_000.0)])
     with pytest.raises(InfeasibleError, match="negative weights.*bounds=\\(0, U\\)"):
         optimal(Sample(_frame(), weight="w0"), t, divergence="chi2")
+
+
+def _soft_kkt_residual(s, df, se_soft, divergence):
+    """Relative KKT residual of the documented soft objective at the returned weights:
+    ``sum_c W_c D(g_c) + sum_j ((achieved_j - T_j) / se_j)^2``, ``W_c`` the input cell weights
+    scaled to the population, the age entries hard. Stationarity, divided by ``W_c``:
+    ``D'(g_c) + 2 sum_j x_cj (achieved_j - T_j) / se_j^2`` lies in the span of the hard
+    entries' columns."""
+    cal = s.history[-1].calibration
+    W = cal.cells.weight
+    pop = 1000.0
+    gp = cal.g * W.sum() / pop  # g relative to the weights scaled to the population
+    X = cal.X
+    soft = np.flatnonzero(~np.isnan(se_soft))
+    hard = np.flatnonzero(np.isnan(se_soft))
+    achieved = X.T @ (W * cal.g)
+    T = cal.totals
+    dprime = np.log(gp) if divergence == "kl" else gp - 1.0
+    grad = dprime + 2 * X[:, soft] @ ((achieved[soft] - T[soft]) / se_soft[soft] ** 2)
+    lam, *_ = np.linalg.lstsq(X[:, hard], grad, rcond=None)
+    return np.linalg.norm(grad - X[:, hard] @ lam) / np.linalg.norm(grad)
+
+
+@pytest.mark.parametrize("divergence", ["kl", "chi2"])
+@pytest.mark.parametrize("se_female", [5.0, 50.0])
+def test_soft_solution_minimizes_the_documented_objective(divergence, se_female):
+    """Behaviour change (issue 17): the penalty is no longer N times the documented one; the
+    returned weights satisfy the stationarity (KKT) conditions of the documented objective."""
+    df = _frame()
+    se = np.array([np.nan] * 4 + [se_female, 60.0])
+    rows = _rows()[:4] + [("sex", "Female", 560.0), ("sex", "Male", 440.0)]
+    t = Targets.from_frame(pd.DataFrame(rows, columns=["variable", "level", "total"]).assign(se=se))
+    s = optimal(Sample(df, weight="w0"), t, soft=True, divergence=divergence)
+    assert _soft_kkt_residual(s, df, se, divergence) < 1e-5
+    got = s.weights.groupby(df["sex"]).sum()
+    assert abs(got["Female"] - 560) > 1.0  # a soft target with se 5-50 of 1,000 moves
+
+
+def test_larger_se_moves_more():
+    df = _frame()
+    rows = _rows()[:4] + [("sex", "Female", 560.0), ("sex", "Male", 440.0)]
+    miss = []
+    for se_f in (2.0, 20.0, 200.0):
+        se = [np.nan] * 4 + [se_f, se_f]
+        t = Targets.from_frame(pd.DataFrame(rows, columns=["variable", "level", "total"])
+                               .assign(se=se))
+        got = optimal(Sample(df, weight="w0"), t, soft=True, divergence="chi2")
+        miss.append(abs(got.weights.groupby(df["sex"]).sum()["Female"] - 560))
+    assert miss[0] < miss[1] < miss[2]
+    assert miss[2] > 20  # a se of 20% of the population leaves the target far

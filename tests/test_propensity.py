@@ -134,3 +134,50 @@ def test_bad_input():
         propensity(Sample(personas), ref, C=0)
     with pytest.raises(DataError, match="'wt'"):
         propensity(Sample(personas), ref, reference_weight="wt")
+
+
+def test_any_lbfgs_failure_raises(monkeypatch):
+    """Behaviour change (issue 17): an L-BFGS failure before the iteration limit (e.g. an
+    abnormal line search) raised nothing and the step said converged=False; it raises."""
+    from scipy.optimize import OptimizeResult
+
+    import calib.weighting.propensity as mod
+    from calib.core.errors import ConvergenceError
+
+    def failing(f, x0, **kw):
+        return OptimizeResult(x=x0, success=False, nit=3, message="ABNORMAL_TERMINATION")
+
+    monkeypatch.setattr(mod, "minimize", failing)
+    rng = np.random.default_rng(0)
+    pop = _population(2000, rng)
+    with pytest.raises(ConvergenceError, match="stopped after 3 iterations.*ABNORMAL"):
+        propensity(Sample(_selected(pop, 300, rng)), pop)
+
+
+def test_cli_penalty_c_and_variables(tmp_path, capsys):
+    """``calib weight --method propensity --penalty-c C --variables a,b`` is propensity(C=,
+    variables=); --population is refused naming the methods it applies to."""
+    from calib.cli.main import main
+
+    rng = np.random.default_rng(4)
+    pop = _population(4000, rng)
+    sel = _selected(pop, 500, rng)
+    sel.to_csv(tmp_path / "in.csv", index=False)
+    pop.to_csv(tmp_path / "ref.csv", index=False)
+    out = tmp_path / "out.csv"
+    base = ["weight", str(tmp_path / "in.csv"), "--method", "propensity", "--reference",
+            str(tmp_path / "ref.csv"), "--out", str(out)]
+    assert main([*base, "--penalty-c", "0.05", "--variables", "age4,sex",
+                 "--variables", "educ5"]) == 0
+    got = pd.read_csv(out)["weight"].to_numpy()
+    want = propensity(Sample(pd.read_csv(tmp_path / "in.csv")), pd.read_csv(tmp_path / "ref.csv"),
+                      C=0.05, variables=["age4", "sex", "educ5"]).weight_array
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    other = propensity(Sample(sel), pop, C=1.0).weight_array
+    assert not np.allclose(got, other, rtol=1e-3)
+    capsys.readouterr()
+    assert main([*base, "--overwrite", "--population", "1000"]) != 0
+    err = capsys.readouterr().err
+    assert "--population does not apply to --method propensity" in err
+    assert main([*base, "--overwrite", "--penalty-c", "0"]) != 0
+    assert "--penalty-c 0.0" in capsys.readouterr().err

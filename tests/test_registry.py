@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from calib import CalibError, ConvergenceError, DataError, Sample, Targets
-from calib.cli.commands._weighting import GENERIC_FLAGS, OPTIONS, WeightingOptions, validate
+from calib.cli.commands._weighting import GENERIC_FLAGS, KWARGS, OPTIONS, WeightingOptions, validate
 from calib.cli.main import main
 from calib.core.errors import InfeasibleError
 from calib.outofcore.filesample import FileSample
@@ -90,6 +90,7 @@ def test_record_matches_its_functions(name):
     assert m.allow_nonconvergence == ("allow_nonconvergence" in params)
     for flag in m.cli_flags:
         opt = flag[2:].replace("-", "_")
+        opt = KWARGS.get(opt, opt)  # --penalty-c sets C
         assert opt in ("targets", "reference") or opt in params, (name, flag)
     assert set(m.replay) <= set(params)
 
@@ -214,7 +215,8 @@ def test_calibrate_rescaling_warns_on_the_file_path(data):
 
 
 # -- replicate recalibration ----------------------------------------------------------------
-@pytest.mark.parametrize("name", [m.name for m in registry.methods(replicates=True)])
+@pytest.mark.parametrize("name", [m.name for m in registry.methods(replicates=True,
+                                                                    kind="targets")])
 def test_replicates_declared_work(data, name):
     _, frame = data
     m = registry.method(name)
@@ -225,11 +227,31 @@ def test_replicates_declared_work(data, name):
     assert (j["se"] > 0).all()
 
 
+def test_trim_is_replayed_on_replicates(data):
+    """Behaviour change (issue 17): a trim step is replayed on every replicate (its record's
+    ``rows``) instead of being refused."""
+    _, frame = data
+    s = Sample(frame, weight="w", cluster="psu").rake(_oneway()).trim(upper_mult=1.5)
+    e = s.estimate("y", variance="jackknife")
+    assert np.isfinite(e["se"]).all() and (e["se"] > 0).all()
+    # a bootstrap replicate holds about 63% of the PSUs at a higher mean weight: this cap
+    # cannot hold its total over its rows
+    with pytest.raises(InfeasibleError, match="replicate 1: trim limits"):
+        s.estimate("y", variance="bootstrap", replicates=5, seed=1)
+    e = Sample(frame, weight="w", cluster="psu").rake(_oneway()).trim(upper_mult=3.0).estimate(
+        "y", variance="bootstrap", replicates=5, seed=1)
+    assert np.isfinite(e["se"]).all() and (e["se"] > 0).all()
+
+
 def test_replicates_refused_when_not_declared(data):
     _, frame = data
     s = Sample(frame, weight="w").rake(_oneway()).trim(upper_mult=1.5)
-    with pytest.raises(DataError, match=r"\['trim'\] cannot be replayed"):
-        s.estimate("y", variance="bootstrap", replicates=5, seed=1)
+    registry.register(replace(registry.method("trim"), replicates=False))
+    try:
+        with pytest.raises(DataError, match=r"\['trim'\] cannot be replayed"):
+            s.estimate("y", variance="bootstrap", replicates=5, seed=1)
+    finally:
+        registry.register(replace(registry.method("trim"), replicates=True))
 
 
 # -- a method added as one module plus one registry entry -----------------------------------
@@ -295,7 +317,8 @@ def test_capabilities_granted_by_the_entry_alone(data, tmp_path, toy_method):
 # -- CLI flags ------------------------------------------------------------------------------
 _VALUES = {"distance": "raking", "bounds": (0.5, 2.0), "cap": 3.0, "divergence": "kl",
            "population": 1000.0, "tol": 1e-8, "max_iter": 100, "missing": "drop",
-           "targets": Path("t.csv"), "reference": Path("r.csv"), "reference_weight": "w"}
+           "targets": Path("t.csv"), "reference": Path("r.csv"), "reference_weight": "w",
+           "penalty_c": 0.5, "variables": ("sex",)}
 
 
 @pytest.mark.parametrize("name", registry.cli_methods())

@@ -34,11 +34,12 @@ Divergence = Literal["kl", "chi2", "variance"]
 DIVERGENCES: tuple[Divergence, ...] = get_args(Divergence)
 
 #: Variance estimators of an estimate (``"none"``: point estimates only).
-Variance = Literal["linearization", "bootstrap", "jackknife", "none"]
+Variance = Literal["linearization", "bootstrap", "subbootstrap", "canty-davison", "jackknife",
+                   "none"]
 VARIANCES: tuple[Variance, ...] = get_args(Variance)
 
 #: Replicate-weight methods.
-ReplicateMethod = Literal["bootstrap", "jackknife"]
+ReplicateMethod = Literal["bootstrap", "canty-davison", "jackknife"]
 REPLICATE_METHODS: tuple[ReplicateMethod, ...] = get_args(ReplicateMethod)
 
 #: Replicate types as R survey names them (``JK1``: unstratified jackknife, ``JKn``:
@@ -47,7 +48,7 @@ ReplicateType = Literal["bootstrap", "JK1", "JKn"]
 REPLICATE_TYPES: tuple[ReplicateType, ...] = get_args(ReplicateType)
 
 #: Strata with a single PSU (R survey's ``survey.lonely.psu``).
-LonelyRule = Literal["error", "adjust", "certainty", "remove"]
+LonelyRule = Literal["error", "adjust", "adjust-zero", "certainty", "remove"]
 LONELY_RULES: tuple[LonelyRule, ...] = get_args(LonelyRule)
 
 #: How bootstrap replicates are drawn: row by row, by groups of identical rows, or chosen by size.

@@ -8,9 +8,10 @@ own PSU. Variances use the with-replacement (ultimate cluster) approximation, as
 
 where ``x_hi`` is the total of the influence values over PSU ``i`` of stratum ``h``. A stratum
 with a single PSU is an error unless ``lonely`` says how to treat it, as R's
-``options(survey.lonely.psu=)``: ``"certainty"`` and ``"remove"`` (it adds nothing) or
-``"adjust"`` (its PSU total is centred at zero, the sample's grand mean of influence values,
-instead of its own mean).
+``options(survey.lonely.psu=)``: ``"certainty"`` and ``"remove"`` (it adds nothing),
+``"adjust"`` (R survey >= 4.4: its PSU total is centred at the grand mean of all PSU totals
+instead of its own mean) or ``"adjust-zero"`` (R survey <= 4.3: centred at zero). For a mean
+the influence values sum to zero, so both adjustments agree; for a total they differ.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from calib.core.errors import DataError
 from calib.core.literals import LONELY_RULES, LonelyRule
 from calib.core.sample import Sample
 
-#: ``lonely`` options (a ``str`` checked against them is a :data:`LonelyRule`)
+#: ``lonely`` options: ``adjust`` is R survey >= 4.4's rule, ``adjust-zero`` R <= 4.3's
+#: (a ``str`` checked against them is a :data:`LonelyRule`)
 LONELY: tuple[LonelyRule, ...] = LONELY_RULES
+Lonely = LonelyRule
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,16 @@ class PSUDesign:
         centred = tot - means[h]
         scale = np.where(lonely, 1.0, nh / np.maximum(nh - 1.0, 1.0))
         if lonely.any():
-            if self.lonely == "adjust":
+            if self.lonely == "adjust":  # R >= 4.4: the grand mean of all PSU totals
+                centred[lonely] = tot[lonely] - tot.mean(axis=0)[None, :]
+            elif self.lonely == "adjust-zero":  # R <= 4.3: centred at zero
                 centred[lonely] = tot[lonely]
             else:  # certainty / remove: no contribution
                 centred[lonely] = 0.0
         return (scale[:, None] * centred**2).sum(axis=0)
 
 
-def psu_design(sample: Sample, lonely: str = "error") -> PSUDesign:
+def psu_design(sample: Sample, lonely: Lonely = "error") -> PSUDesign:
     """Strata and PSUs of ``sample`` (``Sample(strata=, cluster=)``).
 
     Clusters are nested within strata (a cluster label reused in two strata is two PSUs, as
@@ -132,8 +137,8 @@ def psu_design(sample: Sample, lonely: str = "error") -> PSUDesign:
         raise DataError(
             f"strata {sample.strata!r}: stratum {names} has a single PSU (cluster "
             f"{sample.cluster!r}), so its variance cannot be estimated; merge it with a "
-            "neighbouring stratum, or pass lonely='adjust', 'certainty' or 'remove' (as R's "
-            "options(survey.lonely.psu=))"
+            "neighbouring stratum, or pass lonely='adjust', 'adjust-zero', 'certainty' or "
+            "'remove' (as R's options(survey.lonely.psu=))"
         )
     return PSUDesign(psu, stratum_of_psu, n_psu, st_labels, lonely)
 

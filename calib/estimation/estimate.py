@@ -2,7 +2,7 @@
 
 Variance options: ``"linearization"`` (Taylor, residualized on every calibration step as R
 survey does, with strata and clusters, with-replacement approximation), ``"bootstrap"`` and
-``"jackknife"`` (recalibrated replicate weights), ``"none"``.
+``"canty-davison"`` and ``"jackknife"`` (recalibrated replicate weights), ``"none"``.
 """
 
 from __future__ import annotations
@@ -42,14 +42,17 @@ def estimate(sample: Sample, outcome: str | EstimateRequest, **options: Any) -> 
         by : a domain column; rows with a missing domain value belong to no domain (warned).
         stat : ``"mean"``, ``"total"`` or ``"proportion"`` (a 0/1 numeric outcome, or shares
             of a categorical one).
-        variance : ``"linearization"`` (default), ``"bootstrap"``, ``"jackknife"`` or
-            ``"none"`` (se, ci and deff are then NaN: not computed).
+        variance : ``"linearization"`` (default), ``"bootstrap"`` (Rao-Wu, R's
+            ``subbootstrap``; ``"subbootstrap"`` is a synonym), ``"canty-davison"`` (R's
+            ``as.svrepdesign(type="bootstrap")``), ``"jackknife"`` or ``"none"`` (se, ci and
+            deff are then NaN: not computed).
         level : confidence level of the normal-theory (Wald) interval (default 0.95).
         replicates, seed : bootstrap replicates (default 200) and seed.
         targets_se : include the targets' own sampling error (margins with ``se``);
             bootstrap only: each replicate perturbs the target totals (see
             :mod:`.replicates`).
-        lonely : single-PSU strata: ``"error"``, ``"adjust"``, ``"certainty"``, ``"remove"``.
+        lonely : single-PSU strata: ``"error"``, ``"adjust"`` (R >= 4.4), ``"adjust-zero"``
+            (R <= 4.3), ``"certainty"``, ``"remove"`` (see :mod:`.design`).
         mse : centre replicate variances at the full-sample estimate instead of the
             replicates' mean (R ``mse=TRUE``; the default follows R's ``mse=FALSE``).
         bootstrap_draw : ``"rows"`` draws every replicate's Rao-Wu factors row by row with
@@ -169,8 +172,7 @@ def _replicate_variance(sample: Sample, est: _domains.Estimands, theta: np.ndarr
     """Bootstrap or jackknife: recalibrated replicates, the compiled cell path when it
     applies (:func:`~calib.estimation.compiled.cell_replicates.fast_thetas`), else rows."""
 
-    method = "bootstrap" if req.variance == "bootstrap" else "jackknife"
-    p = _rep.plan(sample, method, req.n_replicates, req.seed, req.lonely)
+    p = _rep.plan(sample, req.variance, req.n_replicates, req.seed, req.lonely)
     chain, _ = calibration_chain(sample)
     grouped = req.bootstrap_draw == "groups" or (req.bootstrap_draw == "auto"
                                                  and sample.n >= _rep.GROUP_MIN_ROWS)
@@ -224,7 +226,8 @@ def _components_lin(sample: Sample, chain, exact: bool) -> str:
         steps = ", ".join(cs.step.method for cs in chain)
         text += f" + weight calibration ({steps}; linearized as R survey)"
         if not exact:
-            text += " [approximate: a non-calibration step such as trim follows]"
+            text += (" [approximate: a calibration step sits between two non-calibration steps "
+                     "such as trim]")
     return text + "; targets treated as exact"
 
 

@@ -47,10 +47,13 @@ class CalStep:
 def calibration_chain(sample: Sample) -> tuple[tuple[CalStep, ...], bool]:
     """The sample's calibration steps with their row weights, and whether the chain is exact.
 
-    Row input/output weights of every calibration step are rebuilt from the base weights and
-    the g factors. When another step (e.g. ``trim``) sits between or after them, the chain
-    cannot be rebuilt and the final weights stand in for every step's output weights (the
-    second value is then False).
+    Every calibration step gets the row weights it had when it ran, as R survey stores them
+    with the design (``rake`` / ``postStratify`` / ``calibrate`` keep their weights; a later
+    ``trimWeights`` changes the design's weights but not the stored ones). The steps before
+    the first non-calibration step (e.g. ``trim``) are rebuilt forwards from the base weights
+    and their g factors; the steps after the last one backwards from the final weights. A
+    calibration step between two non-calibration steps cannot be rebuilt: the final weights
+    stand in for its output weights and the second value is False.
 
     Examples
     --------
@@ -62,37 +65,59 @@ def calibration_chain(sample: Sample) -> tuple[tuple[CalStep, ...], bool]:
     >>> chain, exact = calibration_chain(Sample(df).rake(t))
     >>> chain[0].w_out.tolist(), exact
     ([1.0, 1.0, 2.0], True)
+    >>> chain, exact = calibration_chain(Sample(df).rake(t).trim(upper=1.5))
+    >>> chain[0].w_out.tolist(), exact
+    ([1.0, 1.0, 2.0], True)
     """
     n = sample.n
     final = sample.weight_array
-    steps = [(s, s.calibration) for s in sample.history if s.calibration is not None]
-    for s, cal in steps:
-        if cal.row_cell.shape[0] != n:
+    history = list(sample.history)
+    for s in history:
+        if s.calibration is not None and s.calibration.row_cell.shape[0] != n:
             raise DataError(
                 f"weighting step {s.method!r} dropped rows for missing values, so its "
                 "calibration cannot be linked to the sample's rows; drop or impute the missing "
                 "weighting variables before weighting (missing='level' keeps them as a level)"
             )
+    other = [i for i, s in enumerate(history) if s.calibration is None]
+    first = other[0] if other else len(history)
+    last = other[-1] if other else len(history)
+    out: dict[int, CalStep] = {}
     w = sample.base_weights.to_numpy(dtype=float)
-    exact = True
-    out: list[CalStep] = []
-    for s in sample.history:
-        cal = s.calibration
-        if cal is None:
-            exact = False
+    for i, s in enumerate(history[:first]):  # forwards from the base weights
+        w_out = w * _g_rows(s)
+        out[i] = CalStep(s, s.calibration, w, w_out)
+        w = w_out
+    if not other and not np.allclose(w, final, rtol=1e-9, atol=0):
+        return _stand_in(history, final), False
+    w = final
+    for i in range(len(history) - 1, last, -1):  # backwards from the final weights
+        s = history[i]
+        w_in = np.zeros(n)
+        np.divide(w, _g_rows(s), out=w_in, where=_g_rows(s) > 0)
+        out[i] = CalStep(s, s.calibration, w_in, w)
+        w = w_in
+    middle = [i for i in range(first, last) if history[i].calibration is not None]
+    if middle:
+        return _stand_in(history, final), False
+    return tuple(out[i] for i in sorted(out)), True
+
+
+def _g_rows(s: Step) -> np.ndarray:
+    return s.calibration.g[s.calibration.row_cell]
+
+
+def _stand_in(history: list[Step], final: np.ndarray) -> tuple[CalStep, ...]:
+    """Every calibration step with the final weights as its output weights (approximate)."""
+    out = []
+    for s in history:
+        if s.calibration is None:
             continue
-        g_rows = cal.g[cal.row_cell]
-        out.append(CalStep(s, cal, w, w * g_rows))
-        w = w * g_rows
-    if not exact or not np.allclose(w, final, rtol=1e-9, atol=0):
-        exact = False
-        out = []
-        for s, cal in steps:
-            g_rows = cal.g[cal.row_cell]
-            w_in = np.zeros(n)
-            np.divide(final, g_rows, out=w_in, where=g_rows > 0)
-            out.append(CalStep(s, cal, w_in, final))
-    return tuple(out), exact
+        g_rows = _g_rows(s)
+        w_in = np.zeros(final.size)
+        np.divide(final, g_rows, out=w_in, where=g_rows > 0)
+        out.append(CalStep(s, s.calibration, w_in, final))
+    return tuple(out)
 
 
 def residualize(x: np.ndarray, chain: tuple[CalStep, ...]) -> np.ndarray:

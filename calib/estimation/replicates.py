@@ -1,10 +1,18 @@
 """Replicate weights (bootstrap, jackknife), each replicate recalibrated on cells.
 
-* ``bootstrap``: Rao & Wu (1988) rescaling bootstrap: in each stratum draw ``n_h - 1`` of its
-  ``n_h`` PSUs with replacement; a PSU drawn ``m`` times gets factor ``m n_h / (n_h - 1)``
-  (R ``as.svrepdesign(type="bootstrap")``). Variance ``sum_r (theta_r - mean)^2 / (R - 1)``.
+* ``bootstrap`` (synonym ``subbootstrap``): Rao & Wu (1988) rescaling bootstrap: in each
+  stratum draw ``n_h - 1`` of its ``n_h`` PSUs with replacement; a PSU drawn ``m`` times gets
+  factor ``m n_h / (n_h - 1)`` (R ``as.svrepdesign(type="subbootstrap")``, ``subbootweights``).
+  Variance ``sum_r (theta_r - mean)^2 / (R - 1)``.
+* ``canty-davison``: Canty & Davison (1999) bootstrap, R ``as.svrepdesign(type="bootstrap")``
+  (``bootweights``): in each stratum draw ``n_h`` of its ``n_h`` PSUs with replacement; a PSU
+  drawn ``m`` times gets factor ``m``; variance ``n̄/((n̄ - 1)(R - 1)) sum_r (theta_r -
+  mean)^2`` with ``n̄`` the harmonic mean of the PSUs per stratum (R's ``psu.per.strata``).
 * ``jackknife``: JK1 without strata (drop one PSU, the others times ``n/(n-1)``, variance
   factor ``(n-1)/n``); JKn with strata (factor ``(n_h-1)/n_h`` for replicates of stratum h).
+  A lonely stratum with ``lonely="adjust"`` / ``"adjust-zero"`` gets R ``jknweights``'s
+  replicate: its PSU at 0, every PSU of the other strata times ``H/(H-1)`` (``H`` strata),
+  rscale ``(H-1)/H``; with ``certainty`` / ``remove`` it has rscale 0 (R drops it).
 
 Replicates are recalibrated with the sample's own weighting steps (method, options and
 targets from ``sample.history``): a replicate changes only the cell totals (one bincount per
@@ -37,13 +45,19 @@ from calib.estimation.design import PSUDesign, psu_design
 from calib.estimation.linearization import CalStep, calibration_chain
 from calib.weighting import distance as _distance
 from calib.weighting import registry
-from calib.weighting.calibrate import solve_newton, used_columns
+from calib.weighting.calibrate import model_columns, solve_newton, used_columns
 from calib.weighting.poststratify import cell_factors
 
-__all__ = ["GROUP_MIN_ROWS", "GROUP_SHARE", "METHODS", "ReplicatePlan", "plan",
-           "replicate_weights"]
+__all__ = ["BOOTSTRAPS", "GROUP_MIN_ROWS", "GROUP_SHARE", "METHODS", "R_TYPES", "ReplicatePlan",
+           "plan", "replicate_weights"]
 
 METHODS: tuple[ReplicateMethod, ...] = REPLICATE_METHODS
+#: Replicate bootstraps: ``bootstrap`` is Rao-Wu (R ``subbootstrap``), ``canty-davison`` is R's
+#: ``bootstrap``.
+BOOTSTRAPS = ("bootstrap", "canty-davison")
+#: R ``svrepdesign`` / ``as.svrepdesign`` ``type`` of each replicate method.
+R_TYPES = {"bootstrap": "subbootstrap", "canty-davison": "bootstrap", "JK1": "JK1",
+           "JKn": "JKn"}
 #: Row-by-replicate entries held in memory at once.
 CHUNK_ENTRIES = 4_000_000
 
@@ -54,7 +68,7 @@ class ReplicatePlan:
 
     Attributes
     ----------
-    method : ``bootstrap``, ``JK1`` or ``JKn``.
+    method : ``bootstrap`` (Rao-Wu), ``canty-davison``, ``JK1`` or ``JKn``.
     n_rep : number of replicates.
     scale, rscales : variance = ``scale * sum_r rscales_r (theta_r - center)^2``.
     """
@@ -85,14 +99,21 @@ class ReplicatePlan:
             inv[order] = np.arange(order.size)
             row_pos = inv[d.psu]
         nh_sorted = nh[h[order]].astype(float)
-        lone = nh_sorted == 1
         offset = np.concatenate([[0], np.cumsum(nh)[:-1]])
-        draws_h = np.repeat(np.arange(nh.size), np.maximum(nh - 1, 0))
+        if self.method == "canty-davison":  # n_h of n_h, factor = times drawn (R bootweights)
+            draws_h = np.repeat(np.arange(nh.size), nh)
+            mult, add = np.ones(nh_sorted.size), np.zeros(nh_sorted.size)
+        else:  # Rao-Wu: n_h - 1 of n_h, rescaled; a lonely stratum keeps factor 1
+            lone = nh_sorted == 1
+            draws_h = np.repeat(np.arange(nh.size), np.maximum(nh - 1, 0))
+            mult = np.where(lone, 0.0, nh_sorted / np.maximum(nh_sorted - 1.0, 1.0))
+            add = lone.astype(float)
         return {
             "row_pos": None if np.array_equal(row_pos, np.arange(row_pos.size)) else row_pos,
-            "mult": np.where(lone, 0.0, nh_sorted / np.maximum(nh_sorted - 1.0, 1.0)),
-            "add": lone.astype(float),
+            "mult": mult,
+            "add": add,
             "single": nh.size == 1,
+            "n_draw": int(draws_h.size),
             "offset": offset[draws_h],
             "size": nh[draws_h].astype(float),
         }
@@ -104,7 +125,7 @@ class ReplicatePlan:
         b = self.boot
         rng = np.random.default_rng(self.seeds[r])
         if b["single"]:
-            pos = rng.integers(0, d.n_psus, d.n_psus - 1)
+            pos = rng.integers(0, d.n_psus, b["n_draw"])
             fs = np.bincount(pos, minlength=d.n_psus) * b["mult"][0]
         else:
             pos = b["offset"] + (rng.random(b["size"].size) * b["size"]).astype(np.int64)
@@ -118,7 +139,7 @@ class ReplicatePlan:
         factors do not depend on how replicates are chunked.
         """
         d = self.design
-        if self.method == "bootstrap":
+        if self.method in BOOTSTRAPS:
             out = np.empty((stop - start, d.psu.size))
             for r in range(start, stop):
                 fs, row_pos = self.psu_factors(r)
@@ -127,9 +148,15 @@ class ReplicatePlan:
         out = np.ones((stop - start, d.n_psus))
         h = d.stratum_of_psu
         nh = d.n_psu[h].astype(float)
+        adjust = d.lonely in ("adjust", "adjust-zero")
+        n_strata = d.n_psu.size
         for r, j in enumerate(range(start, stop)):
             hs = h[j]
-            if d.n_psu[hs] == 1:  # a lonely stratum: its replicate equals the full sample
+            if d.n_psu[hs] == 1:
+                if adjust:  # R jknweights: the PSU at 0, every other PSU times H/(H-1)
+                    out[r] = n_strata / (n_strata - 1.0)
+                    out[r, j] = 0.0
+                # certainty / remove: the replicate equals the full sample (rscale 0)
                 continue
             inside = h == hs
             out[r, inside] = nh[inside] / (nh[inside] - 1.0)
@@ -138,8 +165,8 @@ class ReplicatePlan:
 
 
 def plan(
-    sample: Sample, method: ReplicateMethod, replicates: int = 200, seed: int | None = None,
-    lonely: str = "error",
+    sample: Sample, method: str, replicates: int = 200, seed: int | None = None,
+    lonely: LonelyRule = "error",
 ) -> ReplicatePlan:
     """The replicate plan for ``sample``.
 
@@ -151,13 +178,15 @@ def plan(
     >>> p.method, p.n_rep, p.scale
     ('JK1', 4, 0.75)
     """
+    method = "bootstrap" if method == "subbootstrap" else method
     if method not in METHODS:
-        raise DataError(f"replicate method {method!r}: choose one of {METHODS}")
+        raise DataError(f"replicate method {method!r}: choose one of {METHODS} "
+                        "(or 'subbootstrap', a synonym of 'bootstrap')")
     d = psu_design(sample, lonely=lonely)
-    if method == "bootstrap":
+    if method in BOOTSTRAPS:
         if not isinstance(replicates, int | np.integer) or replicates < 2:
             raise DataError(f"replicates={replicates!r}: the bootstrap needs an integer >= 2")
-        return ReplicatePlan("bootstrap", int(replicates), 1.0 / (replicates - 1),
+        return ReplicatePlan(method, int(replicates), _boot_scale(method, d, int(replicates)),
                              np.ones(int(replicates)), d, seed)
     if d.n_psus < 2:
         raise DataError("the jackknife needs at least two PSUs")
@@ -166,7 +195,23 @@ def plan(
                              d, seed)
     nh = d.n_psu[d.stratum_of_psu].astype(float)
     rs = np.where(nh > 1, (nh - 1) / np.maximum(nh, 1), 0.0)
+    if d.lonely in ("adjust", "adjust-zero") and d.n_psu.size > 1:
+        h = d.n_psu.size  # R jknweights: a lonely stratum's replicate has rscale (H-1)/H
+        rs = np.where(nh == 1, (h - 1.0) / h, rs)
     return ReplicatePlan("JKn", d.n_psus, 1.0, rs, d, seed)
+
+
+def _boot_scale(method: str, d: PSUDesign, replicates: int) -> float:
+    """``scale`` of a bootstrap: ``1/(R-1)`` (Rao-Wu, R ``subbootweights``), or R
+    ``bootweights``'s ``n̄/((n̄-1)(R-1))`` with ``n̄`` the harmonic mean of the PSUs per
+    stratum (Canty-Davison)."""
+    if method == "bootstrap":
+        return 1.0 / (replicates - 1)
+    nbar = 1.0 / float(np.mean(1.0 / d.n_psu[d.n_psu > 0]))
+    if nbar <= 1.0:
+        raise DataError("variance='canty-davison' needs strata with more than one PSU (every "
+                        "stratum has one); use variance='bootstrap' or 'jackknife'")
+    return nbar / ((nbar - 1.0) * (replicates - 1))
 
 
 def chunks(n_rows: int, n_rep: int) -> Iterator[tuple[int, int]]:
@@ -182,8 +227,7 @@ def replicate_rows(
     """(k, n) recalibrated replicate weights of replicates ``start..stop-1``."""
     if chain is None:
         chain, _ = calibration_chain(sample)
-    others = [s.method for s in sample.history
-              if s.calibration is None or not registry.method(s.method).replicates]
+    others = [s.method for s in sample.history if not _replayable(s)]
     if others:
         raise DataError(
             f"replicate weights: weighting step(s) {others} cannot be replayed on replicates "
@@ -195,11 +239,23 @@ def replicate_rows(
     if not (base == 1.0).all():
         W *= base[None, :]
     tseed = ((p.seed if p.seed is not None else 0), start) if targets_se else None
-    for cs in chain:
+    by_step = {id(cs.step): cs for cs in chain}
+    for s in sample.history:  # every step in order: recalibrate, or replay on the rows
+        cs = by_step.get(id(s))
+        if cs is None:
+            W = registry.resolve(str(registry.method(s.method).rows))(W, dict(s.options), start)
+            continue
         g = _recalibrate(cs, W, start, tseed)
         for r in range(W.shape[0]):
             W[r] *= g[r, cs.cal.row_cell]
     return W
+
+
+def _replayable(s) -> bool:
+    """Whether replicates can replay step ``s``: a calibration step of a method declaring
+    replicates, or a step without calibration whose record names a ``rows`` replay."""
+    m = registry.method(s.method)
+    return m.replicates and (s.calibration is not None or m.rows is not None)
 
 
 def _margin_sizes(cs: CalStep) -> list[int]:
@@ -295,10 +351,11 @@ def _newton(cs: CalStep, Wc: np.ndarray, T: np.ndarray, start: int) -> np.ndarra
     L, U = opts["bounds"] if opts["bounds"] is not None else (-np.inf, np.inf)
     used = used_columns(cal.X, cal.totals)
     Xu = cal.X[:, used]
+    model = model_columns([lab for lab, u in zip(cal.labels, used, strict=True) if u])
     g = np.ones(Wc.shape)
     for r in range(Wc.shape[0]):
         res, _ = solve_newton(Xu, Wc[r], T[r, used], dist, (L, U), tol=float(opts["tol"]),
-                              max_iter=int(opts["max_iter"]))
+                              max_iter=int(opts["max_iter"]), model=model)
         if not res.converged:
             raise DataError(
                 f"replicate {start + r + 1}: calibrate ({dist.name}, bounds {(L, U)}) did "
@@ -366,7 +423,9 @@ def replicate_weights(
     Parameters
     ----------
     sample : a (weighted) Sample; every calibration step is replayed on every replicate.
-    method : ``"bootstrap"`` (Rao-Wu rescaling) or ``"jackknife"`` (JK1, JKn with strata).
+    method : ``"bootstrap"`` (Rao-Wu rescaling, R's ``subbootstrap``; ``"subbootstrap"`` is
+        a synonym), ``"canty-davison"`` (R's ``bootstrap``) or ``"jackknife"`` (JK1, JKn
+        with strata).
     replicates : bootstrap replicates (the jackknife has one per PSU).
     seed : bootstrap seed (reproducible).
     lonely : single-PSU strata (see :func:`calib.estimation.design.psu_design`).
@@ -375,8 +434,9 @@ def replicate_weights(
     Returns
     -------
     pandas.DataFrame
-        ``rep_1 .. rep_R`` aligned to the sample's rows; ``attrs`` hold ``type``, ``scale``
-        and ``rscales`` (R ``svrepdesign`` arguments) and ``mse=False``.
+        ``rep_1 .. rep_R`` aligned to the sample's rows; ``attrs`` hold ``type`` (the plan:
+        ``bootstrap``, ``canty-davison``, ``JK1``, ``JKn``), ``r_type`` (R's ``svrepdesign``
+        ``type``), ``scale`` and ``rscales`` (R ``svrepdesign`` arguments) and ``mse=False``.
 
     Examples
     --------
@@ -395,5 +455,6 @@ def replicate_weights(
         out[:, a:b] = replicate_rows(sample, p, a, b, targets_se).T
     df = pd.DataFrame(out, index=sample.frame.index,
                       columns=[f"rep_{i + 1}" for i in range(p.n_rep)])
-    df.attrs.update(type=p.method, scale=p.scale, rscales=p.rscales.tolist(), mse=False)
+    df.attrs.update(type=p.method, r_type=R_TYPES[p.method], scale=p.scale,
+                    rscales=p.rscales.tolist(), mse=False)
     return df

@@ -20,17 +20,18 @@ calib.core.errors.DataError: unknown estimate option 'varience'; the options are
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from calib.core.errors import DataError
+from calib.estimation.design import LONELY, Lonely
 
 Stat = Literal["mean", "total", "proportion"]
-Variance = Literal["linearization", "bootstrap", "jackknife", "none"]
-Lonely = Literal["error", "adjust", "certainty", "remove"]
+Variance = Literal["linearization", "bootstrap", "subbootstrap", "canty-davison", "jackknife",
+                   "none"]
 BootstrapDraw = Literal["auto", "rows", "groups"]
 
-VARIANCES: tuple[str, ...] = ("linearization", "bootstrap", "jackknife", "none")
-BOOTSTRAP_DRAWS: tuple[str, ...] = ("auto", "rows", "groups")
+VARIANCES: tuple[str, ...] = get_args(Variance)
+BOOTSTRAP_DRAWS: tuple[str, ...] = get_args(BootstrapDraw)
 #: Bootstrap replicates of a request without ``replicates``.
 DEFAULT_REPLICATES = 200
 
@@ -46,13 +47,17 @@ class EstimateRequest:
     by : a domain column; rows with a missing domain value belong to no domain (warned).
     stat : ``"mean"``, ``"total"`` or ``"proportion"`` (a 0/1 numeric outcome, or shares of
         a categorical one).
-    variance : ``"linearization"``, ``"bootstrap"``, ``"jackknife"`` or ``"none"`` (se, ci and
-        deff are then NaN: not computed).
+    variance : ``"linearization"``, ``"bootstrap"`` (Rao-Wu, R's ``subbootstrap``;
+        ``"subbootstrap"`` is a synonym, stored as ``"bootstrap"``), ``"canty-davison"`` (R's
+        ``as.svrepdesign(type="bootstrap")``), ``"jackknife"`` or ``"none"`` (se, ci and deff
+        are then NaN: not computed).
     level : confidence level of the normal-theory (Wald) interval, in (0, 1).
     replicates, seed : bootstrap replicates (None: :data:`DEFAULT_REPLICATES`) and seed.
     targets_se : include the targets' own sampling error (margins with ``se``); bootstrap
         only: each replicate perturbs the target totals.
-    lonely : single-PSU strata: ``"error"``, ``"adjust"``, ``"certainty"``, ``"remove"``.
+    lonely : single-PSU strata: ``"error"``, ``"adjust"`` (R survey >= 4.4: centred at the
+        grand mean of the PSU totals), ``"adjust-zero"`` (R <= 4.3: centred at zero),
+        ``"certainty"``, ``"remove"``.
     mse : centre replicate variances at the full-sample estimate instead of the replicates'
         mean (R ``mse=TRUE``; the default follows R's ``mse=FALSE``).
     bootstrap_draw : ``"rows"``, ``"groups"`` or ``"auto"`` (see
@@ -63,8 +68,8 @@ class EstimateRequest:
     Raises
     ------
     DataError
-        An unknown variance or bootstrap draw, a level outside (0, 1), ``targets_se`` without
-        the bootstrap.
+        An unknown variance, lonely option or bootstrap draw, a level outside (0, 1),
+        ``targets_se`` without the (Rao-Wu) bootstrap.
     """
 
     outcome: str
@@ -83,13 +88,17 @@ class EstimateRequest:
     def __post_init__(self) -> None:
         if self.variance not in VARIANCES:
             raise DataError(f"variance={self.variance!r}: choose one of {VARIANCES}")
+        if self.variance == "subbootstrap":  # R's name of the Rao-Wu bootstrap
+            object.__setattr__(self, "variance", "bootstrap")
+        if self.lonely not in LONELY:
+            raise DataError(f"lonely={self.lonely!r}: choose one of {LONELY}")
         if not 0 < self.level < 1:
             raise DataError(f"level={self.level!r}: the confidence level must be in (0, 1), "
                             "e.g. 0.95")
         if self.targets_se and self.variance != "bootstrap":
             raise DataError(
                 f"targets_se=True with variance={self.variance!r}: target uncertainty is "
-                "propagated by perturbing the targets per bootstrap replicate; use "
+                "propagated by perturbing the targets per Rao-Wu bootstrap replicate; use "
                 "variance='bootstrap'"
             )
         if self.bootstrap_draw not in BOOTSTRAP_DRAWS:

@@ -50,16 +50,65 @@ class NewtonResult:
     scale: float
 
 
-def rescale_factor(X: np.ndarray, w: np.ndarray, totals: np.ndarray) -> float:
+def model_columns(labels: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> np.ndarray:
+    """(p, q) map from calib's auxiliary columns to R ``calibrate``'s model-matrix columns.
+
+    calib's auxiliaries are an indicator of every level of every categorical margin, then the
+    numeric auxiliaries (level ``""``). R's model matrix of ``~ a + b + x`` has an intercept
+    (the sum of any margin's indicators), one column per level of each factor except its
+    first (the first in sorted order, as R's ``factor()`` orders a text column) and the
+    numeric columns. ``totals @ M`` and ``(X' w) @ M`` are R's population and sample totals.
+
+    Examples
+    --------
+    >>> model_columns([("sex", "M"), ("sex", "F"), ("age", "")]).tolist()
+    [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    labels = list(labels)
+    margins: dict[str, list[int]] = {}
+    for j, (name, _) in enumerate(labels):
+        margins.setdefault(name, []).append(j)
+    cols: list[np.ndarray] = []
+    intercept = False
+    for cols_j in margins.values():
+        if len(cols_j) == 1 and labels[cols_j[0]][1] == "":  # a numeric auxiliary
+            cols.append(_unit(len(labels), cols_j))
+            continue
+        if not intercept:  # the intercept: every row is in one level of this margin
+            cols.insert(0, _unit(len(labels), cols_j))
+            intercept = True
+        first = min(cols_j, key=lambda j: labels[j][1])
+        cols.extend(_unit(len(labels), [j]) for j in cols_j if j != first)
+    return np.column_stack(cols) if cols else np.zeros((len(labels), 0))
+
+
+def _unit(p: int, js: list[int]) -> np.ndarray:
+    v = np.zeros(p)
+    v[js] = 1.0
+    return v
+
+
+def rescale_factor(X: np.ndarray, w: np.ndarray, totals: np.ndarray,
+                   model: np.ndarray | None = None) -> float:
     """R grake's rescaling: the mean population/sample ratio when all exceed 20, else 1.
+
+    R takes the ratios over its model-matrix columns (``model``, from :func:`model_columns`:
+    intercept, one level per factor dropped, numeric columns); without ``model`` over the
+    columns of ``X`` as given.
 
     Examples
     --------
     >>> import numpy as np
     >>> rescale_factor(np.ones((2, 1)), np.ones(2), np.array([100.0]))
     50.0
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> M = model_columns([("g", "a"), ("g", "b")])
+    >>> rescale_factor(X, np.ones(3), np.array([100.0, 200.0]), M)  # mean(300/3, 200/2)
+    100.0
     """
     st = X.T @ w
+    if model is not None:
+        st, totals = st @ model, totals @ model
     with np.errstate(divide="ignore", invalid="ignore"):
         scales = totals / st
     if scales.size and np.all(np.isfinite(scales)) and scales.min() > RESCALE_THRESHOLD:
@@ -77,6 +126,7 @@ def newton(
     tol: float = 1e-7,
     max_iter: int = 50,
     damped: bool = False,
+    model: np.ndarray | None = None,
 ) -> NewtonResult:
     """Solve the calibration equations ``X'(w * g) = totals`` as R survey's ``grake`` does.
 
@@ -89,6 +139,8 @@ def newton(
     damped : halve each Newton step until the relative misfit decreases (a backtracking line
         search; not in R). It avoids the full first step that can throw a bounded distance
         into the region where every g sits at a bound and the Jacobian vanishes.
+    model : R's model-matrix columns (:func:`model_columns`) over which the rescaling ratios
+        are averaged; None: the columns of ``X``.
 
     Returns
     -------
@@ -103,7 +155,7 @@ def newton(
     >>> np.round(r.g, 8).tolist(), r.converged
     ([2.0, 2.0, 2.0], True)
     """
-    scale = rescale_factor(X, w, totals)
+    scale = rescale_factor(X, w, totals, model)
     ww = w * scale
     Fm1, dF = distance.Fm1, distance.dF
     Xm = _maybe_sparse(X)  # dense or CSR
@@ -273,6 +325,7 @@ def solve_newton(
     *,
     tol: float,
     max_iter: int,
+    model: np.ndarray | None = None,
 ) -> tuple[NewtonResult, float | None]:
     """R's full-step Newton and, when it stops short, a damped Newton (backtracking).
 
@@ -288,9 +341,10 @@ def solve_newton(
     >>> np.round(r.g, 8).tolist(), fallback
     ([2.0, 2.0, 2.0], None)
     """
-    res = newton(X, w, totals, distance, bounds, tol=tol, max_iter=max_iter)
+    res = newton(X, w, totals, distance, bounds, tol=tol, max_iter=max_iter, model=model)
     if not res.converged:
-        damped = newton(X, w, totals, distance, bounds, tol=tol, max_iter=max_iter, damped=True)
+        damped = newton(X, w, totals, distance, bounds, tol=tol, max_iter=max_iter, damped=True,
+                        model=model)
         if damped.converged:
             return damped, res.max_error
     return res, None
@@ -336,7 +390,9 @@ def solve_cells(
     w = d.cells.weight
     used = used_columns(X, totals)
     Xu, tu = X[:, used], totals[:, None][used, 0]
-    scale = rescale_factor(Xu, w, tu)
+    used_labels = [lab for lab, u in zip(labels, used, strict=True) if u]
+    model = model_columns(used_labels)
+    scale = rescale_factor(Xu, w, tu, model)
     notes: list[str] = []
     if scale != 1.0 and (np.isfinite(L) or np.isfinite(U)):
         msg = (
@@ -346,12 +402,12 @@ def solve_cells(
         )
         warnings.warn(msg, UserWarning, stacklevel=3)
         notes.append(msg)
-    used_labels = [lab for lab, u in zip(labels, used, strict=True) if u]
     # raking and logit keep g > 0 whatever the lower bound
     feasible = (max(L, 0.0) if name in ("raking", "logit") else L, U)
     if np.isfinite(L) or np.isfinite(U):
         _check_entries(Xu, w * scale, tu, used_labels, feasible)
-    res, full_step = solve_newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter)
+    res, full_step = solve_newton(Xu, w, tu, dist, (L, U), tol=tol, max_iter=max_iter,
+                                  model=model)
     if full_step is not None:
         notes.append(
             f"calibrate ({name}): R's full-step Newton (grake) stopped at max |misfit|/"
@@ -537,4 +593,4 @@ def _check_lp(
 
 
 __all__ = ["calibrate", "solve_cells", "solve_newton", "used_columns", "newton", "NewtonResult",
-           "rescale_factor"]
+           "rescale_factor", "model_columns"]

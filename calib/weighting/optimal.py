@@ -5,8 +5,15 @@ gets ``d_i g_c``) minimizing a divergence from the input weights subject to cali
 constraints ``X'(W g) = totals`` on the indicator columns of every margin entry and the
 numeric auxiliaries, optional bounds ``L <= g <= U``, an optional relative tolerance per
 margin entry (``|achieved - target| <= tolerance * |target|``) and optional soft targets
-(entries with a standard error are penalized, ``sum(((achieved - target) / se)^2)``, instead
-of being met exactly).
+(entries with a standard error are penalized instead of being met exactly). With soft targets
+the objective is
+
+``sum_c W_c D(g_c) + sum_j ((achieved_j - T_j) / se_j)^2``
+
+with ``W_c`` the input cell weights scaled to the population total (``variance``:
+``sum_c S_c g_c^2 + ...``), so a target with a larger ``se`` is allowed to move more; the
+solver minimizes this objective divided by the population total (``variance``: by
+``sum_c S_c``), the same minimizer.
 
 Divergences (per cell, weighted by the input cell weight ``W_c``):
 
@@ -63,13 +70,15 @@ def optimal(
     targets : one-way / joint margins and numeric auxiliaries; shares are scaled to
         ``population`` (else the targets' population, else the sample's total weight).
     divergence : ``"kl"``, ``"chi2"`` or ``"variance"`` (see the module docstring).
-    bounds : ``(L, U)`` bounds on ``g = w / d'`` where ``d'`` are the input weights scaled
-        to the population total (as R survey rescales before bounding); ``None`` for none
-        (``kl`` keeps ``g >= 0``). ``Calibration.g`` is reported relative to ``d`` itself.
+    bounds : ``(L, U)`` bounds on ``g = w / d'`` where ``d' = d * P / sum(d)``: the input
+        weights multiplied by the population total ``P`` (the first categorical margin's
+        total) over their sum, always (R ``calibrate`` rescales only when every
+        population/sample ratio of its model matrix exceeds 20, by their mean); ``None`` for
+        none (``kl`` keeps ``g >= 0``). ``Calibration.g`` is reported relative to ``d``.
     tolerance : ``None`` for exact margins, else the relative error allowed per margin entry.
     soft : entries whose target has an ``se`` become penalized soft targets (penalty
-        ``sum(((achieved - target) / se)^2)`` added to the divergence); entries with no ``se``
-        (or ``se == 0``) stay hard.
+        ``sum(((achieved - target) / se)^2)`` added to the divergence ``sum_c W_c D(g_c)``
+        at population scale); entries with no ``se`` (or ``se == 0``) stay hard.
     solver : the cvxpy solver name (``"CLARABEL"`` by default).
     missing : missing values in weighting variables: ``"error"``, ``"drop"`` or ``"level"``.
 
@@ -241,13 +250,14 @@ def _solve(
     w = W / N  # scaled: objective and constraints of order one
     t = T / N
     g = cp.Variable(W.size)
+    # the objective sum_c W_c D(g_c) + penalty, divided by ``scale`` (N; variance: sum S)
     if divergence == "kl":
-        obj = cp.sum(cp.multiply(w, -cp.entr(g) - g + 1))
+        obj, scale = cp.sum(cp.multiply(w, -cp.entr(g) - g + 1)), N
     elif divergence == "chi2":
-        obj = 0.5 * cp.sum(cp.multiply(w, cp.square(g - 1)))
+        obj, scale = 0.5 * cp.sum(cp.multiply(w, cp.square(g - 1))), N
     else:
         assert S is not None  # divergence="variance" comes with S, the squared weights per cell
-        obj = cp.sum(cp.multiply(S / S.sum(), cp.square(g)))
+        obj, scale = cp.sum(cp.multiply(S / S.sum(), cp.square(g))), float(S.sum())
     A = X * w[:, None]  # A' g = achieved / N
     cons: list[Any] = []
     if np.isfinite(lo):
@@ -257,8 +267,8 @@ def _solve(
     hard = ~(se > 0)
     soft_j = np.flatnonzero(~hard)
     if soft_j.size:
-        resid = (A[:, soft_j].T @ g - t[soft_j]) / (se[soft_j] / N)
-        obj = obj + cp.sum_squares(resid)
+        resid = (A[:, soft_j].T @ g - t[soft_j]) / (se[soft_j] / N)  # (achieved - T) / se
+        obj = obj + cp.sum_squares(resid) / scale
     hard_j = np.flatnonzero(hard)
     if hard_j.size:
         if tolerance is None:

@@ -88,7 +88,8 @@ def propensity(
         Bad options, no shared variables, or a persona level the reference never has (no
         reference support: recode or collapse that level).
     ConvergenceError
-        When L-BFGS does not converge.
+        When L-BFGS stops without converging, at the iteration limit or for any other reason
+        (e.g. an abnormal line search); the step is never returned with ``converged=False``.
 
     Examples
     --------
@@ -177,7 +178,7 @@ def propensity(
             "reference_rows": int(r.size),
             "reference_dropped": dict(enc_r.dropped),
         },
-        converged=bool(res.success),
+        converged=True,  # _fit raises when the fit did not converge
         iterations=int(res.nit),
         max_error=float(after.max()) if after.size else 0.0,
         history=(),
@@ -220,6 +221,11 @@ def _design(cells: Any, variables: Sequence[str]) -> tuple[np.ndarray, list[str]
     return np.column_stack(cols), names
 
 
+#: Largest gradient entry of the (1/n-scaled) penalized log-likelihood accepted as converged
+#: when L-BFGS stops for another reason than its own tolerances.
+GRAD_TOL = 1e-6
+
+
 def _fit(
     X: np.ndarray, S: np.ndarray, R: np.ndarray, C: float, n: int, max_iter: int
 ) -> tuple[np.ndarray, Any]:
@@ -240,10 +246,17 @@ def _fit(
         f, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B",
         options={"maxiter": max_iter, "gtol": 1e-10, "ftol": 1e-15},
     )  # fmt: skip
-    if not res.success and res.nit >= max_iter:
+    # L-BFGS often ends with an "abnormal" line search at the optimum, where float precision
+    # leaves no decrease to find: that is convergence when the gradient is (near) zero
+    grad_max = float(np.abs(f(res.x)[1]).max()) if res.x.size else 0.0
+    if not res.success and grad_max > GRAD_TOL:
+        why = (f"did not converge in {max_iter} iterations" if res.nit >= max_iter
+               else f"stopped after {res.nit} iterations without converging")
         raise ConvergenceError(
-            f"propensity: the logistic fit did not converge in {max_iter} iterations "
-            f"({res.message}); raise max_iter or lower C (more regularization)"
+            f"propensity: the logistic fit (L-BFGS) {why} ({res.message}; largest gradient "
+            f"entry {grad_max:.3g}); raise max_iter, or "
+            "lower C (more regularization), or drop or collapse variables whose levels the "
+            "sample or the reference barely has"
         )
     return res.x, res
 

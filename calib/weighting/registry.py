@@ -85,6 +85,9 @@ class Method:
     cli_flags : the ``calib weight`` flags the method accepts, besides ``--method``,
         ``--base-weight`` and ``--trim`` (a trim step after any method).
     replay : options that :func:`calib.estimation.persist.save_sample` stores to replay the step.
+    rows : ``"module:function"`` replaying a step without calibration metadata (``trim``) on
+        replicate weights: ``(W (k, n), step options, first replicate) -> W``; replicate
+        weights need it (or a calibration ``kernel``) when ``replicates`` is True.
     """
 
     name: str
@@ -101,6 +104,7 @@ class Method:
     allow_nonconvergence: bool = False
     cli_flags: tuple[str, ...] = ()
     replay: tuple[str, ...] = ()
+    rows: str | None = None
 
     def load(self) -> Callable[..., Any]:
         """The Sample-level function, imported on first use."""
@@ -246,7 +250,9 @@ METHODS: dict[str, Method] = {
             Option("max_iter", "int", 1000, "most iterations of the logistic fit"),
         ),
         trimming=True,
-        cli_flags=("--reference", "--reference-weight", "--missing"),
+        # no --population: propensity scales the weights to the reference's total weight
+        cli_flags=("--reference", "--reference-weight", "--missing", "--penalty-c",
+                   "--variables"),
     ),
     "trim": Method(
         "trim", "none", "calib.weighting.trim:trim",
@@ -260,7 +266,7 @@ METHODS: dict[str, Method] = {
             Option("redistribute", "Literal['equal', 'proportional']", "equal",
                    "how the trimmed weight is spread"),
         ),
-        trimming=True,
+        trimming=True, replicates=True, rows="calib.weighting.trim:trim_replicates",
         replay=("upper", "lower", "strict", "redistribute"),
     ),
 }

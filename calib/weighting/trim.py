@@ -102,6 +102,38 @@ def trim(
 
 
 
+def trim_replicates(W: np.ndarray, options: dict, start: int = 0) -> np.ndarray:
+    """Replay a ``trim`` step on replicate weights ``W`` (k, n), in place, and return ``W``.
+
+    Each replicate is trimmed to the step's limits (``options``: the ``upper`` / ``lower``
+    stored by :func:`trim`, ``strict``, ``redistribute``) among its rows of positive weight:
+    rows out of the replicate (a PSU the jackknife drops or the bootstrap does not draw) stay
+    at 0. R trims each replicate too but its ``trimWeights.svyrep.design`` makes one pass and
+    lifts those zeros to ``lower``; calib does what the full-sample trim did to each replicate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W = np.array([[0.0, 1.0, 1.0, 10.0], [1.0, 1.0, 2.0, 0.0]])
+    >>> trim_replicates(W, {"upper": 4.0, "lower": -np.inf, "strict": True,
+    ...                     "redistribute": "equal"}).tolist()
+    [[0.0, 4.0, 4.0, 4.0], [1.0, 1.0, 2.0, 0.0]]
+    """
+    lo, hi = float(options["lower"]), float(options["upper"])
+    strict, how = bool(options["strict"]), str(options["redistribute"])
+    for r in range(W.shape[0]):
+        pos = W[r] > 0
+        total = float(W[r, pos].sum())
+        n = int(pos.sum())
+        if n * hi < total * (1 - 1e-12) or n * lo > total * (1 + 1e-12):
+            raise InfeasibleError(
+                f"replicate {start + r + 1}: trim limits [{lo:.6g}, {hi:.6g}] cannot hold its "
+                f"total weight {total:.6g} over {n} rows; widen the limits or use "
+                "variance='linearization'")
+        W[r, pos] = _trim(W[r, pos], lo, hi, strict, how)[0]
+    return W
+
+
 def _limits(
     w: np.ndarray,
     *,
@@ -176,4 +208,4 @@ def _trim(
     return new, ever_hi, ever_lo, rounds
 
 
-__all__ = ["trim"]
+__all__ = ["trim", "trim_replicates"]

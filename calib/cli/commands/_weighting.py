@@ -43,6 +43,8 @@ PANEL = "Weighting"
 GENERIC_FLAGS = ("method", "base_weight", "trim")
 #: Flags that name the method's input rather than an option of its function.
 _INPUTS = ("targets", "reference", "reference_weight")
+#: Flags whose option of the method's function has another name (``--penalty-c`` sets ``C``).
+KWARGS = {"penalty_c": "C"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class WeightingOptions:
     tol: float | None = None
     max_iter: int | None = None
     missing: str | None = None
+    penalty_c: float | None = None
+    variables: tuple[str, ...] | None = None
 
     @property
     def given(self) -> bool:
@@ -105,6 +109,12 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
     "missing": (Annotated[str | None, _opt(
         "--missing", help="missing values in weighting variables: error|drop|level "
         "(default error; dropped rows get an empty weight)")], None),
+    "penalty_c": (Annotated[float | None, _opt(
+        "--penalty-c", help="propensity: inverse L2 penalty C of the logistic model "
+        "(default 1; larger = less regularization, inf = none)")], None),
+    "variables": (Annotated[list[str] | None, _opt(
+        "--variables", help="propensity: covariates of the model, repeated or comma-separated "
+        "(default the harmonized variables both files have)")], None),
 }
 
 
@@ -135,6 +145,7 @@ def weighting_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         opts = {n: kwargs.pop(n, OPTIONS[n][1]) for n in names}
+        opts["variables"] = split_variables(opts["variables"])
         return func(*args, weighting=WeightingOptions(**opts), **kwargs)
 
     wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
@@ -143,6 +154,21 @@ def weighting_options(func: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__annotations__ = {p.name: p.annotation for p in (*own, *added)}
     del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one
     return wrapper
+
+
+def split_variables(values: Any) -> tuple[str, ...] | None:
+    """``--variables`` given repeated and/or comma-separated, as one tuple of names.
+
+    Examples
+    --------
+    >>> split_variables(["age,sex", "educ"])
+    ('age', 'sex', 'educ')
+    """
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    return tuple(v.strip() for item in values for v in str(item).split(",") if v.strip())
 
 
 def _flag(name: str) -> str:
@@ -172,7 +198,8 @@ def _method_kwargs(opts: WeightingOptions, method: registry.Method) -> dict[str,
                 f"{', '.join(flag_methods(f.name))}. Drop it or change --method"
             )
         if f.name not in _INPUTS:
-            kwargs[f.name] = tuple(value) if f.name == "bounds" else value
+            value = tuple(value) if f.name in ("bounds", "variables") else value
+            kwargs[KWARGS.get(f.name, f.name)] = value
     return kwargs
 
 
@@ -213,14 +240,24 @@ def validate(opts: WeightingOptions) -> registry.Method:
                 raise DataError(
                     f"{_flag(flag)} applies to --method "
                     f"{', '.join(flag_methods(flag))} only; drop it")
+    _check_values(opts)
+    _method_kwargs(opts, m)  # a flag the method does not take is refused here
+    return m
+
+
+def _check_values(opts: WeightingOptions) -> None:
+    """Refuse bad values of the flags, naming the flag."""
     if opts.missing is not None and opts.missing not in ("error", "drop", "level"):
         raise DataError(f"--missing {opts.missing!r}: use error, drop or level")
     if opts.trim is not None and not opts.trim > 1:
         raise DataError(f"--trim {opts.trim}: the cap is a multiple of the mean weight; use > 1")
     if opts.bounds is not None:
         bound_pair(opts.bounds, f"--bounds {opts.bounds[0]} {opts.bounds[1]}")
-    _method_kwargs(opts, m)  # a flag the method does not take is refused here
-    return m
+    if opts.penalty_c is not None and not opts.penalty_c > 0:
+        raise DataError(f"--penalty-c {opts.penalty_c}: the inverse penalty C must be > 0 "
+                        "(inf for no penalty)")
+    if opts.variables is not None and not opts.variables:
+        raise DataError("--variables: name at least one column")
 
 
 def method_options(opts: WeightingOptions, method: registry.Method) -> dict[str, Any]:
@@ -310,4 +347,5 @@ def apply(frame: pd.DataFrame, opts: WeightingOptions, *, strata: str | None = N
 
 
 __all__ = ["WeightingOptions", "weighting_options", "apply", "validate", "method_options",
-           "flag_methods", "OPTIONS", "METHOD_NAMES", "GENERIC_FLAGS"]
+           "flag_methods", "split_variables", "OPTIONS", "METHOD_NAMES", "GENERIC_FLAGS",
+           "KWARGS"]

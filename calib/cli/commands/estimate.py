@@ -2,7 +2,7 @@
 
 ``calib estimate INPUT --outcome COL [--by COL] [--weight COL | --targets TARGETS --method M
 (every weighting option of calib weight)] [--cluster COL] [--strata COL]
-[--variance linearization|bootstrap|jackknife] [--replicates R] [--seed N] [--level 0.95]
+[--variance linearization|bootstrap|canty-davison|jackknife] [--replicates R] [--seed N] [--level 0.95]
 --out OUTPUT.csv``
 
 The output has the columns of :func:`calib.estimation.estimate`: ``outcome, level, by, domain,
@@ -57,7 +57,9 @@ from calib.core.errors import DataError
 from calib.data.persist import sidecar
 from calib.estimation.request import EstimateRequest
 
-VARIANCES = ("linearization", "bootstrap", "jackknife")
+#: ``subbootstrap`` is R's name of the Rao-Wu ``bootstrap``; ``canty-davison`` is R's
+#: ``as.svrepdesign(type="bootstrap")``.
+VARIANCES = ("linearization", "bootstrap", "subbootstrap", "canty-davison", "jackknife")
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,9 @@ def _check(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingO
     if variance not in VARIANCES:
         raise DataError(f"--variance {variance!r}: use one of {'|'.join(VARIANCES)}")
     if cmd.replicates_out is not None:
-        if variance not in ("bootstrap", "jackknife"):
-            raise DataError("--replicates-out needs --variance bootstrap or jackknife")
+        if variance not in ("bootstrap", "canty-davison", "jackknife"):
+            raise DataError("--replicates-out needs --variance bootstrap, canty-davison or "
+                            "jackknife")
         if Path(cmd.replicates_out).suffix.lower() not in (".parquet", ".pq"):
             raise DataError(f"--replicates-out {str(cmd.replicates_out)!r}: replicate weights "
                             "are written as Parquet; use a .parquet path")
@@ -193,7 +196,8 @@ def register(app: typer.Typer) -> None:
         cluster: Annotated[str | None, typer.Option("--cluster", help="PSU column")] = None,
         strata: Annotated[str | None, typer.Option("--strata", help="strata column")] = None,
         variance: Annotated[str, typer.Option(
-            "--variance", help="linearization|bootstrap|jackknife")] = "linearization",
+            "--variance", help="linearization|bootstrap (Rao-Wu, R's subbootstrap)|"
+            "canty-davison (R's bootstrap)|jackknife")] = "linearization",
         replicates: Annotated[int | None, typer.Option(
             "--replicates", help="bootstrap replicates (default 200)")] = None,
         seed: Annotated[int | None, typer.Option("--seed", help="random seed")] = None,
