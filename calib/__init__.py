@@ -137,7 +137,9 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         # keep the module's own spec, so importlib.resources still finds its files
-        module.__spec__ = module.__spec__.loader_state
+        spec = module.__spec__
+        assert spec is not None  # set by create_module's module
+        module.__spec__ = spec.loader_state
 
 
 if not any(isinstance(f, _Alias) for f in sys.meta_path):

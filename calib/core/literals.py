@@ -44,7 +44,7 @@ REPLICATE_METHODS: tuple[ReplicateMethod, ...] = get_args(ReplicateMethod)
 
 #: Replicate types as R survey names them (``JK1``: unstratified jackknife, ``JKn``:
 #: stratified).
-ReplicateType = Literal["bootstrap", "JK1", "JKn"]
+ReplicateType = Literal["bootstrap", "canty-davison", "JK1", "JKn"]
 REPLICATE_TYPES: tuple[ReplicateType, ...] = get_args(ReplicateType)
 
 #: Strata with a single PSU (R survey's ``survey.lonely.psu``).

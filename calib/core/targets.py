@@ -333,7 +333,7 @@ class Targets:
             )
         if ("total" in cols) == ("share" in cols):
             raise TargetError("targets need exactly one of the columns 'total' or 'share'")
-        vcol = "total" if "total" in cols else "share"
+        vcol: Scale = "total" if "total" in cols else "share"
         if df["variable"].isna().any():  # groupby would drop these rows silently
             raise TargetError("a targets row has an empty 'variable'")
         margins = [_margin_of(str(name).strip(), grp, vcol, cols, source)
@@ -402,7 +402,7 @@ def _first(grp: pd.DataFrame, col: str) -> str | None:
     return None if vals.empty else str(vals.iloc[0])
 
 
-def _margin_of(name: str, grp: pd.DataFrame, vcol: str, cols: set, source: str | None) -> Margin:
+def _margin_of(name: str, grp: pd.DataFrame, vcol: Scale, cols: set, source: str | None) -> Margin:
     """One margin from the long-format rows of one ``variable`` (see :meth:`Targets.from_frame`)."""
     if not name:
         raise TargetError("a targets row has an empty 'variable'")

@@ -754,7 +754,7 @@ def _recode_rows(
         if hit.any():
             rows.append({"target": r.target, "source": r.source, "kind": r.kind,
                          "value": w.label, "level": w.level, "rows": int(hit.sum())})
-    out = pd.Series(pd.Categorical.from_codes(codes, categories=cats), index=col.index,
+    out = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(cats)), index=col.index,
                     name=r.target)
     if rows:
         table = pd.concat([pd.DataFrame(rows, columns=table.columns), table], ignore_index=True)

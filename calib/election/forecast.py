@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -336,7 +337,7 @@ def _state_draws(
     e = est.set_index("state")
     for j, s in enumerate(STATES):
         if s in e.index:
-            mu, sd = float(e.at[s, "estimate"]), float(e.at[s, "se"])
+            mu, sd = float(cast(float, e.at[s, "estimate"])), float(cast(float, e.at[s, "se"]))
             if not (np.isfinite(mu) and np.isfinite(sd) and sd >= 0):
                 raise DataError(f"state {s}: estimate/se must be finite, se >= 0")
             mu = 1 - mu if republican else mu

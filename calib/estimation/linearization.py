@@ -86,7 +86,7 @@ def calibration_chain(sample: Sample) -> tuple[tuple[CalStep, ...], bool]:
     w = sample.base_weights.to_numpy(dtype=float)
     for i, s in enumerate(history[:first]):  # forwards from the base weights
         w_out = w * _g_rows(s)
-        out[i] = CalStep(s, s.calibration, w, w_out)
+        out[i] = CalStep(s, _cal(s), w, w_out)
         w = w_out
     if not other and not np.allclose(w, final, rtol=1e-9, atol=0):
         return _stand_in(history, final), False
@@ -95,7 +95,7 @@ def calibration_chain(sample: Sample) -> tuple[tuple[CalStep, ...], bool]:
         s = history[i]
         w_in = np.zeros(n)
         np.divide(w, _g_rows(s), out=w_in, where=_g_rows(s) > 0)
-        out[i] = CalStep(s, s.calibration, w_in, w)
+        out[i] = CalStep(s, _cal(s), w_in, w)
         w = w_in
     middle = [i for i in range(first, last) if history[i].calibration is not None]
     if middle:
@@ -103,8 +103,14 @@ def calibration_chain(sample: Sample) -> tuple[tuple[CalStep, ...], bool]:
     return tuple(out[i] for i in sorted(out)), True
 
 
+def _cal(s: Step) -> Calibration:
+    assert s.calibration is not None  # only calibration steps reach here
+    return s.calibration
+
+
 def _g_rows(s: Step) -> np.ndarray:
-    return s.calibration.g[s.calibration.row_cell]
+    cal = _cal(s)
+    return cal.g[cal.row_cell]
 
 
 def _stand_in(history: list[Step], final: np.ndarray) -> tuple[CalStep, ...]:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
+from calib.core.literals import ReplicateMethod
 from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.data.persist import check_free, json_default, json_safe, read_sidecar, sidecar, version
@@ -224,7 +225,7 @@ def load_sample(path: str | Path) -> Sample:
 def save_replicates(
     sample: Sample,
     path: str | Path,
-    method: str = "bootstrap",
+    method: ReplicateMethod = "bootstrap",
     replicates: int = 200,
     seed: int | None = None,
     *,

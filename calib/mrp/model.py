@@ -50,7 +50,7 @@ import pandas as pd
 
 from calib.core.cells import CellTable, collapse, encode
 from calib.core.errors import DataError
-from calib.core.literals import SamplerBackend
+from calib.core.literals import Family, SamplerBackend
 from calib.core.progress import progress_bar, show
 from calib.core.threads import usable_cpus
 from calib.mrp.diagnostics import Gate, check, posterior_table
@@ -436,7 +436,7 @@ def fit(
     return MRPFit(idata, cells, spec, diag, opts)
 
 
-def _outcome_rows(df: pd.DataFrame, outcome: str, family: str, success: str | None,
+def _outcome_rows(df: pd.DataFrame, outcome: str, family: Family, success: str | None,
                   missing: str) -> tuple[pd.DataFrame, np.ndarray, tuple[str, ...],
                                          dict[str, int]]:
     """The rows with an outcome, its (K, n) indicators, levels, and the rows dropped."""

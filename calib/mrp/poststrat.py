@@ -241,7 +241,7 @@ def _domain_matrix(frame: pd.DataFrame, by: str,
         seen = frozenset(domains)
         domains_sorted = [d for d in order if d in seen]
         remap = {d: i for i, d in enumerate(domains_sorted)}
-        dom_codes = np.array([remap[domains[c]] for c in dom_codes])
+        dom_codes = np.array([remap[domains[int(c)]] for c in dom_codes])
         domains = pd.Index(domains_sorted)
     A = np.zeros((len(frame), len(domains)))
     A[np.arange(len(frame)), dom_codes] = n

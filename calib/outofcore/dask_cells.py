@@ -38,9 +38,10 @@ def read(files: Paths, *, blocksize: str | int | None = None) -> Any:
     files = expand(files)
     # dask's annotations say str for both; it documents (and takes) a bool and a byte count
     if file_format(files) == "parquet":
-        return dd.read_parquet(files, split_row_groups=True)
+        return dd.read_parquet(files, split_row_groups=True)  # pyright: ignore[reportArgumentType]
     # every column as text, only empty cells missing: the CSV rule of calib.data.tables.read_table
-    return dd.read_csv(files, blocksize=blocksize or "64MB", dtype=str, keep_default_na=False,
+    return dd.read_csv(files, blocksize=blocksize or "64MB",  # pyright: ignore[reportArgumentType]
+                       dtype=str, keep_default_na=False,
                        na_values=list(CSV_NA_VALUES))
 
 

@@ -178,7 +178,7 @@ def dask_write(
 
     Reading the directory (``pandas.read_parquet(out)``) gives the rows in input order.
     """
-    from dask.dataframe.utils import make_meta
+    from dask.dataframe.dispatch import make_meta
 
     from calib.outofcore.dask_cells import read
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -100,7 +100,8 @@ def from_forecast(forecast: ForecastLike, *, certified: bool = True, **parts: ob
         raise DataError(f"unknown report parts {unknown}; use fields of ReportData: "
                         f"{sorted(known)}")
     if "provenance" in parts and parts["provenance"] is not None:
-        derived["provenance"] = {**derived["provenance"], **dict(parts.pop("provenance"))}
+        extra = cast(Mapping[str, Any], parts.pop("provenance"))
+        derived["provenance"] = {**derived["provenance"], **dict(extra)}
     return replace(ReportData(), **{**derived, **parts})
 
 

@@ -116,8 +116,11 @@ def _personas(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | None
         if human is None or not len(human):
             human = None
     elif "path" in pc:
-        got = read_personas(pc["path"], codebook=pc.get("codebook"))
-        personas = got[0] if isinstance(got, tuple) else got
+        book = pc.get("codebook")
+        if book is None:
+            personas = read_personas(pc["path"])
+        else:
+            personas, _ = read_personas(pc["path"], codebook=book)
         human = read_table(pc["human"], "[personas] human") if "human" in pc else None
         # CSV is read as text: the answer columns become numbers, as `calib compare` does
         ac = dict(cfg.get("analysis", {}))

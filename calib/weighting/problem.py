@@ -185,7 +185,7 @@ def build(
     numeric = tuple(
         cells.sums[f"__num__{m.variables[0]}"] / cells.count for m in resolved if m.numeric
     )
-    return CellDesign(cells, row_cell, keep, resolved, index, numeric, dropped, w)
+    return RowDesign(cells, row_cell, keep, resolved, index, numeric, dropped, w)
 
 
 def from_cells(

@@ -327,6 +327,7 @@ def apply(frame: pd.DataFrame, opts: WeightingOptions, *, strata: str | None = N
     fn = m.load()  # imports the method (cvxpy for optimal) on demand
     kwargs = method_options(opts, m)
     if m.kind == "reference":
+        assert opts.reference is not None  # validate(): a reference method needs --reference
         reference = read_frame(opts.reference, "--reference")
         params = inspect.signature(fn).parameters
         if opts.reference_weight is not None:

@@ -119,7 +119,9 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
     if cmd.replicates_out is not None:
         from calib.estimation.persist import save_replicates
 
-        save_replicates(sample, cmd.replicates_out, request.variance, request.n_replicates,
+        method = request.variance
+        assert method in ("bootstrap", "canty-davison", "jackknife")  # _check refused others
+        save_replicates(sample, cmd.replicates_out, method, request.n_replicates,
                         request.seed, overwrite=cmd.overwrite)
     if echo is not None:
         _report(table, out, request, cmd.as_json, echo)

@@ -15,7 +15,7 @@ Examples
 """
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -25,7 +25,7 @@ from calib.core.literals import Universe
 from calib.data.datasets import acs2023_targets, census_targets
 
 #: name -> (universe, by, default variables, description)
-NAMES: dict[str, tuple[Universe, str | None, tuple[str, ...], str]] = {
+NAMES: dict[str, tuple[Universe | Literal["acs2023-profiles"], str | None, tuple[str, ...], str]] = {
     "cvap-national": ("cvap", None, ("sex", "age6", "race4", "educ5"),
                       "US citizens 18+ (ACS 2014-2018 CVAP frame), one-way margins, totals"),
     "cvap-state": ("cvap", "state", ("sex", "age6", "race4", "educ5"),

@@ -142,7 +142,8 @@ def _base_counts(est: pd.DataFrame, variable: str) -> tuple[pd.DataFrame, pd.Ser
             young = _base_counts(est, "age_acs")[0][["18-19", "20-24"]].sum(axis=1)
             parts["Under 25"] = young
         else:
-            parts = pd.DataFrame(parts).T.groupby(collapse_map("educ7", "educ6")).sum().T
+            parts = (pd.DataFrame(parts).T.rename(index=collapse_map("educ7", "educ6"))
+                     .groupby(level=0).sum().T)
     elif variable == "race7":
         parts = {lv: sum(_col(est, r) for r in rows) for lv, rows in _RACE_ROWS.items()}
     elif variable == "income10":
@@ -239,7 +240,7 @@ def acs2023_counts(
             scaled = scaled.T.groupby(scaled.columns.map(cmap), sort=False).sum().T
             order = [lv for lv in LEVELS[var] if lv in tab.columns]
             tab, scaled = tab[order], scaled[order]
-        long = scaled.stack().rename("total").reset_index()
+        long = scaled.stack().reset_index()
         long.columns = ["state", "level", "total"]
         long["count"] = tab.stack().to_numpy()
         long["variable"] = var

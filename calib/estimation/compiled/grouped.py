@@ -270,7 +270,9 @@ class CellSums:
 
             return cls(f"groups ({g.n_groups:,} groups of identical rows)", sums)
         # blocks of (stratum, cell); their rows made contiguous, blocks in the sampler's order
-        block, B = factorize_rows([(unit, int(unit.max()) + 1), (rc, m)], rc.size)
+        got = factorize_rows([(unit, int(unit.max()) + 1), (rc, m)], rc.size)
+        assert got is not None  # at most rc.size blocks: the limit is never passed
+        block, B = got
         bsize = np.bincount(block, minlength=B).astype(float)
         first = first_rows(block, B)
         bunit, bcell = unit[first], rc[first]
