@@ -124,3 +124,25 @@ def test_cces_2018_passes_the_gate_from_the_command_line(tmp_path, capsys, seed)
     assert "gate: pass" in cap.out
     # docs/validation.md: 0.113 with male fixed (0.199 raw); measured 0.1124 at seed 1
     assert cces_rmse(out) == pytest.approx(0.113, abs=0.01)
+
+
+def test_hybrid_missing_drop_and_json(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    p = pd.DataFrame({"state": rng.choice(["TX", "OH"], 300),
+                      "vote": rng.integers(0, 2, 300).astype(float)})
+    p.loc[:4, "vote"] = np.nan
+    h = pd.DataFrame({"state": rng.choice(["TX", "OH"], 120),
+                      "vote": rng.integers(0, 2, 120).astype(float)})
+    h["truth"] = np.where(rng.random(120) < 0.2, 1 - h["vote"], h["vote"])
+    h.loc[:2, "truth"] = np.nan
+    p.to_csv(tmp_path / "p.csv", index=False)
+    h.to_csv(tmp_path / "h.csv", index=False)
+    args = ("hybrid", tmp_path / "p.csv", "--human", tmp_path / "h.csv", "--outcome", "vote",
+            "--human-outcome", "truth", "--by", "state")
+    code, cap = cli(capsys, *args, "--out", tmp_path / "a.csv")
+    assert code == 2  # missing values are refused by default
+    code, cap = cli(capsys, *args, "--missing", "drop", "--json", "--out", tmp_path / "b.csv")
+    assert code == 0, cap.err
+    doc = json.loads(cap.out)
+    assert doc["dropped"] == {"PERSONAS": 5, "HUMAN": 3}
+    assert len(doc["estimates"]) == len(pd.read_csv(tmp_path / "b.csv"))
