@@ -146,3 +146,27 @@ def test_hybrid_missing_drop_and_json(tmp_path, capsys):
     doc = json.loads(cap.out)
     assert doc["dropped"] == {"PERSONAS": 5, "HUMAN": 3}
     assert len(doc["estimates"]) == len(pd.read_csv(tmp_path / "b.csv"))
+
+
+def test_study_mrp_table_takes_the_cli_settings(tmp_path):
+    from calib.core.errors import DataError
+    from calib.studies.pipeline import load_study, run_study
+
+    toml = tmp_path / "s.toml"
+    toml.write_text(
+        '[personas]\nsimulate = { year = 2024, per_state = 40, human_n = 0, seed = 1 }\n'
+        'persona_type = "meta"\n'
+        '[analysis]\noutcome = "vote_dem"\nmethods = ["mrp"]\nvariables = ["age6", "sex"]\n'
+        '[mrp]\ngroup = ["state", "age6"]\nfixed = ["sex"]\ninteraction = ["age6:sex"]\n'
+        'gate = "warn"\ncentered = "false"\nmissing = "drop"\ndraws = 100\ntune = 100\n'
+        'chains = 2\n')
+    cfg = load_study(toml)
+    res = run_study(cfg)
+    fit = res.comparison.fits["mrp"]
+    assert fit.spec.term("sex").kind == "fixed"
+    assert "age6:sex" in [t.name for t in fit.spec.terms]
+    assert not any(fit.options["centered"].values())
+    with pytest.raises(DataError, match="unknown keys"):
+        run_study({**cfg, "mrp": {"fixd": ["sex"]}})
+    with pytest.raises(DataError, match="binomial"):
+        run_study({**cfg, "mrp": {"family": "categorical"}})
