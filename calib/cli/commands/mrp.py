@@ -1,15 +1,20 @@
 """``calib mrp``: multilevel regression and poststratification on cells (PyMC).
 
 ``calib mrp INPUT --outcome COL --frame FRAME --frame-count COL --group COL [--group COL ...]
-[--domain-predictors FILE] --by COL --out OUTPUT.csv [--draws-out FILE]
-[--sampler pymc|nutpie] [--seed N] [--level 0.95]``
+[--fixed COL ...] [--interaction A:B ...] [--family binomial|categorical]
+[--missing error|drop|level] [--gate raise|warn] [--centered auto|true|false]
+[--two-level fixed|group] [--domain-predictors FILE] --by COL --out OUTPUT.csv
+[--draws-out FILE] [--sampler pymc|nutpie] [--seed N] [--level 0.95] [--json]``
 
-FRAME is a cell table whose columns carry the same names and levels as the group columns; a
+FRAME is a cell table whose columns carry the same names and levels as the model's columns; a
 domain-predictor file has the domain column (e.g. state) and one column per predictor
-(numeric -> a slope, categorical -> a varying intercept). OUTPUT has the columns of ``calib
-estimate`` (estimate = posterior mean, se = posterior sd); ``--draws-out`` writes long draws
-(``domain, draw, estimate``) that ``calib forecast`` reads. The diagnostics table is printed;
-a fit failing the gate (R-hat, ESS, divergences) exits with code 3.
+(numeric -> a slope, categorical -> a varying intercept). Two-level ``--group`` variables are
+fitted as fixed effects unless ``--two-level group``. OUTPUT has the columns of ``calib
+estimate`` (estimate = posterior mean, se = posterior sd; one row per outcome level for
+``--family categorical``); ``--draws-out`` writes long draws (``domain, draw, estimate``) that
+``calib forecast`` reads. The diagnostics table is printed; a fit failing the gate (R-hat,
+ESS, divergences) exits with code 3, or with ``--gate warn`` is written with a ``gate`` column
+(``pass`` or ``fail: <checks>``).
 """
 
 from dataclasses import dataclass
