@@ -69,3 +69,32 @@ def test_demo_study_and_report_steps(tmp_path, monkeypatch):
     assert demo.STEPS[6].run(ctx).startswith("wrote")
     html = (tmp_path / "report.html").read_text()
     assert 'id="fig-tilemap"' in html and 'id="tbl-methods"' in html
+
+
+def test_demo_fails_when_a_method_misses_a_module(tmp_path, monkeypatch, capsys):
+    """A plain install missing a module (nutpie, once an extra) must not let the demo exit 0
+    with a 'failed' row in its table."""
+    import copy
+
+    import pytest
+
+    from calib.core.errors import CalibError
+    from calib.studies import comparison, demo, demo_study
+
+    study = copy.deepcopy(demo_study.STUDY)
+    study["personas"]["simulate"].update(per_state=150, human_n=1500)
+    study["analysis"]["methods"] = ["raw", "rake"]
+    study["analysis"]["variables"] = ["age6", "sex", "educ5"]
+    study["forecast"]["draws"] = 2000
+    monkeypatch.setattr(demo_study, "STUDY", study)
+    monkeypatch.setattr(demo_study, "OUT", tmp_path)
+
+    def missing(_inp):
+        raise ModuleNotFoundError("No module named 'nutpie'", name="nutpie")
+
+    monkeypatch.setitem(comparison.METHODS, "rake", missing)
+    with pytest.raises(CalibError, match="nutpie"):
+        demo.STEPS[5].run({"results": {}})
+    monkeypatch.setattr(demo, "STEPS", [demo.STEPS[5]])
+    assert main(["demo"]) == 2
+    assert "No module named 'nutpie'" in capsys.readouterr().err

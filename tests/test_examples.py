@@ -16,6 +16,9 @@ CASES = {
     "methods_comparison.py": ["lowest state RMSE: ppi"],
     "forecast_pipeline.py": ["forecast_rake.json"],
     "mrp_frame_extension.py": ["extended frame:", "saved and reloaded the fit"],
+    "llm_simulation_pipeline.py": ["recoded 150 personas; missing after recoding: 0",
+                                   "weighted Harris two-party share by state",
+                                   "P(Harris wins the college)", "wrote forecast.json"],
 }
 
 

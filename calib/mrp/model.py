@@ -364,7 +364,7 @@ def fit(
     domain_predictors: DomainPredictors | None = None,
     family: Literal["binomial", "categorical"] = "binomial",
     success: str | None = None,
-    missing: Literal["error", "drop"] = "error",
+    missing: Literal["error", "drop", "level"] = "error",
     sampler: Sampler | None = None,
     gate: Gate | Literal["raise", "warn"] = "raise",
 ) -> MRPFit:
@@ -386,7 +386,9 @@ def fit(
     family : ``"binomial"`` or ``"categorical"`` (multinomial counts, softmax).
     success : for binomial, the outcome level counted as 1.
     missing : rows with a missing outcome or model variable: ``"error"`` or ``"drop"``
-        (the count is in ``fit.options["dropped"]``).
+        (the count is in ``fit.options["dropped"]``); ``"level"`` keeps missing model
+        variables as a level ``"Missing"`` of their own (a missing outcome is still an error:
+        it is not a level of the outcome).
     sampler : the :class:`~calib.mrp.sampler.Sampler` settings (backend, draws, tune, chains,
         seed, target acceptance and its retry, cores, backend options, parametrization,
         compiled-model cache, progress bar); default ``Sampler()``.
@@ -412,8 +414,8 @@ def fit(
     g = Gate.of(gate)
     if family not in ("binomial", "categorical"):
         raise DataError(f"family={family!r}: use 'binomial' or 'categorical'")
-    if missing not in ("error", "drop"):
-        raise DataError(f"missing={missing!r}: use 'error' or 'drop'")
+    if missing not in ("error", "drop", "level"):
+        raise DataError(f"missing={missing!r}: use 'error', 'drop' or 'level'")
     df, ind, levels, dropped = _outcome_rows(_frame_of(sample), outcome, family, success,
                                              missing)
     singles = [g for g in group_effects if ":" not in str(g)]
@@ -445,9 +447,10 @@ def _outcome_rows(df: pd.DataFrame, outcome: str, family: Family, success: str |
     ind, levels, miss = encode_outcome(df[outcome], outcome, family, success)
     dropped: dict[str, int] = {}
     if miss.any():
-        if missing == "error":
+        if missing != "drop":
             raise DataError(f"outcome {outcome!r} is missing in {int(miss.sum())} rows; pass "
-                            "missing='drop' to drop them (the count is reported)")
+                            "missing='drop' to drop them (the count is reported; 'level' "
+                            "applies to the model variables, not the outcome)")
         dropped[outcome] = int(miss.sum())
         df = df.loc[~miss]
         ind = ind[:, ~miss]

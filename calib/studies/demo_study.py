@@ -19,6 +19,7 @@ import copy
 import warnings
 from pathlib import Path
 
+from calib.core.errors import CalibError
 from calib.studies.pipeline import run_study
 from calib.studies.report_study import study_report
 
@@ -82,6 +83,17 @@ def study_step(ctx: dict) -> str:
         "summary": t.drop(columns=[c for c in t.columns if c.startswith("bt_")]).to_dict("records"),
         "backtest": res.metrics,
     }
+    failed = t[t["status"].astype(str).str.startswith("failed")] if "status" in t else t.iloc[:0]
+    if len(failed):
+        # the demo shows every method working: a failure (e.g. a module missing from the
+        # install) must not pass as exit 0 with a table row saying "failed"
+        why = "; ".join(f"{m}: {s}" for m, s in zip(failed["method"], failed["status"],
+                                                     strict=True))
+        raise CalibError(
+            f"demo: {len(failed)} of {len(t)} methods failed ({why}). A missing module means "
+            "an incomplete install: reinstall calib with its dependencies (`pip install "
+            "calib`). The comparison so far:\n" + "\n".join(lines[-2:-1])
+        )
     return "\n".join(lines)
 
 

@@ -23,6 +23,14 @@ Study file (TOML)::
     level = 0.95
     seed = 1
 
+    [mrp]                                 # optional: the settings of `calib mrp`
+    group = ["state", "age6", "race4", "educ5"]
+    fixed = ["sex"]                       # fixed effects (text: treatment coding; numbers: slope)
+    interaction = ["age6:educ5"]
+    missing = "drop"                      # error | drop | level
+    gate = "warn"                         # raise | warn
+    centered = "auto"                     # auto | true | false
+
     [benchmark]
     certified = 2024                      # or: path = "truth.csv" (state, dem_two_party_share)
 
@@ -68,7 +76,48 @@ from calib.studies.comparison import compare
 from calib.studies.election_study import election_study
 from calib.studies.report_study import study_report
 
-SECTIONS = ("personas", "analysis", "benchmark", "forecast", "outputs")
+SECTIONS = ("personas", "analysis", "benchmark", "forecast", "outputs", "mrp")
+#: ``[mrp]`` keys (the flags of ``calib mrp``) -> :func:`calib.mrp.fit` options.
+MRP_KEYS = {"group": "group_effects", "fixed": "fixed_effects", "interaction": None,
+            "family": "family", "missing": "missing", "gate": "gate", "centered": "centered",
+            "draws": "draws", "tune": "tune", "chains": "chains", "seed": "seed",
+            "sampler": "sampler", "target_accept": "target_accept",
+            "domain_predictors": "domain_predictors"}
+
+
+def mrp_options(table: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> dict:
+    """The ``mrp`` method options of a study's ``[mrp]`` table, which takes the settings of
+    ``calib mrp``: ``group``, ``fixed`` (fixed effects), ``interaction`` (``"a:b"`` strings),
+    ``family`` (binomial only in a comparison: one estimate per state), ``missing``
+    (error / drop / level), ``gate`` (raise / warn), ``centered`` (auto / true / false) and the
+    sampler settings; ``base`` (``[analysis.options.mrp]``) gives the rest.
+
+    >>> mrp_options({"fixed": ["male"], "interaction": ["age6:educ5"], "gate": "warn",
+    ...              "centered": "false"}, {"group_effects": ["state"]})
+    {'group_effects': ['state', 'age6:educ5'], 'fixed_effects': ['male'], 'gate': 'warn', 'centered': False}
+    """
+    unknown = sorted(set(table) - set(MRP_KEYS))
+    if unknown:
+        raise DataError(f"[mrp]: unknown keys {unknown}; known: {sorted(MRP_KEYS)}")
+    out = dict(base or {})
+    for key, value in table.items():
+        if key == "interaction":
+            continue
+        if key == "family" and value != "binomial":
+            raise DataError(f"[mrp] family = {value!r}: a study compares one estimate per state "
+                            "with the benchmark, so only 'binomial' fits; use calib mrp "
+                            "--family categorical for a multi-level outcome")
+        if key == "centered" and isinstance(value, str):
+            value = {"auto": "auto", "true": True, "false": False}.get(value.lower(), value)
+        out[MRP_KEYS[key]] = value
+    inter = table.get("interaction", [])
+    if inter:
+        inter = [inter] if isinstance(inter, str) else list(inter)
+        if "group_effects" not in out:
+            raise DataError("[mrp] interaction needs group = [...] (or group_effects in "
+                            "[analysis.options.mrp]) to add to")
+        out["group_effects"] = [*out["group_effects"], *inter]
+    return out
 
 
 @dataclass
@@ -187,7 +236,7 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
         human=human,
         human_outcome=ac.get("human_outcome", "vote_dem" if human is not None else None),
         llm_outcome=ac.get("llm_outcome", "llm_vote_dem" if study is not None else None),
-        level=float(ac.get("level", 0.95)), seed=ac.get("seed"), options=ac.get("options"),
+        level=float(ac.get("level", 0.95)), seed=ac.get("seed"), options=_options(cfg, ac),
         progress=bar,
     )  # fmt: skip
     res = StudyResult(comparison=comparison, study=study, config=dict(cfg))
@@ -210,6 +259,16 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
         res.outputs = write_outputs(res, Path(oc["dir"]), report=bool(oc.get("report", False)),
                                     overwrite=bool(oc.get("overwrite", False)))
     return res
+
+
+def _options(cfg: Mapping[str, Any], ac: Mapping[str, Any]) -> Any:
+    """``[analysis.options]`` with the ``[mrp]`` table merged into its ``mrp`` entry."""
+    opts = ac.get("options")
+    if "mrp" not in cfg:
+        return opts
+    opts = dict(opts or {})
+    opts["mrp"] = mrp_options(cfg["mrp"], opts.get("mrp"))
+    return opts
 
 
 def write_outputs(res: StudyResult, out: Path, *, report: bool, overwrite: bool) -> dict:

@@ -19,7 +19,7 @@ from typing import Any
 #: command modules, in the order ``calib --help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "weight", "estimate", "mrp", "hybrid", "forecast", "backtest", "simulate", "compare", "run",
-    "targets", "recode", "demo",
+    "targets", "recode", "answers", "demo",
 )
 
 
