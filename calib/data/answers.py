@@ -40,7 +40,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,7 @@ def canonical_id(value: object) -> str | None:
     >>> canonical_id("TX_05"), canonical_id("tx_5"), canonical_id("TX_123"), canonical_id("12:meta")
     ('TX_5', 'TX_5', 'TX_123', '12:meta')
     """
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):  # pyright: ignore[reportArgumentType, reportCallIssue]
         return None
     text = format_level(value).strip()
     m = _ID.match(text)
@@ -316,7 +316,9 @@ def join_seed_answers(
     tokens, valid = _tokens(a, questions or {})
     people = personas.drop(columns=["persona_id"], errors="ignore").assign(_pid=pid.to_numpy())
     parts, counts, invalid = [], [], []
-    for (src, turn), idx in a.groupby(["persona_source", "multi_turn"], sort=True).groups.items():
+    groups = a.groupby(["persona_source", "multi_turn"], sort=True).groups
+    for key, idx in groups.items():
+        src, turn = cast(tuple[Any, Any], key)
         sub = pd.DataFrame({"_pid": a.loc[idx, "persona_id"].map(canonical_id),
                             "question": a.loc[idx, "question"], "answer": tokens[idx],
                             "_row": idx})  # fmt: skip

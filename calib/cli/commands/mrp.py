@@ -17,7 +17,7 @@ ESS, divergences) exits with code 3, or with ``--gate warn`` is written with a `
 (``pass`` or ``fail: <checks>``).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -203,8 +203,10 @@ def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) ->
                   fixed_effects=fixed, domain_predictors=_predictors(cmd.domain_predictors),
                   family=cmd.family, missing=cmd.missing,  # type: ignore[arg-type]
                   sampler=sampler, gate=cmd.gate)  # type: ignore[arg-type]
-    fit.options.update(two_level_fixed=moved, groups=[*groups, *cmd.interactions], fixed=fixed)
-    fit.options["gate"] = gate_status(fit, cmd.gate)
+    # the fit is immutable: a copy carries what the command adds to its options
+    fit = replace(fit, options={**fit.options, "two_level_fixed": moved,
+                                "groups": [*groups, *cmd.interactions], "fixed": fixed,
+                                "gate": gate_status(fit, cmd.gate)})
     est = mrp.poststratify(fit, fr, by=cmd.by, count=cmd.frame_count, level=cmd.level)
     table = est.table[[c for c in COLUMNS if c in est.table.columns]].copy()
     if cmd.gate == "warn":
