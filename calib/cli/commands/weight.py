@@ -99,7 +99,7 @@ def run(
                              or not Path(input).is_file()):
         done = weight_command(input, weighting, out=out, weight_column=weight_column,
                               overwrite=overwrite, engine=engine, scheduler=scheduler,
-                              as_json=as_json, echo=echo)
+                              as_json=as_json, echo=echo, diagnostics_json=diagnostics_json)
         if done is not None:
             return done
     out = check_out(out, overwrite)
