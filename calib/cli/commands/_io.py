@@ -13,16 +13,21 @@ Examples
 from __future__ import annotations
 
 import json
+import math
+import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from calib.core.errors import DataError
-from calib.data.readers import read_personas
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# numpy, pandas and the readers (which import pandas) are imported by the functions that read
+# or convert data, so that ``calib --help`` and ``calib targets list`` start without them
 
 PARQUET = (".parquet", ".pq")
 
@@ -76,6 +81,8 @@ def read_frame(path: str | Path, what: str = "INPUT") -> pd.DataFrame:
     >>> f["b"].isna().tolist(), f["b"].iloc[1]
     ([True, False], 'NA')
     """
+    import pandas as pd
+
     path = Path(path)
     kind = _kind(path, what)
     if not path.exists():
@@ -115,6 +122,8 @@ def read_input(path: str | Path, what: str = "INPUT", codebook: str | Path | Non
     codebook 'b' (INPUT): 2 rows recoded; missing after recoding: sex 0
     ['Male', 'Female']
     """
+    from calib.data.readers import read_personas
+
     if codebook is None:
         return read_frame(path, what)
 
@@ -172,9 +181,13 @@ def to_numeric(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
 
     Examples
     --------
+    >>> import pandas as pd
     >>> to_numeric(pd.DataFrame({"w": ["1.5", None]}), "w", "--base-weight").tolist()
     [1.5, nan]
     """
+    import numpy as np
+    import pandas as pd
+
     col = frame[column]
     if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
         return col.astype(float)
@@ -192,6 +205,8 @@ def to_numeric(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
 
 def looks_numeric(col: pd.Series) -> bool:
     """True when every non-missing value of ``col`` parses as a number (and there is one)."""
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(col.dtype):
         return True
     if pd.api.types.is_numeric_dtype(col.dtype):
@@ -233,11 +248,13 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
+    # a numpy / pandas value exists only once its library is imported
+    np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
+    if np is not None and isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
-    if value is pd.NA or value is pd.NaT:
+    if pd is not None and (value is pd.NA or value is pd.NaT):
         return None
     return value
 
@@ -253,13 +270,14 @@ def dumps(obj: Any) -> str:
     """JSON text (NaN/inf become null, numpy scalars plain)."""
 
     def default(o: Any) -> Any:
-        if isinstance(o, np.generic):
+        np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
+        if np is not None and isinstance(o, np.generic):
             return _plain(o)
         if isinstance(o, Path):
             return str(o)
-        if isinstance(o, pd.DataFrame):
+        if pd is not None and isinstance(o, pd.DataFrame):
             return frame_records(o)
-        if isinstance(o, pd.Series):
+        if pd is not None and isinstance(o, pd.Series):
             return {str(k): _plain(v) for k, v in o.items()}
         return str(o)
 
