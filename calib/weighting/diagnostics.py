@@ -138,6 +138,7 @@ class CellSums:
     totals: Mapping[str, float]
     numeric: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     first: np.ndarray | None = None
+    _groups: dict = field(default_factory=dict, repr=False, compare=False)
 
     def group(self, variables: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Level text of the occupied (joint) levels of ``variables``, the level of each
@@ -147,12 +148,36 @@ class CellSums:
             raise DataError(
                 f"variable {absent[0]!r} is not in the data; add the column or drop the margin"
             )
+        key = tuple(variables)
+        if key not in self._groups:  # a margin is grouped once for all its tables
+            self._groups[key] = self._group(key)
+        return self._groups[key]
+
+    def _group(self, variables: tuple[str, ...]) -> tuple[list[str], np.ndarray, np.ndarray]:
         live = np.flatnonzero(self.sums["unweighted"] > 0)
         cols = [self.variables.index(v) for v in variables]
-        sub = self.keys[np.ix_(live, cols)]
+        shape = tuple(len(self.levels[v]) for v in variables)
+        size = int(np.prod(shape, dtype=object)) if shape else 1
         if live.size == 0:
             return [], np.zeros(0, dtype=np.int64), live
-        uniq, inv = np.unique(sub, axis=0, return_inverse=True)
+        if size < 2**62:  # one integer per cell: its joint level (C order)
+            flat = np.zeros(live.size, dtype=np.int64)
+            for j, k in zip(cols, shape, strict=True):
+                flat *= k
+                flat += self.keys[live, j]
+            if size <= max(8 * live.size, 1 << 16):
+                present = np.zeros(size, dtype=bool)
+                present[flat] = True
+                uniq_flat = np.flatnonzero(present)
+                lookup = np.zeros(size, dtype=np.int64)
+                lookup[uniq_flat] = np.arange(uniq_flat.size)
+                inv = lookup[flat]
+            else:
+                uniq_flat, inv = np.unique(flat, return_inverse=True)
+            uniq = np.column_stack(np.unravel_index(uniq_flat, shape)) if shape else np.zeros(
+                (1, 0), dtype=np.int64)
+        else:
+            uniq, inv = np.unique(self.keys[np.ix_(live, cols)], axis=0, return_inverse=True)
         inv = inv.ravel()
         if self.first is not None:  # levels in order of first appearance, as a row groupby
             first = np.full(uniq.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
@@ -162,7 +187,8 @@ class CellSums:
             rank[order] = np.arange(order.size)
             uniq, inv = uniq[order], rank[inv]
         text = [self.levels[v] for v in variables]
-        labels = [JOINT_SEP.join(t[c] for t, c in zip(text, row, strict=True)) for row in uniq]
+        labels = [JOINT_SEP.join(t[c] for t, c in zip(text, row, strict=True))
+                  for row in uniq.tolist()]
         return labels, inv, live
 
     def shares(self, variables: Sequence[str], kind: str) -> pd.Series:

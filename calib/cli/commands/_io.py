@@ -90,6 +90,11 @@ def read_frame(path: str | Path, what: str = "INPUT") -> pd.DataFrame:
     try:
         if kind == "parquet":
             frame = pd.read_parquet(path)
+            # hand Arrow's read buffers back to the system: what follows allocates with numpy,
+            # so the peak would otherwise be the read's plus the command's
+            import pyarrow as pa
+
+            pa.default_memory_pool().release_unused()
         else:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except (OSError, ValueError) as err:

@@ -113,12 +113,16 @@ def run(
             "--weight-column NAME (or pass it as --base-weight)"
         )
     sample = apply(frame, weighting)
-    weights = sample.weights.reindex(frame.index)
-    result = frame.copy()
+    if sample.n == len(frame):  # no row dropped: the weights are in input order already
+        weights = pd.Series(sample.weight_array, index=frame.index, copy=False)
+    else:
+        weights = sample.weights.reindex(frame.index)
+    result = frame.copy(deep=False)  # copy-on-write: adding the column leaves `frame` as is
     result[weight_column] = weights.to_numpy()
     dropped = int(weights.isna().sum())
-    write_frame(result, out)
+    # diagnostics first: their temporaries are freed before the write's, a lower peak
     text, diag = diagnostics_of(sample, weighting)
+    write_frame(result, out)
     payload = {
         "input": str(input),
         "out": str(out),
