@@ -151,3 +151,23 @@ def test_diagnostics_after_trim_and_chains_show_the_last_targets():
     assert set(chain.diagnostics().margins["margin"]) == {"age", "sex"}
     js = summary(trimmed).to_dict()
     assert js["margins"] and js["asmd"]
+
+
+def test_cli_weight_with_trim_writes_margins_and_asmd(tmp_path, capsys):
+    import json
+
+    from calib.cli.main import main
+
+    df = _frame(800)
+    src, tf = tmp_path / "in.parquet", tmp_path / "t.csv"
+    df.to_parquet(src, index=False)
+    _targets(len(df)).to_frame().to_csv(tf, index=False)
+    js = tmp_path / "d.json"
+    code = main(["weight", str(src), "--targets", str(tf), "--method", "rake", "--trim", "1.5",
+                 "--out", str(tmp_path / "w.parquet"), "--diagnostics-json", str(js)])
+    assert code == 0, capsys.readouterr()
+    d = json.loads(js.read_text())["diagnostics"]
+    assert d["method"] == "trim"
+    assert {r["margin"] for r in d["margins"]} == {"age", "sex"}
+    assert {r["variable"] for r in d["asmd"]} == {"age", "sex"}
+    assert "margins (shares)" in capsys.readouterr().out
