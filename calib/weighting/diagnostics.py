@@ -20,8 +20,9 @@ differences); Sarig, Galili & Eilat (2023) *balance* (arXiv 2307.06024).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -118,8 +119,9 @@ class CellSums:
     totals : kind -> total of that kind's weights over all rows.
     numeric : numeric variable -> ``{"n": rows with a finite value, kind: (sum of weights,
         sum of weight x value) over those rows}``.
-    first : first row of each cell (orders a margin's levels by first appearance), or None
-        (code order).
+    row_cell : the cell of every row, or None (out of core): it gives each cell's first row,
+        which orders the levels a margin's targets lack by first appearance, as a row groupby
+        would (code order without it).
 
     Examples
     --------
@@ -137,12 +139,30 @@ class CellSums:
     sums: Mapping[str, np.ndarray]
     totals: Mapping[str, float]
     numeric: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    first: np.ndarray | None = None
+    row_cell: np.ndarray | None = None
     _groups: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def first_rows(self) -> np.ndarray | None:
+        """The first row of each cell (computed once, when a margin has levels to order)."""
+        if self.row_cell is None:
+            return None
+        if "first" not in self._groups:
+            self._groups["first"] = _first_rows(self.row_cell, self.keys.shape[0])
+        return self._groups["first"]
+
+    def appearance(self, variables: Sequence[str]) -> np.ndarray | None:
+        """First row of each of :meth:`group`'s levels (None without ``row_cell``)."""
+        first = self.first_rows()
+        if first is None:
+            return None
+        labels, inv, live = self.group(variables)
+        out = np.full(len(labels), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(out, inv, first[live])
+        return out
+
     def group(self, variables: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Level text of the occupied (joint) levels of ``variables``, the level of each
-        occupied cell and the occupied cells' positions."""
+        """Level text of the occupied (joint) levels of ``variables`` (in code order), the
+        level of each occupied cell and the occupied cells' positions."""
         absent = [v for v in variables if v not in self.variables]
         if absent:
             raise DataError(
@@ -179,13 +199,6 @@ class CellSums:
         else:
             uniq, inv = np.unique(self.keys[np.ix_(live, cols)], axis=0, return_inverse=True)
         inv = inv.ravel()
-        if self.first is not None:  # levels in order of first appearance, as a row groupby
-            first = np.full(uniq.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
-            np.minimum.at(first, inv, self.first[live])
-            order = np.argsort(first, kind="stable")
-            rank = np.empty_like(order)
-            rank[order] = np.arange(order.size)
-            uniq, inv = uniq[order], rank[inv]
         text = [self.levels[v] for v in variables]
         labels = [JOINT_SEP.join(t[c] for t, c in zip(text, row, strict=True))
                   for row in uniq.tolist()]
@@ -223,9 +236,17 @@ def _numeric_stats(
     return out
 
 
+#: Rows per chunk of the passes that would otherwise need a temporary of every row.
+CHUNK = 1 << 20
+
+
 def _first_rows(row_cell: np.ndarray, m: int) -> np.ndarray:
-    first = np.full(m, row_cell.shape[0], dtype=np.int64)
-    first[row_cell[::-1]] = np.arange(row_cell.shape[0])[::-1]  # the last write is the first row
+    n = row_cell.shape[0]
+    first = np.full(m, n, dtype=np.int64)
+    for start in range(((n - 1) // CHUNK) * CHUNK if n else -1, -1, -CHUNK):
+        rc = row_cell[start:start + CHUNK]
+        # backwards, so the last write to a cell is its first row
+        first[rc[::-1]] = np.arange(start, start + rc.shape[0])[::-1]
     return first
 
 
@@ -261,11 +282,11 @@ def row_cells(
         sums[k] = np.bincount(row_cell, weights=w, minlength=m)
     totals = {"unweighted": float(n), **{k: float(w.sum()) for k, w in weights.items()}}
     return CellSums(tuple(variables), levels, table.keys, sums, totals,
-                    _numeric_stats(frame, numeric, weights), _first_rows(row_cell, m))
+                    _numeric_stats(frame, numeric, weights), row_cell)
 
 
-def _calibration_cells(sample: Any, variables: Sequence[str],
-                       weights: Mapping[str, np.ndarray]) -> CellSums | None:
+def _calibration_cells(sample: Any, variables: Sequence[str], base: Callable[[], np.ndarray],
+                       after: np.ndarray) -> CellSums | None:
     """The cells of the sample's last calibration when they hold ``variables`` and every row's
     level text is its cell's (no ``missing="level"``, no collapsed levels); else None."""
     cal = next((s for s in reversed(sample.history) if s.calibration is not None), None)
@@ -277,27 +298,37 @@ def _calibration_cells(sample: Any, variables: Sequence[str],
     if not set(variables) <= set(cells.variables) or row_cell.shape[0] != len(sample.frame):
         return None
     m = cells.n_cells
-    sums = {"unweighted": np.bincount(row_cell, minlength=m).astype(float)}
-    for k, w in weights.items():
-        sums[k] = np.bincount(row_cell, weights=w, minlength=m)
-    totals = {"unweighted": float(row_cell.shape[0]),
-              **{k: float(w.sum()) for k, w in weights.items()}}
+    if cal is sample.history[0]:  # the first step's input weights are the base weights
+        before, before_total = cells.weight, float(cells.weight.sum())
+    else:
+        before = np.bincount(row_cell, weights=base(), minlength=m)
+        before_total = float(base().sum())
+    sums = {"unweighted": cells.count.astype(float),  # the rows are the step's rows
+            "before": before, "after": np.bincount(row_cell, weights=after, minlength=m)}
+    totals = {"unweighted": float(row_cell.shape[0]), "before": before_total,
+              "after": float(after.sum())}
     return CellSums(tuple(cells.variables), dict(cells.levels), cells.keys, sums, totals,
-                    {}, _first_rows(row_cell, m))
+                    {}, row_cell)
 
 
 def sample_cells(sample: Any, variables: Sequence[str], numeric: Sequence[str] = ()) -> CellSums:
     """Cell sums of a Sample's rows (count, base and current weights) over ``variables``.
 
     The cells of the sample's last calibration are reused when they hold the variables (no
-    second pass over the level text); otherwise :func:`row_cells` builds them.
+    second pass over the level text, and the first step's cells already sum the base
+    weights); otherwise :func:`row_cells` builds them.
     """
-    weights = {"before": np.asarray(sample.base_weights, dtype=float),
-               "after": np.asarray(sample.weight_array, dtype=float)}
-    cs = _calibration_cells(sample, variables, weights) if variables else None
+    after = np.asarray(sample.weight_array, dtype=float)
+    # the base weights (a copy of every row's) only when something needs them
+    base = cache(lambda: np.asarray(sample.base_weights, dtype=float))
+    cs = _calibration_cells(sample, variables, base, after) if variables else None
     if cs is None:
-        return row_cells(sample.frame, variables, weights, numeric=numeric)
-    return replace(cs, numeric=_numeric_stats(sample.frame, numeric, weights))
+        return row_cells(sample.frame, variables, {"before": base(), "after": after},
+                         numeric=numeric)
+    if not numeric:
+        return cs
+    return replace(cs, numeric=_numeric_stats(sample.frame, numeric,
+                                              {"before": base(), "after": after}))
 
 
 def _target_variables(targets: Targets | None) -> tuple[list[str], list[str]]:
@@ -333,7 +364,11 @@ def _cell_margin_table(cs: CellSums, targets: Targets) -> pd.DataFrame:
         tgt = m.values / m.values.sum()
         names = m.level_labels()
         known = set(names)
-        extra = [lv for lv in labels if lv not in known]
+        extra = [i for i, lv in enumerate(labels) if lv not in known]
+        seen = cs.appearance(m.variables) if len(extra) > 1 else None
+        if seen is not None:  # in order of first appearance in the rows
+            extra.sort(key=lambda i: seen[i])
+        extra = [labels[i] for i in extra]
         for lv, t in [*zip(names, tgt, strict=True), *((lv, 0.0) for lv in extra)]:
             got = [float(s.get(lv, 0.0)) for s in sh]
             rows.append((m.name, lv, int(round(counts.get(lv, 0))), *got, float(t),
@@ -612,11 +647,14 @@ def summary(
         rcat, rnum = _reference_variables(ref)
         cat, num = list(dict.fromkeys(cat + rcat)), list(dict.fromkeys(num + rnum))
     cs = sample_cells(sample, cat, num) if (targets is not None or ref is not None) else None
+    ws = None if cs is None or cs.row_cell is None else _cell_weights(w, cs)
+    if ws is None:
+        ws = weight_summary(w)
     return Diagnostics(
         n=int(w.size),
-        n_eff=kish_ess(w),
-        deff=design_effect(w),
-        weights=weight_summary(w),
+        n_eff=float(ws["n_eff"]),
+        deff=float(ws["deff"]),
+        weights=ws,
         margins=None if targets is None else _cell_margin_table(cs, targets),
         asmd=None if ref is None else _asmd_table(cs, ref),
         method=method,
@@ -627,6 +665,41 @@ def _asmd_table(cs: CellSums, ref: Reference) -> pd.DataFrame:
     table = pd.DataFrame({k: _cell_asmd(cs, ref, k) for k in KINDS})
     table.index.name = "variable"
     return table
+
+
+def _cell_weights(w: np.ndarray, cs: CellSums) -> pd.Series | None:
+    """The weight summary from the cells when every row of a cell has the same weight (a
+    rake or poststratification from equal base weights, and a trim after it), checked in
+    chunks without a temporary of every row; None when the weights vary within a cell."""
+    row_cell = cs.row_cell
+    m = cs.keys.shape[0]
+    value = np.zeros(m)
+    value[row_cell] = w  # any row's weight of each cell
+    for start in range(0, w.shape[0], CHUNK):
+        if not np.array_equal(w[start:start + CHUNK], value[row_cell[start:start + CHUNK]]):
+            return None
+    count = cs.sums["unweighted"]
+    return _value_summary(count[count > 0], _weights(value[count > 0]))
+
+
+def _value_summary(count: np.ndarray, per: np.ndarray) -> pd.Series:
+    """:func:`weight_summary` of ``count[i]`` rows of weight ``per[i]`` each."""
+    n = float(count.sum())
+    total = float((count * per).sum())
+    if n <= 0 or total <= 0:
+        raise DataError("weights: all zero; diagnostics need a positive total")
+    mean = total / n
+    sq = float((count * per**2).sum())
+    lo, hi = float(per.min()), float(per.max())
+    out: dict[str, float] = {
+        "n": n, "total": total, "min": lo, "max": hi, "mean": mean,
+        "cv": float(np.sqrt((count * (per - mean) ** 2).sum() / n) / mean),
+        "max_min_ratio": hi / lo if lo > 0 else float("inf"),
+        "n_eff": total**2 / sq, "deff": n * sq / total**2,
+    }  # fmt: skip
+    for k in SHARE_ABOVE:
+        out[f"above_{k}x_mean"] = float(count[per > k * mean].sum() / n)
+    return pd.Series(out, name="value")
 
 
 def cell_weight_summary(
@@ -652,30 +725,22 @@ def cell_weight_summary(
     weight = np.asarray(weight, dtype=float)
     live = count > 0
     count, weight = count[live], weight[live]
+    if weight_sq is None:
+        return _value_summary(count, weight / count)
     n = float(count.sum())
     total = float(weight.sum())
     if n <= 0 or total <= 0:
         raise DataError("weights: all zero; diagnostics need a positive total")
     mean = total / n
+    sq = float(np.asarray(weight_sq, dtype=float)[live].sum())
     nan = float("nan")
-    if weight_sq is None:
-        per = weight / count
-        sq = float((count * per**2).sum())
-        cv = float(np.sqrt((count * (per - mean) ** 2).sum() / n) / mean)
-        lo, hi = float(per.min()), float(per.max())
-        above = {k: float(count[per > k * mean].sum() / n) for k in SHARE_ABOVE}
-    else:
-        sq = float(np.asarray(weight_sq, dtype=float)[live].sum())
-        cv = float(np.sqrt(max(sq / n - mean**2, 0.0)) / mean)
-        lo = hi = nan
-        above = {k: nan for k in SHARE_ABOVE}
     out: dict[str, float] = {
-        "n": n, "total": total, "min": lo, "max": hi, "mean": mean, "cv": cv,
-        "max_min_ratio": (hi / lo if lo > 0 else float("inf")) if lo == lo else nan,
+        "n": n, "total": total, "min": nan, "max": nan, "mean": mean,
+        "cv": float(np.sqrt(max(sq / n - mean**2, 0.0)) / mean), "max_min_ratio": nan,
         "n_eff": total**2 / sq, "deff": n * sq / total**2,
     }  # fmt: skip
     for k in SHARE_ABOVE:
-        out[f"above_{k}x_mean"] = above[k]
+        out[f"above_{k}x_mean"] = nan
     return pd.Series(out, name="value")
 
 

@@ -118,7 +118,7 @@ def run(
     else:
         weights = sample.weights.reindex(frame.index)
     result = frame.copy(deep=False)  # copy-on-write: adding the column leaves `frame` as is
-    result[weight_column] = weights.to_numpy()
+    result[weight_column] = weights  # a Series: shared with the sample's weights, not copied
     dropped = int(weights.isna().sum())
     # diagnostics first: their temporaries are freed before the write's, a lower peak
     text, diag = diagnostics_of(sample, weighting)
