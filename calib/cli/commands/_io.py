@@ -244,12 +244,30 @@ def check_out(path: str | Path | None, overwrite: bool, what: str = "--out",
     return path
 
 
+#: Rows per Parquet row group written (pyarrow's default row group size).
+ROW_GROUP = 1024 * 1024
+
+
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write CSV or Parquet by extension (no index)."""
-    if _kind(path, "--out") == "parquet":
-        frame.to_parquet(path, index=False)
-    else:
+    """Write CSV or Parquet by extension (no index).
+
+    A large frame goes to Parquet one row group at a time (the row groups pyarrow would write
+    anyway), so the Arrow copy of the data is one row group, not the whole frame.
+    """
+    if _kind(path, "--out") != "parquet":
         frame.to_csv(path, index=False)
+        return
+    if len(frame) <= ROW_GROUP:
+        frame.to_parquet(path, index=False)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, len(frame), ROW_GROUP):
+            part = frame.iloc[start:start + ROW_GROUP]
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
 
 
 def _plain(value: Any) -> Any:
