@@ -141,7 +141,7 @@ def write_doc(section: str, notes: str = "") -> None:
     if TITLE in text:
         head, rest = text.split(TITLE, 1)
         nxt = rest.find("\n## ")
-        text = head + body + (rest[nxt + 1:] if nxt >= 0 else "")
+        text = head + body + ("\n" + rest[nxt + 1:] if nxt >= 0 else "")
     elif KEEP in text:
         head, rest = text.split(KEEP, 1)
         text = head + KEEP + "\n\n" + body + rest
