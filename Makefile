@@ -66,6 +66,7 @@ test-slow: venv-dev r-reference
 
 bench: venv-dev r-reference
 	$(PY) -m bench.run_all
+	$(PY) -m bench.bench_commands --n 1000000 10000000
 
 lint: venv-dev
 	$(VENV)/bin/ruff check calib tests bench examples

@@ -21,14 +21,47 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from calib import __version__
-from calib.cli.commands import register_all
+from calib.cli.commands import COMMANDS, HELP, register
 from calib.core.errors import CalibError
 
+
+class LazyGroup(TyperGroup):
+    """The ``calib`` group: a command's module is imported when the command runs (or shows its
+    own ``--help``); the top-level help lists every command from
+    :data:`calib.cli.commands.HELP` with a stand-in, so ``calib --help`` imports none of them
+    (nor pandas, numpy and what they pull in)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        order = [n for m in COMMANDS for n, (mod, _) in HELP.items() if mod == m]
+        return order + [n for n in self.commands if n not in order]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = self.commands.get(cmd_name)
+        if cmd is None and cmd_name in HELP:  # listed in the help: a stand-in with its text
+            return click.Command(cmd_name, help=HELP[cmd_name][1])
+        return cmd
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        if args and args[0] in HELP and args[0] not in self.commands:
+            self.load(args[0])
+        return super().resolve_command(ctx, args)
+
+    def load(self, name: str) -> None:
+        """Import command ``name``'s module and add its commands."""
+        sub = typer.Typer()
+        register(sub, name)
+        self.commands.update(typer.main.get_group(sub).commands)
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     name="calib",
     help="Weight, calibrate and model LLM persona sets as a biased survey sample.",
     no_args_is_help=True,
@@ -59,8 +92,6 @@ def _root(
     non-convergence."""
     _state["debug"] = debug
 
-
-register_all(app)
 
 
 def _one_line(err: BaseException) -> str:

@@ -30,6 +30,41 @@ from calib.core.targets import Targets
 from calib.outofcore.solve import check_options, solve_cells
 from calib.outofcore.sources import expand
 
+#: Per-cell sum of squared base weights (collected when there is a base-weight column).
+SQ_SUM = "__w2"
+
+
+def file_cells(cells: CellTable, g: np.ndarray) -> Any:
+    """The diagnostics' cell sums of an out-of-core cell table weighted by ``g``: counts,
+    base weights (``cells.weight``) and weights (``cells.weight * g``) per cell; numeric
+    auxiliaries (cell keys, so one value per cell) as weighted sums.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from calib.core.cells import collapse, encode
+    >>> cells, _ = collapse(encode(pd.DataFrame({"x": ["a", "b", "a"]}), ["x"]))
+    >>> file_cells(cells, np.array([1.0, 2.0])).shares(["x"], "after").to_dict()
+    {'a': 0.5, 'b': 0.5}
+    """
+    from calib.weighting.diagnostics import CellSums
+
+    count = cells.count.astype(float)
+    after = cells.weight * g
+    kinds = {"unweighted": count, "before": cells.weight, "after": after}
+    numeric = {}
+    for v in cells.variables:
+        total = cells.sums.get(f"__num__{v}")
+        if total is None:
+            continue
+        x = total / np.maximum(count, 1)  # the cell's value
+        numeric[v] = {"n": int(cells.count.sum()),
+                      **{k: (float(w.sum()), float((x * w).sum())) for k, w in kinds.items()}}
+    cat = [v for v in cells.variables if v not in numeric]
+    cols = [cells.variables.index(v) for v in cat]
+    return CellSums(tuple(cat), {v: cells.levels[v] for v in cat}, cells.keys[:, cols], kinds,
+                    {k: float(w.sum()) for k, w in kinds.items()}, numeric)
+
 
 @dataclass(frozen=True)
 class FileSample:
@@ -140,8 +175,10 @@ class FileSample:
         missing = options.get("missing", "error")
         cat = targets.categorical_variables
         num = tuple(v for v in targets.numeric_variables if v not in cat)
+        # the squared base weights per cell give the diagnostics' n_eff and CV
+        sq = {SQ_SUM: ("__w", "__w")} if self.base_weight is not None else None
         cells, combos = self.cell_table(cat + num, levels=targets.levels(), missing=missing,
-                                        numeric=num)
+                                        numeric=num, products=sq)
         if cells.n_cells == 0:
             raise DataError("no rows to weight: every row was dropped for missing values")
         g, step = solve_cells(cells, targets, method, dropped=combos.dropped, **options)
@@ -180,6 +217,25 @@ class FileSample:
         return duckdb_write(self.files, self.combos, self.g, out,
                             memory_limit=memory_limit or self.memory_limit, **kw)
 
+    def diagnostics(self, targets: Targets | None = None) -> Any:
+        """Diagnostics of the weights from the cell table (see
+        :func:`calib.weighting.diagnostics.cell_summary`): the same margin table and ASMD as
+        :meth:`calib.Sample.diagnostics` on the same rows (default targets: the step's). With
+        a base-weight column the weights vary within a cell, so the weight summary's min,
+        max and shares above multiples of the mean are NaN (n_eff, deff, CV are exact)."""
+        from calib.weighting.diagnostics import cell_summary, cell_weight_summary
+
+        if self.g is None:
+            raise DataError("the FileSample is not weighted yet; call rake/poststratify/"
+                            "calibrate first")
+        step = self.history[-1]
+        targets = targets if targets is not None else step.targets
+        sq = self.cells.sums.get(SQ_SUM)
+        weights = cell_weight_summary(self.cells.count, self.cells.weight * self.g,
+                                      None if sq is None else sq * self.g**2)
+        return cell_summary(file_cells(self.cells, self.g), targets, weights=weights,
+                            method=step.method)
+
     def estimate(self, outcome: str, *, by: str | None = None, level: float = 0.95
                  ) -> pd.DataFrame:
         """Weighted mean of ``outcome`` (by domain) with linearized SEs from cell sums.
@@ -191,4 +247,4 @@ class FileSample:
         return estimate_files(self, outcome, by=by, level=level)
 
 
-__all__ = ["FileSample"]
+__all__ = ["FileSample", "file_cells", "SQ_SUM"]

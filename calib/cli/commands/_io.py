@@ -13,18 +13,21 @@ Examples
 from __future__ import annotations
 
 import json
+import math
+import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, overload
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
-import numpy as np
-import pandas as pd
 import typer
 
 from calib.core.errors import DataError
-from calib.core.util import check_output
-from calib.data.readers import read_personas
-from calib.data.tables import read_table, to_numeric  # noqa: F401 - commands import to_numeric from here
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# numpy, pandas and the readers (which import pandas) are imported by the functions that read
+# or convert data, so that ``calib --help`` and ``calib targets list`` start without them
 
 PARQUET = (".parquet", ".pq")
 
@@ -79,7 +82,15 @@ def read_frame(path: str | Path, what: str = "INPUT") -> pd.DataFrame:
     >>> f["b"].isna().tolist(), f["b"].iloc[1]
     ([True, False], 'NA')
     """
+    from calib.data.tables import read_table
+
     frame = read_table(path, what)
+    if Path(path).suffix.lower() in (".parquet", ".pq"):
+        # hand Arrow's read buffers back to the system: what follows allocates with numpy,
+        # so the peak would otherwise be the read's plus the command's
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
     if len(frame) == 0:
         raise DataError(f"{what} {str(path)!r} has no rows")
     return frame
@@ -108,6 +119,8 @@ def read_input(path: str | Path, what: str = "INPUT", codebook: str | Path | Non
     codebook 'b' (INPUT): 2 rows recoded; missing after recoding: sex 0
     ['Male', 'Female']
     """
+    from calib.data.readers import read_personas
+
     if codebook is None:
         return read_frame(path, what)
 
@@ -160,8 +173,23 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str | None], what: st
         )
 
 
+def to_numeric(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """Column ``column`` as float (:func:`calib.data.tables.to_numeric`, imported on use so
+    that ``calib --help`` does not load pandas).
+
+    >>> import pandas as pd
+    >>> to_numeric(pd.DataFrame({"w": ["1.5", None]}), "w", "--base-weight").tolist()
+    [1.5, nan]
+    """
+    from calib.data import tables
+
+    return tables.to_numeric(frame, column, what)
+
+
 def looks_numeric(col: pd.Series) -> bool:
     """True when every non-missing value of ``col`` parses as a number (and there is one)."""
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(col.dtype):
         return True
     if pd.api.types.is_numeric_dtype(col.dtype):
@@ -192,26 +220,48 @@ def check_out(path: str | Path | None, overwrite: bool, what: str = "--out",
         table = what != "--diagnostics-json"
     if table:
         _kind(path, what)
+    from calib.core.util import check_output  # numpy: not at start-up
+
     check_output(path, overwrite, what)
     if not path.parent.exists():
         raise DataError(f"{what} {str(path)!r}: folder {str(path.parent)!r} does not exist")
     return path
 
 
+#: Rows per Parquet row group written (pyarrow's default row group size).
+ROW_GROUP = 1024 * 1024
+
+
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write CSV or Parquet by extension (no index)."""
-    if _kind(path, "--out") == "parquet":
-        frame.to_parquet(path, index=False)
-    else:
+    """Write CSV or Parquet by extension (no index).
+
+    A large frame goes to Parquet one row group at a time (the row groups pyarrow would write
+    anyway), so the Arrow copy of the data is one row group, not the whole frame.
+    """
+    if _kind(path, "--out") != "parquet":
         frame.to_csv(path, index=False)
+        return
+    if len(frame) <= ROW_GROUP:
+        frame.to_parquet(path, index=False)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, len(frame), ROW_GROUP):
+            part = frame.iloc[start:start + ROW_GROUP]
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
+    # a numpy / pandas value exists only once its library is imported
+    np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
+    if np is not None and isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
-    if value is pd.NA or value is pd.NaT:
+    if pd is not None and (value is pd.NA or value is pd.NaT):
         return None
     return value
 
@@ -227,13 +277,14 @@ def dumps(obj: Any) -> str:
     """JSON text (NaN/inf become null, numpy scalars plain)."""
 
     def default(o: Any) -> Any:
-        if isinstance(o, np.generic):
+        np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
+        if np is not None and isinstance(o, np.generic):
             return _plain(o)
         if isinstance(o, Path):
             return str(o)
-        if isinstance(o, pd.DataFrame):
+        if pd is not None and isinstance(o, pd.DataFrame):
             return frame_records(o)
-        if isinstance(o, pd.Series):
+        if pd is not None and isinstance(o, pd.Series):
             return {str(k): _plain(v) for k, v in o.items()}
         return str(o)
 

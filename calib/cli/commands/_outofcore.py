@@ -94,8 +94,13 @@ def weight_command(
     scheduler: str | None = None,
     as_json: bool = False,
     echo: Any = None,
+    diagnostics_json: Path | None = None,
 ) -> dict[str, Any] | None:
     """Run ``calib weight`` out of core; None when the in-memory command should run.
+
+    The diagnostics (weight summary, margins, ASMD) come from the engine's cell table
+    (:meth:`calib.outofcore.filesample.FileSample.diagnostics`): printed, in the ``--json``
+    payload and written to ``diagnostics_json``, as in memory.
 
     Examples
     --------
@@ -111,16 +116,21 @@ def weight_command(
     m, opts = _method_options(weighting, choice.engine)
     method = m.name
     opts.pop("population", None)
+    from calib.cli.commands._io import check_out, dumps
+
+    diagnostics_json = check_out(diagnostics_json, overwrite, "--diagnostics-json")
     r = weight_files(files, _targets(weighting), method, out=out, engine=choice.engine,
                      weight_column=weight_column, base_weight=weighting.base_weight,
                      overwrite=overwrite, scheduler=scheduler, **opts)
     payload = {"input": [str(f) for f in files], "out": r.out, "engine": choice.engine,
                "engine_reason": choice.reason, "weighted_rows": r.rows,
                "dropped_rows": r.dropped, "steps": [r.step.summary()]}
+    diag = r.sample.diagnostics()
+    payload["diagnostics"] = diag.to_dict()
+    if diagnostics_json is not None:
+        diagnostics_json.write_text(dumps(payload) + "\n")
     if echo is not None:
         if as_json:
-            from calib.cli.commands._io import dumps
-
             echo(dumps(payload))
         else:
             echo(str(choice))
@@ -128,6 +138,7 @@ def weight_command(
             if r.dropped:
                 echo(f"note: {r.dropped} rows with missing weighting variables were left out "
                      "(--missing drop)")
+            echo(str(diag))
     return payload
 
 

@@ -290,7 +290,7 @@ def prepare(frame: pd.DataFrame, targets: Any, opts: WeightingOptions) -> pd.Dat
     numeric = [v for v in targets.numeric_variables if v in frame.columns]
     if not numeric:
         return frame
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # copy-on-write: the caller's frame keeps its columns
     for v in numeric:
         frame[v] = to_numeric(frame, v, f"numeric auxiliary {v!r}")
     return frame

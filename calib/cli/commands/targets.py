@@ -22,7 +22,6 @@ import typer
 from calib.cli.commands._io import check_out, dumps, frame_records
 from calib.core.errors import TargetError
 from calib.core.literals import Universe
-from calib.data.datasets import acs2023_targets, census_targets
 
 #: name -> (universe, by, default variables, description)
 NAMES: dict[str, tuple[Universe | Literal["acs2023-profiles"], str | None, tuple[str, ...], str]] = {
@@ -49,6 +48,9 @@ def build(name: str, variables: list[str] | None = None,
     if name not in NAMES:
         raise TargetError(f"targets {name!r} is not shipped; choose one of {list(NAMES)} "
                           "(calib targets list)")
+    # the datasets read their tables with pandas: imported here, not for ``targets list``
+    from calib.data.datasets import acs2023_targets, census_targets
+
     universe, by, default, _ = NAMES[name]
     chosen = _split(variables) or list(default)
     if universe == "acs2023-profiles":

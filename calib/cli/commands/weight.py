@@ -102,7 +102,7 @@ def run(
                              or not Path(input).is_file()):
         done = weight_command(input, weighting, out=out, weight_column=weight_column,
                               overwrite=overwrite, engine=engine, scheduler=scheduler,
-                              as_json=as_json, echo=echo)
+                              as_json=as_json, echo=echo, diagnostics_json=diagnostics_json)
         if done is not None:
             return done
     out = check_out(out, overwrite)
@@ -116,12 +116,16 @@ def run(
             "--weight-column NAME (or pass it as --base-weight)"
         )
     sample = apply(frame, weighting)
-    weights = sample.weights.reindex(frame.index)
-    result = frame.copy()
-    result[weight_column] = weights.to_numpy()
+    if sample.n == len(frame):  # no row dropped: the weights are in input order already
+        weights = pd.Series(sample.weight_array, index=frame.index, copy=False)
+    else:
+        weights = sample.weights.reindex(frame.index)
+    result = frame.copy(deep=False)  # copy-on-write: adding the column leaves `frame` as is
+    result[weight_column] = weights  # a Series: shared with the sample's weights, not copied
     dropped = int(weights.isna().sum())
-    write_frame(result, out)
+    # diagnostics first: their temporaries are freed before the write's, a lower peak
     text, diag = diagnostics_of(sample, weighting)
+    write_frame(result, out)
     payload = {
         "input": str(input),
         "out": str(out),
