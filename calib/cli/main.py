@@ -42,13 +42,13 @@ class LazyGroup(TyperGroup):
         order = [n for m in COMMANDS for n, (mod, _) in HELP.items() if mod == m]
         return order + [n for n in self.commands if n not in order]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:  # typer's and click's Command types differ
         cmd = self.commands.get(cmd_name)
         if cmd is None and cmd_name in HELP:  # listed in the help: a stand-in with its text
             return click.Command(cmd_name, help=HELP[cmd_name][1])
         return cmd
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] in HELP and args[0] not in self.commands:
             self.load(args[0])
         return super().resolve_command(ctx, args)

@@ -228,6 +228,7 @@ class FileSample:
         if self.g is None:
             raise DataError("the FileSample is not weighted yet; call rake/poststratify/"
                             "calibrate first")
+        assert self.cells is not None  # weighted: the cells exist
         step = self.history[-1]
         targets = targets if targets is not None else step.targets
         sq = self.cells.sums.get(SQ_SUM)

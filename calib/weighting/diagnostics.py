@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -364,7 +364,8 @@ def _cell_margin_table(cs: CellSums, targets: Targets) -> pd.DataFrame:
         extra = [i for i, lv in enumerate(labels) if lv not in known]
         seen = cs.appearance(m.variables) if len(extra) > 1 else None
         if seen is not None:  # in order of first appearance in the rows
-            extra.sort(key=lambda i: seen[i])
+            first = seen
+            extra.sort(key=lambda i: first[i])
         extra = [labels[i] for i in extra]
         for lv, t in [*zip(names, tgt, strict=True), *((lv, 0.0) for lv in extra)]:
             got = [float(s.get(lv, 0.0)) for s in sh]
@@ -600,7 +601,7 @@ def summary(
     targets: Targets | None = None,
     *,
     reference: pd.DataFrame | Any | None = None,
-    reference_weight: str | None = None,
+    reference_weight: str | np.ndarray | None = None,
     variables: Sequence[str] | None = None,
 ) -> Diagnostics:
     """Diagnostics of a sample's current weights.
@@ -635,8 +636,10 @@ def summary(
     ref: Reference | None = None
     if reference is not None:
         if hasattr(reference, "frame") and hasattr(reference, "weight_array"):
-            reference, reference_weight = reference.frame, reference.weight_array
-        ref = _reference(list(sample.frame.columns), reference, variables, reference_weight)
+            reference_weight = np.asarray(reference.weight_array, dtype=float)
+            reference = reference.frame
+        ref = _reference(list(sample.frame.columns), cast(pd.DataFrame, reference), variables,
+                         reference_weight)
     elif targets is not None:
         ref = _reference((), targets, variables, None)
     cat, num = _target_variables(targets)
@@ -652,8 +655,8 @@ def summary(
         n_eff=float(ws["n_eff"]),
         deff=float(ws["deff"]),
         weights=ws,
-        margins=None if targets is None else _cell_margin_table(cs, targets),
-        asmd=None if ref is None else _asmd_table(cs, ref),
+        margins=None if targets is None or cs is None else _cell_margin_table(cs, targets),
+        asmd=None if ref is None or cs is None else _asmd_table(cs, ref),
         method=method,
     )
 
@@ -669,6 +672,7 @@ def _cell_weights(w: np.ndarray, cs: CellSums) -> pd.Series | None:
     rake or poststratification from equal base weights, and a trim after it), checked in
     chunks without a temporary of every row; None when the weights vary within a cell."""
     row_cell = cs.row_cell
+    assert row_cell is not None  # the caller checked: the cells were built from these rows
     m = cs.keys.shape[0]
     value = np.zeros(m)
     value[row_cell] = w  # any row's weight of each cell

@@ -29,6 +29,7 @@ Examples
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 
 from calib.cli.commands._io import (
