@@ -26,40 +26,37 @@ COMMANDS: tuple[str, ...] = (
 
 #: command name -> (module, the first paragraph of its help), for ``calib --help``.
 HELP: dict[str, tuple[str, str]] = {
-    "weight": ("weight", "Weight INPUT to --targets and write every row with its weight to --out."),
-    "estimate": ("estimate", "Weighted estimates of --outcome (by --by) with SEs and confidence "
-                 "intervals."),
-    "mrp": ("mrp", "Fit a multilevel logistic model on the cells of INPUT (sum-to-zero varying "
-            "intercepts; centred or non-centred per term from the data), check the diagnostics "
-            "gate (R-hat <= 1.01, bulk and tail ESS >= 400, no divergences: exit 3 when it "
-            "fails) and poststratify over FRAME by --by. A progress bar shows while sampling; "
-            "the posterior summary prints at the end."),
-    "hybrid": ("hybrid", "Correct persona answers with a small human sample: PPI++ "
-               "(prediction-powered inference, the humans rectify the persona estimate), a joint "
-               "persona-human MRP with a partially pooled source-by-cell bias term, or partisan "
-               "calibration. The output has the columns of `calib estimate` plus n_human, "
-               "n_effective_human and lambda."),
-    "forecast": ("forecast", "Simulate the electoral college from state estimates (correlated "
-                 "by a national swing)."),
-    "backtest": ("backtest", "Score a forecast against certified results: RMSE and bias of the "
-                 "D two-party share, winners called, Brier and log score of P(D win), EV error, "
-                 "interval coverage."),
-    "simulate": ("simulate", "Simulate a persona election study with known truth (composition "
-                 "and response bias by persona type, an ANES-sized human sample) and write it "
-                 "to files."),
-    "compare": ("compare", "Run several methods on one persona set against a benchmark: bias, "
-                "RMSE, coverage, winners called, ESS and run time per method."),
-    "run": ("run", "Run a study file: personas -> methods -> forecasts -> backtests -> outputs."),
-    "targets": ("targets", "The census targets shipped with calib: list, show, export."),
-    "recode": ("recode", "Recode INPUT's attributes onto calib's harmonized levels with a "
-               "codebook and write the raw columns plus one column per codebook target. "
-               "Unmapped values are an error listing each value with its row count."),
-    "answers": ("answers", "Join a long answer file of the seed pipeline to its personas: "
-                "letters become the stances of their row (or question file), INVALID/ABSTAIN and "
-                "unparseable decisions are non-response (counted per question), and each answer "
-                "gets its persona's attributes."),
-    "demo": ("demo", "Rake a shipped survey to census targets, print diagnostics and weighted "
-             "estimates."),
+    "weight": ("weight", 'Weight INPUT to --targets and write every row with its weight to --out.'),
+    "estimate": ("estimate", 'Weighted estimates of --outcome (by --by) with SEs and confidence intervals.'),
+    "mrp": ("mrp", 'Fit a multilevel logistic (or categorical) model on the cells of INPUT (sum-to-zero '
+                   'varying intercepts for --group and --interaction, fixed effects for --fixed and for '
+                   'two-level --group variables; centred or non-centred per term from the data), check '
+                   'the diagnostics gate (R-hat <= 1.01, bulk and tail ESS >= 400, no divergences: exit '
+                   '3 when it fails, or a warning and a gate column with --gate warn) and poststratify '
+                   'over FRAME by --by. A progress bar shows while sampling; the posterior summary '
+                   'prints at the end.'),
+    "hybrid": ("hybrid", 'Correct persona answers with a small human sample: PPI++ (prediction-powered '
+                         'inference, the humans rectify the persona estimate), a joint persona-human MRP with '
+                         'a partially pooled source-by-cell bias term, or partisan calibration. The output has'
+                         ' the columns of `calib estimate` plus n_human, n_effective_human and lambda.'),
+    "forecast": ("forecast", 'Simulate the electoral college from state estimates (correlated by a national '
+                             'swing).'),
+    "backtest": ("backtest", 'Score a forecast against certified results: RMSE and bias of the D two-party share, '
+                             'winners called, Brier and log score of P(D win), EV error, interval coverage.'),
+    "simulate": ("simulate", 'Simulate a persona election study with known truth (composition and response bias by'
+                             ' persona type, an ANES-sized human sample) and write it to files.'),
+    "compare": ("compare", 'Run several methods on one persona set against a benchmark: bias, RMSE, coverage, '
+                           'winners called, ESS and run time per method.'),
+    "run": ("run", 'Run a study file: personas -> methods -> forecasts -> backtests -> outputs.'),
+    "targets": ("targets", 'The census targets shipped with calib: list, show, export.'),
+    "recode": ("recode", "Recode INPUT's attributes onto calib's harmonized levels with a codebook and write "
+                         'the raw columns plus one column per codebook target. Unmapped values are an error '
+                         'listing each value with its row count.'),
+    "answers": ("answers", 'Join a long answer file of the seed pipeline to its personas: letters become the '
+                           'stances of their row (or question file), INVALID/ABSTAIN and unparseable decisions '
+                           "are non-response (counted per question), and each answer gets its persona's "
+                           'attributes.'),
+    "demo": ("demo", 'Rake a shipped survey to census targets, print diagnostics and weighted estimates.'),
 }
 
 
