@@ -267,7 +267,7 @@ def save_replicates(
                         "use .csv (R reads it without extra packages) or .parquet")
     check_free([path, side] + ([script] if request is not None else []), overwrite)
     rw = replicate_weights(sample, method, replicates, seed)
-    attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rw.attrs.items()}
+    attrs = {str(k): (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rw.attrs.items()}
     meta = {"format": "calib-replicates/1", "calib_version": version(), "method": method,
             "replicates": int(rw.shape[1]), "seed": seed, "attrs": attrs}
     if request is not None:
