@@ -92,3 +92,10 @@ def test_id_without_replicates_out_and_unknown_id_refused(capsys, tmp_path, samp
     assert code == 2 and "--replicates-out" in out.err
     code, out = cli(capsys, *base, "--replicates-out", tmp_path / "r.csv", "--id", "nope")
     assert code == 2 and "--id 'nope'" in out.err
+
+
+def test_replicates_out_refused_out_of_core(capsys, tmp_path, sample_csv):
+    code, out = cli(capsys, "estimate", sample_csv, "--outcome", "y", "--weight", "w",
+                    "--variance", "jackknife", "--out", tmp_path / "e.csv", "--engine", "duckdb",
+                    "--replicates-out", tmp_path / "r.csv")
+    assert code == 2 and "--engine memory" in out.err and not (tmp_path / "e.csv").exists()

@@ -101,6 +101,11 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
         echo: Any = None) -> pd.DataFrame:
     """Implement ``calib estimate``; writes ``cmd.out`` and returns the estimate table."""
     codebook_in_memory(cmd.codebook, cmd.engine, cmd.scheduler, cmd.input)
+    if cmd.replicates_out is not None and (cmd.engine not in ("auto", "memory")
+                                           or cmd.scheduler is not None):
+        # out of core there are no replicate weights: it used to skip the file silently
+        raise DataError("--replicates-out needs the rows in memory (--engine memory); drop "
+                        "--engine/--scheduler or --replicates-out")
     if cmd.codebook is None and (cmd.engine != "memory" or cmd.scheduler is not None
                                  or not Path(cmd.input).is_file()):
         done = estimate_command(cmd.input, request.outcome, weighting, out=cmd.out,
