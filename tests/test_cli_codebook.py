@@ -113,7 +113,7 @@ def test_missing_codebook_file_is_a_clear_error(files, capsys):
     code, out = cli(capsys, "estimate", files / "raw.csv", "--codebook", files / "nope.toml",
                     "--outcome", "vote", "--weight", "w", "--out", files / "e.csv")
     assert code == 2
-    assert "nope.toml" in out.err and "does not exist" in out.err
+    assert "nope.toml" in out.err and "file not found" in out.err
 
 
 def test_hybrid_with_codebooks_equals_hybrid_on_recoded_files(files, capsys):
@@ -165,7 +165,10 @@ def test_estimate_writes_replicate_weights_that_reproduce_its_se(files, capsys):
     code, out = cli(capsys, "estimate", files / "raw.csv", *a, "--out", files / "e.csv",
                     "--replicates-out", files / "rw.parquet")
     assert code == 0, out.err
-    rw = pd.read_parquet(files / "rw.parquet")
+    hand = pd.read_parquet(files / "rw.parquet")
+    # the R hand-off layout: id, full-sample weight, the outcome, then the replicates
+    assert hand.columns[:3].tolist() == ["id", "weight", "vote"]
+    rw = hand.filter(regex=r"^rep_\d+$")
     meta = json.loads((files / "rw.parquet.json").read_text())
     assert rw.shape == (600, 40) and meta["attrs"]["type"] == "bootstrap"
     y = pd.read_csv(files / "raw.csv")["vote"].to_numpy()

@@ -128,7 +128,7 @@ def test_absent_source_and_optional(tmp_path: Path) -> None:
     assert "educ5" not in out and rep.skipped == ("educ5 <- e", "educ3 <- educ5")
     with pytest.raises(DataError, match="'g'"):
         book.apply(pd.DataFrame({"e": ["BA"]}))
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DataError, match="file not found"):
         Codebook.from_file(tmp_path / "nope.toml")
     (tmp_path / "bad.toml").write_text("name = \n")
     with pytest.raises(DataError, match="not valid TOML"):

@@ -68,7 +68,7 @@ def test_formats_agree(tmp_path: Path) -> None:
 
 
 def test_reader_errors(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DataError, match="file not found"):
         read_personas(tmp_path / "none.csv")
     (tmp_path / "x.xlsx").write_text("x")
     with pytest.raises(DataError, match="extension '.xlsx'"):

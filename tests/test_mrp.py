@@ -316,3 +316,13 @@ def test_sampler_settings_are_one_checked_object():
     dp = pd.DataFrame({"g": ["a"], "x": [1.0]})
     assert mrp.fit_options({"domain_predictors": dp, "domain_key": "g"})[
         "domain_predictors"]["g"] is dp
+
+
+def test_fit_repr_and_notebook_view_are_short(world):
+    # the dataclass repr printed the posterior and the cell table
+    f = world[2]
+    r = repr(f)
+    assert r.startswith("<MRPFit model y ~ state + age6") and "\n" not in r and len(r) < 400
+    assert "2 chains x 300 draws" in r and "max R-hat" in r and "divergences" in r
+    h = f._repr_html_()
+    assert "calib MRPFit" in h and "<table" in h and len(h) < 5000

@@ -30,6 +30,7 @@ from typer.core import TyperGroup
 from calib import __version__
 from calib.cli.commands import COMMANDS, HELP, register
 from calib.core.errors import CalibError
+from calib.core.optional import install_hint, missing_extra
 
 
 class LazyGroup(TyperGroup):
@@ -131,9 +132,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: one line, the traceback with --debug
         if _state["debug"]:
             raise
-        typer.echo(f"internal {_one_line(exc)} ({type(exc).__name__}; rerun with "
-                   "calib --debug ... for the traceback and please report it)", err=True)
         code = 1
+        if isinstance(exc, ImportError) and missing_extra(exc):
+            # an optional module imported outside calib.core.optional.require: bad setup,
+            # not a bug; name the fix
+            typer.echo(f"error: {install_hint(exc.name or '', 'this command')}", err=True)
+            code = 2
+        else:
+            typer.echo(f"internal {_one_line(exc)} ({type(exc).__name__}; rerun with "
+                       "calib --debug ... for the traceback and please report it)", err=True)
     finally:
         warnings.showwarning = shown
     if argv is None:

@@ -51,8 +51,27 @@ class DiagnosticsError(CalibError, RuntimeError):
     exit_code = 3
 
 
+class MissingFileError(DataError):
+    """An input file does not exist: ``file not found: '<path>' (<what>); check the path``.
+
+    >>> str(MissingFileError("x.csv", "INPUT"))
+    "file not found: 'x.csv' (INPUT); check the path"
+    """
+
+    def __init__(self, path: object, what: str = "input file") -> None:
+        super().__init__(f"file not found: {str(path)!r} ({what}); check the path")
+        self.path = str(path)
+
+
+class MissingDependencyError(CalibError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs
+    it (see :func:`calib.core.optional.require`)."""
+
+
 __all__ = [
     "CalibError",
+    "MissingFileError",
+    "MissingDependencyError",
     "DataError",
     "UnmappedLevelError",
     "TargetError",

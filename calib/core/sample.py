@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +28,8 @@ import pandas as pd
 
 from calib.core.entrypoints import load
 from calib.core.errors import DataError
+from calib.core.history import History
+from calib.core.html import sample_html
 
 if TYPE_CHECKING:
     from calib.core.history import Calibration, Step
@@ -115,6 +118,9 @@ class Sample:
         new._frame = frame
         new._base = base
         new._w = check_weights(weights, f"weights from {step.method}")
+        w = new._w
+        # rows and Kish ESS after the step, for the one-line history (History, _repr_html_)
+        step = replace(step, n=int(w.size), ess=float(w.sum() ** 2 / (w * w).sum()) if w.size else 0.0)
         new._history = self._history + (step,)
         new.strata = self.strata
         new.cluster = self.cluster
@@ -161,8 +167,9 @@ class Sample:
         return self._w
 
     @property
-    def history(self) -> tuple[Step, ...]:
-        return self._history
+    def history(self) -> History:
+        """The weighting steps, oldest first; prints one line per step."""
+        return History(self._history)
 
     @property
     def method(self) -> str | None:
@@ -175,7 +182,12 @@ class Sample:
 
     def __repr__(self) -> str:
         steps = " -> ".join(s.method for s in self._history) or "unweighted"
-        return f"<calib.Sample n={self.n} weights={steps} total={self._w.sum():.6g}>"
+        head = f"<calib.Sample n={self.n} weights={steps} total={self._w.sum():.6g}>"
+        return head if not self._history else head + "\n" + repr(self.history)
+
+    def _repr_html_(self) -> str:
+        """Notebook view: size, total, ESS and one table row per weighting step."""
+        return sample_html(self)
 
     # -- weighting (dispatch to the registry) -------------------------------------------
     # The methods below call the layers above core through calib.core.entrypoints, resolved

@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.cells import MISSING_TOKENS, format_level
-from calib.core.errors import DataError, UnmappedLevelError
+from calib.core.errors import DataError, MissingFileError, UnmappedLevelError
 from calib.data.variables import AGE_SCHEMES, LEVELS, collapse_map
 
 _BOOK_KEYS = {"name", "description", "recode"}
@@ -563,7 +563,7 @@ class Codebook:
         """Read a TOML codebook file."""
         p = Path(path)
         if not p.is_file():
-            raise DataError(f"codebook file {str(p)!r} does not exist; check the path")
+            raise MissingFileError(p, "codebook file")
         try:
             spec = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as err:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calib.core.errors import DataError
+from calib.core.errors import DataError, MissingFileError
 from calib.core.util import read_csv_text
 
 #: File extensions :func:`read_table` reads, and the format of each (``.txt``: CSV, as the
@@ -92,7 +92,7 @@ def read_table(path: str | Path, what: str = "file") -> pd.DataFrame:
     """
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"{what} {str(p)!r} does not exist; check the path")
+        raise MissingFileError(p, what)
     kind = table_kind(p, what)
     if kind == "jsonl":
         return _read_jsonl(p)

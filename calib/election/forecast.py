@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,31 @@ class Forecast:
     popular_draws: np.ndarray
     level: float = 0.9
     options: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # the dataclass repr would print every draw
+        ev = self.ev_summary()
+        pv = self.popular_vote()
+        filled = int(self.states["filled"].sum()) if "filled" in self.states else 0
+        pct = f"{self.level:.0%}"
+        return (f"<Forecast {self.year}: P(Dem win)={self.p_dem_win:.3f}, Dem EV mean "
+                f"{ev['mean']:.1f} ({pct} {ev['ci_low']:.0f}-{ev['ci_high']:.0f}), popular "
+                f"{pv['dem_two_party_share']:.3f} ({pct} {pv['ci_low']:.3f}-{pv['ci_high']:.3f}), "
+                f"{len(self.states)} states ({filled} filled in), {self.ev_draws.size} draws>")
+
+    def _repr_html_(self) -> str:
+        from calib.election.plots import forecast_html
+
+        return forecast_html(self)
+
+    def plot(self) -> Any:
+        """A matplotlib Figure: the electoral-vote distribution and the state intervals.
+
+        See :func:`calib.election.plots.plot_forecast`.
+        """
+        from calib.election.plots import plot_forecast
+
+        return plot_forecast(self)
 
     @property
     def p_dem_win(self) -> float:

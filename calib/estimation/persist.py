@@ -39,6 +39,8 @@ from calib.core.sample import Sample
 from calib.core.targets import Targets
 from calib.data.persist import check_free, json_default, json_safe, read_sidecar, sidecar, version
 from calib.estimation.replicates import replicate_weights
+from calib.estimation.request import EstimateRequest
+from calib.estimation.rhandoff import handoff_frame, r_script
 from calib.weighting import registry
 
 FORMAT = "calib-sample/1"
@@ -230,32 +232,61 @@ def save_replicates(
     seed: int | None = None,
     *,
     overwrite: bool = False,
+    request: EstimateRequest | None = None,
+    id: str | None = None,  # noqa: A002 - the CLI's --id
 ) -> Path:
-    """Write :func:`calib.estimation.replicate_weights` as Parquet (``rep_1 .. rep_R``).
+    """Write :func:`calib.estimation.replicate_weights` as CSV or Parquet (by extension).
 
-    The R ``svrepdesign`` arguments (``type``, ``scale``, ``rscales``, ``mse``) go into the
-    Parquet file's metadata and a JSON sidecar ``<path>.json``.
+    Without ``request`` the file holds ``rep_1 .. rep_R`` only. With it (the R hand-off of
+    ``calib estimate --replicates-out``) the columns are ``id`` (the ``id`` column, else the
+    1-based row number), ``weight`` (full sample), the outcome, by, strata and cluster columns,
+    then ``rep_1 .. rep_R`` (:func:`calib.estimation.rhandoff.handoff_frame`), and an R script
+    ``<path>.R`` (base R + survey) rebuilds the design and prints the estimate and SE. The R
+    ``svrepdesign`` arguments (``type``, ``scale``, ``rscales``, ``mse``) also go into a JSON
+    sidecar ``<path>.json``.
 
     Examples
     --------
     >>> import tempfile, pathlib
     >>> import pandas as pd
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.parquet"
+    >>> from calib.estimation import EstimateRequest
+    >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> s = Sample(pd.DataFrame({"y": [1, 2, 3]}))
-    >>> pd.read_parquet(save_replicates(s, p, "jackknife")).shape
+    >>> pd.read_parquet(save_replicates(s, d / "r.parquet", "jackknife")).shape
     (3, 3)
+    >>> p = save_replicates(s, d / "r.csv", "jackknife", request=EstimateRequest("y"))
+    >>> pd.read_csv(p).columns.tolist(), (d / "r.csv.R").exists()
+    (['id', 'weight', 'y', 'rep_1', 'rep_2', 'rep_3'], True)
     """
     path = Path(path)
     side = sidecar(path)
-    check_free([path, side], overwrite)
+    script = path.with_name(path.name + ".R")
+    kind = path.suffix.lower()
+    if kind not in (".csv", ".parquet", ".pq"):
+        raise DataError(f"replicate file {str(path)!r}: unknown extension {kind or '(none)'!r}; "
+                        "use .csv (R reads it without extra packages) or .parquet")
+    check_free([path, side] + ([script] if request is not None else []), overwrite)
     rw = replicate_weights(sample, method, replicates, seed)
-    attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rw.attrs.items()}
+    attrs = {str(k): (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rw.attrs.items()}
     meta = {"format": "calib-replicates/1", "calib_version": version(), "method": method,
             "replicates": int(rw.shape[1]), "seed": seed, "attrs": attrs}
+    if request is not None:
+        out = handoff_frame(sample, rw, request, id)
+        col = sample.frame[request.outcome]
+        # the rule of calib.estimation.domains: bools and plain numbers are numeric outcomes
+        categorical = not (pd.api.types.is_bool_dtype(col) or (
+            pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype)))
+        text = r_script(path, attrs, request, categorical=categorical)
+    else:
+        out = pd.DataFrame(rw.to_numpy(), index=rw.index, columns=[str(c) for c in rw.columns])
     path.parent.mkdir(parents=True, exist_ok=True)
-    out = pd.DataFrame(rw.to_numpy(), index=rw.index, columns=[str(c) for c in rw.columns])
-    out.to_parquet(path)
+    if kind == ".csv":
+        out.to_csv(path, index=False)
+    else:
+        out.to_parquet(path, index=request is None)
     side.write_text(json.dumps(meta, default=json_safe, allow_nan=True))
+    if request is not None:
+        script.write_text(text)
     return path
 
 

@@ -50,6 +50,7 @@ import pandas as pd
 
 from calib.core.cells import CellTable, collapse, encode
 from calib.core.errors import DataError
+from calib.core.html import html_block, html_table
 from calib.core.literals import Family, SamplerBackend
 from calib.core.progress import progress_bar, show
 from calib.core.threads import usable_cpus
@@ -298,6 +299,42 @@ class MRPFit:
     @property
     def outcome(self) -> str:
         return self.spec.outcome
+
+    def _facts(self) -> list[tuple[str, Any]]:
+        o = self.options
+        d = self.diagnostics
+        facts: list[tuple[str, Any]] = [
+            ("model", f"{self.outcome} ~ {' + '.join(t.name for t in self.spec.terms)} "
+                      f"({self.spec.family})"),
+            ("cells", self.cells.n_cells)]
+        if "chains" in o and "draws" in o:
+            facts.append(("sampling", f"{o['chains']} chains x {o['draws']} draws"))
+        if "r_hat" in d and len(d):
+            facts.append(("max R-hat", f"{float(d['r_hat'].max()):.3f}"))
+        if "ess_bulk" in d and len(d):
+            facts.append(("min ESS bulk", f"{float(d['ess_bulk'].min()):.0f}"))
+        if "divergences" in o:
+            facts.append(("divergences", o["divergences"]))
+        if "wall_s" in o:
+            facts.append(("wall", f"{float(o['wall_s']):.1f} s"))
+        return facts
+
+    def __repr__(self) -> str:
+        # the dataclass repr would print the posterior and the cell table
+        return "<MRPFit " + ", ".join(f"{k} {v}" for k, v in self._facts()) + ">"
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the model, sampling and convergence, the worst-mixing parameters."""
+        d = self.diagnostics
+        tables = []
+        if "r_hat" in d and len(d):
+            worst = d.sort_values("r_hat", ascending=False).head(8)
+            cols = [c for c in ("r_hat", "ess_bulk", "ess_tail") if c in worst]
+            tables.append(html_table(
+                ["parameter", *cols],
+                [[str(i), *(f"{float(r[c]):.3f}" if c == "r_hat" else f"{float(r[c]):.0f}"
+                            for c in cols)] for i, r in worst.iterrows()]))
+        return html_block("calib MRPFit", self._facts(), *tables)
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a parameter, chains stacked: shape (S, *dims)."""

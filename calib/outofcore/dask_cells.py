@@ -18,6 +18,7 @@ import pandas as pd
 from calib.core.cells import CellTable
 from calib.core.errors import DataError
 from calib.core.literals import MissingRule
+from calib.core.optional import require
 from calib.core.util import CSV_NA_VALUES
 from calib.data.tables import to_numeric
 from calib.outofcore.combos import (
@@ -33,8 +34,7 @@ from calib.outofcore.sources import Paths, expand, file_format
 
 def read(files: Paths, *, blocksize: str | int | None = None) -> Any:
     """A Dask DataFrame over the files (one or more partitions per file, in file order)."""
-    import dask.dataframe as dd
-
+    dd = require("dask.dataframe", "engine='dask' (--engine dask)")
     files = expand(files)
     # dask's annotations say str for both; it documents (and takes) a bool and a byte count
     if file_format(files) == "parquet":

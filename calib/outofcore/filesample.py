@@ -16,6 +16,7 @@ Limits: one weighting step from the base weights, by a method whose registry rec
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,6 +27,7 @@ from calib.core.cells import CellTable
 from calib.core.errors import DataError
 from calib.core.history import Step
 from calib.core.literals import FileEngine, MissingRule
+from calib.core.optional import require
 from calib.core.targets import Targets
 from calib.outofcore.solve import check_options, solve_cells
 from calib.outofcore.sources import expand
@@ -64,6 +66,26 @@ def file_cells(cells: CellTable, g: np.ndarray) -> Any:
     cols = [cells.variables.index(v) for v in cat]
     return CellSums(tuple(cat), {v: cells.levels[v] for v in cat}, cells.keys[:, cols], kinds,
                     {k: float(w.sum()) for k, w in kinds.items()}, numeric)
+
+
+class OwnedClient:
+    """A ``distributed.Client`` calib opened, closed once: by :meth:`close`, when the last
+    FileSample holding it is garbage collected, or at interpreter exit (``weakref.finalize``;
+    an open client kept the process waiting ~30 s and reconnecting after the cluster went).
+
+    >>> class C:
+    ...     def close(self): print("closed")
+    >>> h = OwnedClient(C())
+    >>> h.close(); h.close()
+    closed
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._finalizer = weakref.finalize(self, client.close)
+
+    def close(self) -> None:
+        self._finalizer()  # runs client.close at most once
 
 
 @dataclass(frozen=True)
@@ -105,6 +127,8 @@ class FileSample:
     combos: Any = None
     g: np.ndarray | None = None
     history: tuple[Step, ...] = field(default_factory=tuple)
+    #: the client opened from a scheduler address, shared by the samples derived from this one
+    handle: OwnedClient | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_files(
@@ -127,13 +151,30 @@ class FileSample:
                 f"engine={engine!r}: a FileSample uses 'duckdb' or 'dask'; load the rows with "
                 "calib.Sample for the in-memory engine"
             )
+        files = tuple(expand(paths))  # a missing file first: it is not an engine problem
+        if engine == "dask":
+            require("dask.dataframe", "engine='dask' (--engine dask)")
+        handle = None
         if scheduler is not None and client is None:
             if engine != "dask":
                 raise DataError("scheduler= names a Dask cluster; pass engine='dask' with it")
-            from distributed import Client
+            handle = OwnedClient(require("distributed", "a Dask scheduler").Client(scheduler))
+            client = handle.client
+        return cls(files, weight, engine, client, memory_limit, handle=handle)
 
-            client = Client(scheduler)
-        return cls(tuple(expand(paths)), weight, engine, client, memory_limit)
+    def close(self) -> None:
+        """Close the Dask client this sample opened from a ``scheduler`` address (a client
+        passed in is the caller's to close). Also done when the last FileSample sharing the
+        client is garbage collected, or at interpreter exit; ``with FileSample.from_files(...)
+        as fs:`` closes it at the end of the block."""
+        if self.handle is not None:
+            self.handle.close()
+
+    def __enter__(self) -> FileSample:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def n(self) -> int:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from calib.core.errors import DataError
+from calib.core.errors import DataError, MissingFileError
 
 PathLike = str | os.PathLike
 Paths = PathLike | Sequence[PathLike]
@@ -43,7 +43,7 @@ def expand(paths: Paths) -> list[str]:
         elif os.path.isfile(s):
             out.append(s)
         else:
-            raise DataError(f"input file {s!r} does not exist; check the path")
+            raise MissingFileError(s, "INPUT")
     return [str(Path(p)) for p in out]
 
 

@@ -542,6 +542,7 @@ class Diagnostics:
     asmd : per variable ASMD before (base weights), after (current weights), and unweighted
         (``None`` without targets or a reference).
     method : the last weighting step's method (``None`` for an unweighted sample).
+    values, base_values : the current and base weights (for :meth:`plot`).
     """
 
     n: int
@@ -551,6 +552,32 @@ class Diagnostics:
     margins: pd.DataFrame | None = None
     asmd: pd.DataFrame | None = None
     method: str | None = None
+    values: np.ndarray | None = field(default=None, repr=False, compare=False)
+    base_values: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        # short: the tables are in str() and the notebook view
+        worst = ""
+        if self.margins is not None and len(self.margins):
+            worst = f", max |margin error|={float(self.margins['error'].abs().max()):.3g}"
+        if self.asmd is not None and len(self.asmd):
+            worst += f", max ASMD after={float(self.asmd['after'].max()):.3g}"
+        return (f"<Diagnostics {self.method or 'unweighted'}: n={self.n}, "
+                f"ESS={self.n_eff:.1f}, deff={self.deff:.3f}{worst}>")
+
+    def _repr_html_(self) -> str:
+        from calib.weighting.plots import diagnostics_html
+
+        return diagnostics_html(self)
+
+    def plot(self) -> Any:
+        """A matplotlib Figure: the weight distribution and a love plot (before/after).
+
+        See :func:`calib.weighting.plots.plot_diagnostics`.
+        """
+        from calib.weighting.plots import plot_diagnostics
+
+        return plot_diagnostics(self)
 
     def to_dict(self) -> dict:
         """JSON-friendly dictionary (tables as lists of records)."""
@@ -658,6 +685,8 @@ def summary(
         margins=None if targets is None or cs is None else _cell_margin_table(cs, targets),
         asmd=None if ref is None or cs is None else _asmd_table(cs, ref),
         method=method,
+        values=np.asarray(w, dtype=float),
+        base_values=np.asarray(sample.base_weights, dtype=float),
     )
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import typer
 
-from calib.core.errors import DataError
+from calib.core.errors import DataError, MissingFileError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,11 +126,11 @@ def read_input(path: str | Path, what: str = "INPUT", codebook: str | Path | Non
 
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{what} {str(path)!r} does not exist; check the path")
+        raise MissingFileError(path, what)
     text = str(codebook)
     if text.endswith(".toml") and not Path(text).is_file():
-        raise DataError(f"--codebook {text!r} does not exist; give a TOML codebook file or a "
-                        "built-in codebook name")
+        raise DataError(f"file not found: {text!r} (--codebook); give a TOML codebook file "
+                        "or a built-in codebook name")
     frame, report = read_personas(path, codebook=text)
     if len(frame) == 0:
         raise DataError(f"{what} {str(path)!r} has no rows")
@@ -155,6 +155,9 @@ def codebook_in_memory(codebook: Any, engine: str, scheduler: str | None, input:
     """``--codebook`` recodes in memory: refuse out-of-core engines, naming the fix."""
     if codebook is None:
         return
+    if not any(c in str(input) for c in "*?[") and not Path(input).exists():
+        # a missing file is that, not an engine problem
+        raise MissingFileError(input, "INPUT")
     single = Path(input).is_file() and not any(c in str(input) for c in "*?[")
     if engine not in ("auto", "memory") or scheduler is not None or not single:
         raise DataError(

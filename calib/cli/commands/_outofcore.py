@@ -122,6 +122,9 @@ def weight_command(
     r = weight_files(files, _targets(weighting), method, out=out, engine=choice.engine,
                      weight_column=weight_column, base_weight=weighting.base_weight,
                      overwrite=overwrite, scheduler=scheduler, **opts)
+    close = getattr(r.sample, "close", None)
+    if close is not None:  # a Dask client opened from --scheduler
+        close()
     payload = {"input": [str(f) for f in files], "out": r.out, "engine": choice.engine,
                "engine_reason": choice.reason, "weighted_rows": r.rows,
                "dropped_rows": r.dropped, "steps": [r.step.summary()]}
@@ -183,13 +186,14 @@ def estimate_command(
             "(no --cluster/--strata); use --engine memory for the others"
         )
     out = check_out(out, overwrite)
-    fs = FileSample.from_files(files, weight=weight or weighting.base_weight,
-                               engine=choice.engine, scheduler=scheduler)
-    if weighting.given:
-        m, opts = _method_options(weighting, choice.engine)
-        opts.pop("population", None)
-        fs = fs.weight(m.name, _targets(weighting), **opts)
-    t = fs.estimate(outcome, by=by, level=level)
+    with FileSample.from_files(files, weight=weight or weighting.base_weight,
+                               engine=choice.engine, scheduler=scheduler) as fs0:
+        fs = fs0
+        if weighting.given:
+            m, opts = _method_options(weighting, choice.engine)
+            opts.pop("population", None)
+            fs = fs.weight(m.name, _targets(weighting), **opts)
+        t = fs.estimate(outcome, by=by, level=level)
     table = pd.DataFrame({
         "outcome": outcome, "level": "", "by": by or "",
         "domain": t[by].astype(str) if by else "",

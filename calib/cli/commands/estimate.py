@@ -3,7 +3,7 @@
 ``calib estimate INPUT --outcome COL [--by COL] [--weight COL | --targets TARGETS --method M
 (every weighting option of calib weight)] [--cluster COL] [--strata COL]
 [--variance linearization|bootstrap|canty-davison|jackknife] [--replicates R] [--seed N] [--level 0.95]
---out OUTPUT.csv``
+[--replicates-out REPS.csv [--id COL]] --out OUTPUT.csv``
 
 The output has the columns of :func:`calib.estimation.estimate`: ``outcome, level, by, domain,
 estimate, se, ci_low, ci_high, n, ess, deff``. An outcome whose values are all numbers is
@@ -74,9 +74,12 @@ class EstimateCommand:
     weight, cluster, strata : columns of final weights, PSUs and strata.
     engine, scheduler : in memory or out of core (:mod:`calib.cli.commands._outofcore`).
     codebook : recode INPUT first (:func:`._io.read_input`).
-    replicates_out : also write the recalibrated replicate weights
-        (:func:`calib.estimation.persist.save_replicates`: Parquet ``rep_1 .. rep_R`` in input row
-        order, R's ``svrepdesign`` arguments in a JSON sidecar).
+    replicates_out : also write the recalibrated replicate weights for R
+        (:func:`calib.estimation.persist.save_replicates`: CSV or Parquet by extension, columns
+        ``id, weight``, outcome, by, strata, cluster, ``rep_1 .. rep_R`` in input row order;
+        ``<path>.R`` rebuilds the design with R survey; R's ``svrepdesign`` arguments also in
+        a JSON sidecar).
+    id : column written as ``id`` in the replicate file (default the 1-based row number).
     overwrite, as_json : replace existing outputs; print JSON.
     """
 
@@ -89,6 +92,7 @@ class EstimateCommand:
     scheduler: str | None = None
     codebook: str | Path | None = None
     replicates_out: Path | None = None
+    id: str | None = None
     overwrite: bool = False
     as_json: bool = False
 
@@ -97,6 +101,11 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
         echo: Any = None) -> pd.DataFrame:
     """Implement ``calib estimate``; writes ``cmd.out`` and returns the estimate table."""
     codebook_in_memory(cmd.codebook, cmd.engine, cmd.scheduler, cmd.input)
+    if cmd.replicates_out is not None and (cmd.engine not in ("auto", "memory")
+                                           or cmd.scheduler is not None):
+        # out of core there are no replicate weights: it used to skip the file silently
+        raise DataError("--replicates-out needs the rows in memory (--engine memory); drop "
+                        "--engine/--scheduler or --replicates-out")
     if cmd.codebook is None and (cmd.engine != "memory" or cmd.scheduler is not None
                                  or not Path(cmd.input).is_file()):
         done = estimate_command(cmd.input, request.outcome, weighting, out=cmd.out,
@@ -122,7 +131,7 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
         method = request.variance
         assert method in ("bootstrap", "canty-davison", "jackknife")  # _check refused others
         save_replicates(sample, cmd.replicates_out, method, request.n_replicates,
-                        request.seed, overwrite=cmd.overwrite)
+                        request.seed, overwrite=cmd.overwrite, request=request, id=cmd.id)
     if echo is not None:
         _report(table, out, request, cmd.as_json, echo)
     return table
@@ -137,12 +146,14 @@ def _check(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingO
         if variance not in ("bootstrap", "canty-davison", "jackknife"):
             raise DataError("--replicates-out needs --variance bootstrap, canty-davison or "
                             "jackknife")
-        if Path(cmd.replicates_out).suffix.lower() not in (".parquet", ".pq"):
-            raise DataError(f"--replicates-out {str(cmd.replicates_out)!r}: replicate weights "
-                            "are written as Parquet; use a .parquet path")
-        check_out(cmd.replicates_out, cmd.overwrite, "--replicates-out")
-        check_out(sidecar(Path(cmd.replicates_out)), cmd.overwrite,
-                  "--replicates-out sidecar", table=False)
+        rep = Path(cmd.replicates_out)
+        check_out(rep, cmd.overwrite, "--replicates-out")
+        check_out(sidecar(rep), cmd.overwrite, "--replicates-out sidecar", table=False)
+        check_out(rep.with_name(rep.name + ".R"), cmd.overwrite, "--replicates-out R script",
+                  table=False)
+    elif cmd.id is not None:
+        raise DataError("--id names the rows of the --replicates-out file; give "
+                        "--replicates-out too, or drop --id")
     if request.replicates is not None and variance == "linearization":
         raise DataError("--replicates applies to --variance bootstrap; drop it or change "
                         "--variance")
@@ -209,8 +220,11 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
         codebook: CodebookOption = None,
         replicates_out: Annotated[Path | None, typer.Option(
-            "--replicates-out", help="also write the recalibrated replicate weights (Parquet, "
-            "with a JSON sidecar of R svrepdesign's type/scale/rscales)")] = None,
+            "--replicates-out", help="also write the recalibrated replicate weights for R (CSV "
+            "or Parquet: id, weight, outcome, by, strata, cluster, rep_1..rep_R) and PATH.R, "
+            "an R survey script that rebuilds the design; see docs/r.md")] = None,
+        id_col: Annotated[str | None, typer.Option(
+            "--id", help="column written as id in --replicates-out (default: row number)")] = None,
         engine: EngineOption = "auto",
         scheduler: SchedulerOption = None,
     ) -> None:
@@ -223,7 +237,7 @@ def register(app: typer.Typer) -> None:
                                   replicates=replicates, seed=seed, level=level, progress=None)
         cmd = EstimateCommand(input, out, weight=weight, cluster=cluster, strata=strata,
                               engine=engine, scheduler=scheduler, codebook=codebook,
-                              replicates_out=replicates_out, overwrite=overwrite,
+                              replicates_out=replicates_out, id=id_col, overwrite=overwrite,
                               as_json=as_json)
         run(cmd, request, weighting, echo=typer.echo)
 

@@ -25,7 +25,7 @@ import pandas as pd
 import typer
 
 from calib.cli.commands._io import check_out, write_frame
-from calib.core.errors import DataError
+from calib.core.errors import MissingFileError
 from calib.data.readers import read_personas
 
 
@@ -35,7 +35,7 @@ def run(input: Path, codebook: str | Path, out: Path, *, report: Path | None = N
     out = check_out(out, overwrite)
     report = check_out(report, overwrite, "--report")
     if not Path(input).is_file():
-        raise DataError(f"INPUT {str(input)!r} does not exist; check the path")
+        raise MissingFileError(input, "INPUT")
     frame, rep = read_personas(input, codebook=str(codebook))
     write_frame(frame.reset_index(drop=True), out)
     if report is not None:
