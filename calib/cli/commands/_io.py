@@ -22,7 +22,7 @@ import pandas as pd
 import typer
 
 from calib.core.errors import DataError
-from calib.core.util import check_output
+from calib.data.output import check_target, write_table
 from calib.data.readers import read_personas
 from calib.data.tables import read_table, to_numeric  # noqa: F401 - commands import to_numeric from here
 
@@ -40,18 +40,6 @@ EngineOption = Annotated[str, typer.Option(
 SchedulerOption = Annotated[str | None, typer.Option(
     "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")]
 CSV = (".csv", ".txt")
-
-
-def _kind(path: Path, what: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix in PARQUET:
-        return "parquet"
-    if suffix in CSV:
-        return "csv"
-    raise DataError(
-        f"{what} {str(path)!r}: unknown extension {suffix or '(none)'!r}; "
-        "use .csv or .parquet"
-    )
 
 
 def read_frame(path: str | Path, what: str = "INPUT") -> pd.DataFrame:
@@ -173,37 +161,32 @@ def looks_numeric(col: pd.Series) -> bool:
 
 
 @overload
-def check_out(path: None, overwrite: bool, what: str = ..., table: bool | None = ...) -> None: ...
+def check_out(path: None, overwrite: bool, what: str = ..., table: bool | None = ...,
+              inputs: Iterable[Any] = ...) -> None: ...
 @overload
 def check_out(path: str | Path, overwrite: bool, what: str = ...,
-              table: bool | None = ...) -> Path: ...
+              table: bool | None = ..., inputs: Iterable[Any] = ...) -> Path: ...
 @overload
 def check_out(path: str | Path | None, overwrite: bool, what: str = ...,
-              table: bool | None = ...) -> Path | None: ...
+              table: bool | None = ..., inputs: Iterable[Any] = ...) -> Path | None: ...
 def check_out(path: str | Path | None, overwrite: bool, what: str = "--out",
-              table: bool | None = None) -> Path | None:
-    """Validate an output path before any work: known extension (``table``: a CSV/Parquet
-    table; default all but ``--diagnostics-json``), folder exists, and no existing file unless
-    ``overwrite``."""
+              table: bool | None = None, inputs: Iterable[Any] = ()) -> Path | None:
+    """Validate an output path before any work (:func:`calib.data.output.check_target`):
+    known extension (``table``: a CSV/Parquet table; default all but ``--diagnostics-json``),
+    not a folder, folder exists, not one of ``inputs`` (files, folders, globs), and no
+    existing file unless ``overwrite``."""
     if path is None:
         return None
-    path = Path(path)
     if table is None:
         table = what != "--diagnostics-json"
-    if table:
-        _kind(path, what)
-    check_output(path, overwrite, what)
-    if not path.parent.exists():
-        raise DataError(f"{what} {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    return path
+    return check_target(path, overwrite, what, kind="table" if table else None, inputs=inputs)
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write CSV or Parquet by extension (no index)."""
-    if _kind(path, "--out") == "parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
+def write_frame(frame: pd.DataFrame, path: Path, overwrite: bool = False,
+                what: str = "--out") -> None:
+    """Write CSV or Parquet by extension (no index) through the output layer: a temporary
+    beside ``path``, published at the end (:func:`calib.data.output.write_table`)."""
+    write_table(frame, path, overwrite=overwrite, what=what)
 
 
 def _plain(value: Any) -> Any:

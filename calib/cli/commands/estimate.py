@@ -107,7 +107,7 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
                                 echo=echo)
         if done is not None:
             return done
-    check_out(cmd.out, cmd.overwrite)
+    check_out(cmd.out, cmd.overwrite, inputs=[cmd.input])
     out = Path(cmd.out)
     _check(cmd, request, weighting)
     sample = _sample(cmd, request, weighting, echo)
@@ -115,7 +115,7 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
         # the SE printed is that of the replicates written
         request = replace(request, bootstrap_draw="rows")
     table = sample.estimate(request)
-    write_frame(table, out)
+    write_frame(table, out, cmd.overwrite)
     if cmd.replicates_out is not None:
         from calib.estimation.persist import save_replicates
 
@@ -140,7 +140,9 @@ def _check(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingO
         if Path(cmd.replicates_out).suffix.lower() not in (".parquet", ".pq"):
             raise DataError(f"--replicates-out {str(cmd.replicates_out)!r}: replicate weights "
                             "are written as Parquet; use a .parquet path")
-        check_out(cmd.replicates_out, cmd.overwrite, "--replicates-out")
+        check_out(cmd.replicates_out, cmd.overwrite, "--replicates-out", inputs=[cmd.input])
+        if Path(cmd.replicates_out).resolve() == Path(cmd.out).resolve():
+            raise DataError("--replicates-out and --out name the same file; choose two paths")
         check_out(sidecar(Path(cmd.replicates_out)), cmd.overwrite,
                   "--replicates-out sidecar", table=False)
     if request.replicates is not None and variance == "linearization":

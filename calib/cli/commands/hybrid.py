@@ -68,7 +68,7 @@ def run(
     if method not in METHODS:
         raise DataError(f"--method {method!r}: use one of {list(METHODS)}")
 
-    out = check_out(Path(out), overwrite)
+    out = check_out(Path(out), overwrite, inputs=[personas, human])
     pframe = _read(personas, codebook, "PERSONAS", echo)
     hframe = _read(human, human_codebook, "--human", echo)
     for col, what, frame in ((outcome, "--outcome", pframe), (outcome, "--outcome", hframe),
@@ -106,7 +106,7 @@ def run(
         fn = ppi if not pd.api.types.is_numeric_dtype(hframe[human_outcome]) else ppi_mean
         table = fn(sample, hframe, outcome, human_outcome, human_weight=human_weight,
                    prediction=prediction, cells=cells, by=by, level=level)
-    write_frame(table, out)
+    write_frame(table, out, overwrite)
     if echo is not None:
         echo(f"{outcome}: {len(table)} estimates ({method}); wrote {out}")
         echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -72,8 +72,9 @@ CLI_SAMPLER = Sampler(backend="nutpie", progress=None)
 def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) -> Any:
     """Fit and poststratify; returns ``(fit, estimate)``."""
 
-    check_out(cmd.out, cmd.overwrite)
-    check_out(cmd.draws_out, cmd.overwrite, "--draws-out")
+    inputs = [cmd.input, cmd.frame]
+    check_out(cmd.out, cmd.overwrite, inputs=inputs)
+    check_out(cmd.draws_out, cmd.overwrite, "--draws-out", inputs=[*inputs, cmd.out])
     rows = read_input(cmd.input, "INPUT", cmd.codebook, echo)
     require_columns(rows, [cmd.outcome, *cmd.groups], "INPUT (--outcome/--group)")
     if looks_numeric(rows[cmd.outcome]):
@@ -89,9 +90,11 @@ def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) ->
     fit = mrp.fit(rows, cmd.outcome, group_effects=list(cmd.groups), domain_predictors=dp,
                   sampler=sampler)
     est = mrp.poststratify(fit, fr, by=cmd.by, count=cmd.frame_count, level=cmd.level)
-    write_frame(est.table[[c for c in COLUMNS if c in est.table.columns]], cmd.out)
+    write_frame(est.table[[c for c in COLUMNS if c in est.table.columns]], cmd.out,
+                cmd.overwrite)
     if cmd.draws_out is not None:
-        write_frame(est.draws[["domain", "draw", "estimate"]], cmd.draws_out)
+        write_frame(est.draws[["domain", "draw", "estimate"]], cmd.draws_out, cmd.overwrite,
+                    "--draws-out")
     return fit, est
 
 

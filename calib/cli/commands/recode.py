@@ -32,14 +32,14 @@ from calib.data.readers import read_personas
 def run(input: Path, codebook: str | Path, out: Path, *, report: Path | None = None,  # noqa: A002
         overwrite: bool = False, echo: Any = None) -> pd.DataFrame:
     """Implement ``calib recode``; returns the recoded frame (raw columns + targets)."""
-    out = check_out(out, overwrite)
-    report = check_out(report, overwrite, "--report")
+    out = check_out(out, overwrite, inputs=[input])
+    report = check_out(report, overwrite, "--report", inputs=[input, out])
     if not Path(input).is_file():
         raise DataError(f"INPUT {str(input)!r} does not exist; check the path")
     frame, rep = read_personas(input, codebook=str(codebook))
-    write_frame(frame.reset_index(drop=True), out)
+    write_frame(frame.reset_index(drop=True), out, overwrite)
     if report is not None:
-        write_frame(rep.to_frame(), report)
+        write_frame(rep.to_frame(), report, overwrite, "--report")
     if echo is not None:
         echo(str(rep))
         echo(f"wrote {len(frame)} rows to {out}")
