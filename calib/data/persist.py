@@ -25,7 +25,7 @@ import numpy as np
 
 from calib import __version__
 from calib.core.errors import DataError
-from calib.core.util import check_output
+from calib.data.output import check_target
 
 
 def version() -> str:
@@ -55,8 +55,8 @@ def check_free(paths: list[Path], overwrite: bool) -> None:
     ...
     calib.core.errors.OutputExistsError: output '/' already exists; pass overwrite=True (--overwrite on the command line) to replace it, or choose another path
     """
-    for p in paths:
-        check_output(p, overwrite)
+    for p in paths:  # a folder, or a file about to be replaced by one, is refused too
+        check_target(p, overwrite, "output", kind=None, make_parents=True)
 
 
 def json_default(v: Any) -> Any:

@@ -37,6 +37,7 @@ from calib.core.errors import DataError
 from calib.core.literals import ReplicateMethod
 from calib.core.sample import Sample
 from calib.core.targets import Targets
+from calib.data.output import Staged
 from calib.data.persist import check_free, json_default, json_safe, read_sidecar, sidecar, version
 from calib.estimation.replicates import replicate_weights
 from calib.weighting import registry
@@ -123,9 +124,9 @@ def save_sample(sample: Sample, path: str | Path, *, overwrite: bool = False) ->
     out = sample.frame.copy()
     out["weight"] = sample.weight_array
     out["base_weight"] = sample.base_weights.to_numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_parquet(path)
-    side.write_text(text)
+    with Staged(overwrite=overwrite) as st:  # both files published together, or neither
+        out.to_parquet(st.path(path))
+        st.path(side).write_text(text)
     return path
 
 
@@ -252,10 +253,10 @@ def save_replicates(
     attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rw.attrs.items()}
     meta = {"format": "calib-replicates/1", "calib_version": version(), "method": method,
             "replicates": int(rw.shape[1]), "seed": seed, "attrs": attrs}
-    path.parent.mkdir(parents=True, exist_ok=True)
     out = pd.DataFrame(rw.to_numpy(), index=rw.index, columns=[str(c) for c in rw.columns])
-    out.to_parquet(path)
-    side.write_text(json.dumps(meta, default=json_safe, allow_nan=True))
+    with Staged(overwrite=overwrite) as st:  # both files published together, or neither
+        out.to_parquet(st.path(path))
+        st.path(side).write_text(json.dumps(meta, default=json_safe, allow_nan=True))
     return path
 
 
