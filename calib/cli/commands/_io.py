@@ -22,7 +22,7 @@ import pandas as pd
 import typer
 
 from calib.core.errors import DataError
-from calib.data.output import check_target, write_table
+from calib.data.output import Staged, check_target, frame_to, table_kind, write_table
 from calib.data.readers import read_personas
 from calib.data.tables import read_table, to_numeric  # noqa: F401 - commands import to_numeric from here
 
@@ -187,6 +187,16 @@ def write_frame(frame: pd.DataFrame, path: Path, overwrite: bool = False,
     """Write CSV or Parquet by extension (no index) through the output layer: a temporary
     beside ``path``, published at the end (:func:`calib.data.output.write_table`)."""
     write_table(frame, path, overwrite=overwrite, what=what)
+
+
+def write_frames(tables: Iterable[tuple[pd.DataFrame | None, Path | None]],
+                 overwrite: bool) -> None:
+    """Write several tables of one command (``(frame, path)``; a None path is skipped) and
+    publish them together (:class:`calib.data.output.Staged`): a failure leaves none."""
+    with Staged(overwrite=overwrite) as st:
+        for frame, path in tables:
+            if path is not None and frame is not None:
+                frame_to(frame, st.path(path), table_kind(path))
 
 
 def _plain(value: Any) -> Any:

@@ -26,7 +26,7 @@ from calib.cli.commands._io import (
     read_frame,
     read_input,
     require_columns,
-    write_frame,
+    write_frames,
 )
 from calib.core.errors import DataError
 from calib.mrp.sampler import BACKENDS, Sampler
@@ -90,11 +90,9 @@ def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) ->
     fit = mrp.fit(rows, cmd.outcome, group_effects=list(cmd.groups), domain_predictors=dp,
                   sampler=sampler)
     est = mrp.poststratify(fit, fr, by=cmd.by, count=cmd.frame_count, level=cmd.level)
-    write_frame(est.table[[c for c in COLUMNS if c in est.table.columns]], cmd.out,
-                cmd.overwrite)
-    if cmd.draws_out is not None:
-        write_frame(est.draws[["domain", "draw", "estimate"]], cmd.draws_out, cmd.overwrite,
-                    "--draws-out")
+    draws = est.draws[["domain", "draw", "estimate"]] if cmd.draws_out is not None else None
+    write_frames([(est.table[[c for c in COLUMNS if c in est.table.columns]], cmd.out),
+                  (draws, cmd.draws_out)], cmd.overwrite)
     return fit, est
 
 

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from calib.cli.commands._io import check_out, write_frame
+from calib.cli.commands._io import check_out, write_frames
 from calib.core.errors import DataError
 from calib.data.readers import read_personas
 
@@ -37,9 +37,8 @@ def run(input: Path, codebook: str | Path, out: Path, *, report: Path | None = N
     if not Path(input).is_file():
         raise DataError(f"INPUT {str(input)!r} does not exist; check the path")
     frame, rep = read_personas(input, codebook=str(codebook))
-    write_frame(frame.reset_index(drop=True), out, overwrite)
-    if report is not None:
-        write_frame(rep.to_frame(), report, overwrite, "--report")
+    write_frames([(frame.reset_index(drop=True), out),
+                  (rep.to_frame() if report is not None else None, report)], overwrite)
     if echo is not None:
         echo(str(rep))
         echo(f"wrote {len(frame)} rows to {out}")

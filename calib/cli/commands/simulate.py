@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from calib.cli.commands._io import write_frame
+from calib.cli.commands._io import write_frames
 from calib.data.output import check_targets
 
 
@@ -31,11 +31,8 @@ def run(year: int, personas: Path, *, per_state: int = 1000, human_n: int = 1500
             if p is not None]
     check_targets(outs, overwrite, kind="table")
     st = election_study(year, per_state=per_state, human_n=human_n, seed=seed)
-    write_frame(st.personas, personas, overwrite)
-    if human is not None:
-        write_frame(st.human, human, overwrite)
-    if truth is not None:
-        write_frame(st.truth_state, truth, overwrite)
+    write_frames([(st.personas, personas), (st.human, human), (st.truth_state, truth)],
+                 overwrite)
     return st
 
 
