@@ -381,3 +381,14 @@ def test_study_clash_is_refused_before_the_work(tmp_path, monkeypatch):
     with pytest.raises(OutputExistsError, match="forecast_raw.json"):
         pipeline.run_study(_cfg(out))
     assert (out / "forecast_raw.json").read_text() == "{}"
+
+
+def test_disk_full_is_exit_2_and_leaves_nothing(study, monkeypatch, capsys):
+    def full(self, path, *a, **k):
+        Path(path).write_text("sex,y,wei")  # a partial temporary, then the disk is full
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    assert _weight(study, str(study / "in.parquet"), str(study / "w.csv")) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert not (study / "w.csv").exists() and _temps(study) == []

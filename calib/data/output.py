@@ -219,7 +219,13 @@ def check_target(path: str | os.PathLike, overwrite: bool, what: str = "--out", 
     if not p.parent.exists():
         if not make_parents:
             raise DataError(f"{what} {str(p)!r}: folder {str(p.parent)!r} does not exist")
-        p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error(p, what, e) from e
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise DataError(f"{what} {str(p)!r}: folder {str(p.parent)!r} is not writable; "
+                        "choose another path")
     return p
 
 
@@ -255,6 +261,18 @@ def check_targets(targets: Sequence[tuple[str | os.PathLike | None, str]], overw
             "table" if Path(path).suffix.lower() in TABLE_SUFFIXES else None)
         out.append(check_target(path, overwrite, what, kind=k, inputs=inputs))
     return out
+
+
+def write_error(final: str | os.PathLike, what: str, err: OSError) -> DataError:
+    """The :class:`DataError` (exit 2) for an OSError while writing ``final``: a full disk, a
+    folder without write permission ... named with the file and the fix.
+
+    >>> str(write_error("o.csv", "--out", OSError(28, "No space left on device")))
+    "--out 'o.csv': cannot write it (No space left on device); free space or check the folder's permissions, or choose another path"
+    """
+    reason = err.strerror or str(err) or type(err).__name__
+    return DataError(f"{what} {os.fspath(final)!r}: cannot write it ({reason}); free space or "
+                     "check the folder's permissions, or choose another path")
 
 
 def _pause() -> None:
@@ -323,6 +341,8 @@ def atomic_path(final: str | os.PathLike, *, overwrite: bool, what: str = "outpu
     try:
         yield tmp
         publish(tmp, final, overwrite=overwrite, what=what)
+    except OSError as e:
+        raise write_error(final, what, e) from e
     finally:
         if tmp.is_dir() and not tmp.is_symlink():
             shutil.rmtree(tmp)
@@ -419,10 +439,15 @@ def atomic_dir(final: str | os.PathLike, *, overwrite: bool, is_store: Callable[
     final = Path(final)
     remove_stale(final)
     tmp = temp_path(final)
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as e:
+        raise write_error(final, what, e) from e
     try:
         yield tmp
         publish_dir(tmp, final, overwrite=overwrite, is_store=is_store, what=what)
+    except OSError as e:
+        raise write_error(final, what, e) from e
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -487,11 +512,16 @@ class Staged:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
+            try:
+                self.commit()
+            except OSError as e:
+                raise write_error(self.items[0][1] if self.items else "", self.what, e) from e
+            return
+        self.discard()
+        if isinstance(exc, OSError):  # writing a temporary failed (disk full, permissions)
+            raise write_error(exc.filename or "", self.what, exc) from exc
 
 
 __all__ = ["PAUSE_ENV", "TABLE_SUFFIXES", "Staged", "atomic_dir", "atomic_path",
            "check_target", "check_targets", "frame_to", "glob_escape", "publish", "publish_dir",
-           "remove_stale", "table_kind", "temp_path", "write_table", "write_text"]
+           "remove_stale", "table_kind", "temp_path", "write_error", "write_table", "write_text"]

@@ -115,14 +115,22 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
         # the SE printed is that of the replicates written
         request = replace(request, bootstrap_draw="rows")
     table = sample.estimate(request)
-    write_frame(table, out, cmd.overwrite)
-    if cmd.replicates_out is not None:
+    if cmd.replicates_out is None:
+        write_frame(table, out, cmd.overwrite)
+    else:  # the replicates (the part that can still fail) first, then the table
         from calib.estimation.persist import save_replicates
 
         method = request.variance
         assert method in ("bootstrap", "canty-davison", "jackknife")  # _check refused others
-        save_replicates(sample, cmd.replicates_out, method, request.n_replicates,
-                        request.seed, overwrite=cmd.overwrite)
+        reps = save_replicates(sample, cmd.replicates_out, method, request.n_replicates,
+                               request.seed, overwrite=cmd.overwrite)
+        try:
+            write_frame(table, out, cmd.overwrite)
+        except BaseException:
+            if not cmd.overwrite:  # new files of this run: a failed run leaves none
+                for p in (reps, sidecar(reps)):
+                    p.unlink(missing_ok=True)
+            raise
     if echo is not None:
         _report(table, out, request, cmd.as_json, echo)
     return table
