@@ -6,7 +6,7 @@ The contract (docs/cli.md, "Outputs"):
 * **checked before any work** (:func:`check_target`, :func:`check_targets`): a known suffix
   for the format (a ``.csv`` path gets CSV, never Parquet bytes), an existing parent folder,
   no folder as a file output, no output that is one of the run's inputs (by resolved path;
-  an input glob or folder that matches or would match the output is refused too), no two
+  an input glob or folder that matches an existing output is refused too), no two
   outputs of a run under one name, and no existing file unless ``overwrite``;
 * **written to a temporary beside the target** (``.<name>.calib-<pid>.tmp``), then
   **published** (:func:`publish`): ``os.link`` + unlink without ``overwrite`` (a name that
@@ -149,17 +149,20 @@ def _resolved(path: str | os.PathLike) -> Path:
 
 
 def _input_matches(out: Path, item: str | os.PathLike) -> bool:
-    """True when the input ``item`` (file, folder or glob) is, holds or would match ``out``."""
+    """True when the input ``item`` (file, folder or glob) is or reads the file ``out``.
+
+    A glob or folder is matched against the files it stands for now: an earlier output it
+    matches (the rerun case) is refused, a new output beside the inputs is not.
+    """
     s = os.fspath(item)
     if any(ch in s for ch in "*?["):
         pattern = os.path.abspath(os.path.expanduser(s))
-        if fnmatch.fnmatchcase(str(out), pattern) or fnmatch.fnmatchcase(
-                os.path.abspath(os.fspath(out)), pattern):
+        if out.exists() and fnmatch.fnmatchcase(str(out), pattern):
             return True
         return any(_resolved(f) == out for f in _glob.glob(pattern, recursive=True))
     p = _resolved(s)
     if p.is_dir():  # a folder input stands for the tables in it
-        return p == out or p in out.parents
+        return p == out or (out.exists() and p in out.parents)
     return p == out
 
 
