@@ -25,7 +25,7 @@ import numpy as np
 
 from calib import __version__
 from calib.core.errors import DataError
-from calib.core.util import check_output
+from calib.data.output import check_target
 
 
 def version() -> str:
@@ -47,16 +47,23 @@ def sidecar(path: Path) -> Path:
 
 
 def check_free(paths: list[Path], overwrite: bool) -> None:
-    """Refuse to replace existing ``paths`` unless ``overwrite`` (:func:`calib.core.util.check_output`).
+    """Refuse to replace existing ``paths`` unless ``overwrite``, and a folder in any case
+    (:func:`calib.data.output.check_target`; a missing parent folder is made).
 
-    >>> check_free([Path("/")], overwrite=True)
-    >>> check_free([Path("/")], overwrite=False)
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "s.parquet"; _ = f.write_bytes(b"")
+    >>> check_free([f], overwrite=True)
+    >>> check_free([f], overwrite=False)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    calib.core.errors.OutputExistsError: output '/' already exists; pass overwrite=True (--overwrite on the command line) to replace it, or choose another path
+    calib.core.errors.OutputExistsError: output '...s.parquet' already exists; pass overwrite=True (--overwrite on the command line) to replace it, or choose another path
+    >>> check_free([f.parent], overwrite=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.DataError: output '...' is a folder; give a file path (a file name)
     """
     for p in paths:
-        check_output(p, overwrite)
+        check_target(p, overwrite, "output", kind=None, make_parents=True)
 
 
 def json_default(v: Any) -> Any:

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from calib.core.errors import DataError
-from calib.core.util import check_output
 from calib.data.datasets import election_results, electoral_votes
+from calib.data.output import check_target, write_text
 from calib.data.tables import read_table, to_numeric
 from calib.data.variables import STATES
 
@@ -153,9 +153,9 @@ class Forecast:
 
     def write(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the forecast as JSON (refuses to overwrite unless asked)."""
-        path = check_output(path, overwrite, "forecast")
-        path.write_text(json.dumps(self.to_dict(), indent=1))
-        return path
+        path = check_target(path, overwrite, "forecast", kind=None)
+        return write_text(json.dumps(self.to_dict(), indent=1), path, overwrite=overwrite,
+                          what="forecast")
 
     @classmethod
     def read(cls, path: str | Path) -> Forecast:

@@ -37,6 +37,7 @@ from calib.core.errors import DataError
 from calib.core.literals import ReplicateMethod
 from calib.core.sample import Sample
 from calib.core.targets import Targets
+from calib.data.output import Staged
 from calib.data.persist import check_free, json_default, json_safe, read_sidecar, sidecar, version
 from calib.estimation.replicates import replicate_weights
 from calib.estimation.request import EstimateRequest
@@ -125,9 +126,9 @@ def save_sample(sample: Sample, path: str | Path, *, overwrite: bool = False) ->
     out = sample.frame.copy()
     out["weight"] = sample.weight_array
     out["base_weight"] = sample.base_weights.to_numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_parquet(path)
-    side.write_text(text)
+    with Staged(overwrite=overwrite) as st:  # both files published together, or neither
+        out.to_parquet(st.path(path))
+        st.path(side).write_text(text)
     return path
 
 
@@ -279,14 +280,14 @@ def save_replicates(
         text = r_script(path, attrs, request, categorical=categorical)
     else:
         out = pd.DataFrame(rw.to_numpy(), index=rw.index, columns=[str(c) for c in rw.columns])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if kind == ".csv":
-        out.to_csv(path, index=False)
-    else:
-        out.to_parquet(path, index=request is None)
-    side.write_text(json.dumps(meta, default=json_safe, allow_nan=True))
-    if request is not None:
-        script.write_text(text)
+    with Staged(overwrite=overwrite) as st:  # the files are published together, or none
+        if kind == ".csv":
+            out.to_csv(st.path(path), index=False)
+        else:
+            out.to_parquet(st.path(path), index=request is None)
+        st.path(side).write_text(json.dumps(meta, default=json_safe, allow_nan=True))
+        if request is not None:
+            st.path(script).write_text(text)
     return path
 
 

@@ -12,7 +12,6 @@ True
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pandas as pd
 
 from calib.core.cells import CellTable
 from calib.core.errors import DataError
+from calib.data.output import Staged, atomic_dir, check_target
 from calib.data.persist import check_free, json_default, json_safe, read_sidecar, sidecar, version
 from calib.estimation.persist import load_sample, save_replicates, save_sample
 from calib.mrp.model import MRPFit
@@ -54,7 +54,9 @@ def save_fit(fit: MRPFit, path: str | Path, *, overwrite: bool = False) -> Path:
     """
     path = Path(path)
     side = sidecar(path)
-    check_free([path, side], overwrite)
+    check_target(path, overwrite, "fit store", kind="store", store_marker=is_fit_store,
+                 make_parents=True)
+    check_free([side], overwrite)
     spec = fit.spec
     cells = fit.cells
     meta = {
@@ -84,11 +86,31 @@ def save_fit(fit: MRPFit, path: str | Path, *, overwrite: bool = False) -> Path:
         "options": json.loads(json.dumps(dict(fit.options), default=json_safe)),
     }
     text = json.dumps(meta, default=json_default)
-    if path.exists() and overwrite:
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    fit.idata.to_zarr(str(path), mode="w", consolidated=False)
-    side.write_text(text)
+    # the store is written to a temporary folder and renamed; overwrite replaces only a folder
+    # that is a calib fit store (its sidecar says so), never another folder
+    with Staged(overwrite=overwrite, what="fit sidecar") as st:
+        st.path(side).write_text(text)
+        with atomic_dir(path, overwrite=overwrite, is_store=is_fit_store,
+                        what="fit store") as tmp:
+            fit.idata.to_zarr(str(tmp), mode="w", consolidated=False)
     return path
+
+
+def is_fit_store(path: str | Path) -> bool:
+    """True for a folder written by :func:`save_fit` (its sidecar has the fit format).
+
+    >>> import tempfile
+    >>> is_fit_store(tempfile.mkdtemp())
+    False
+    """
+    p = Path(path)
+    side = sidecar(p)
+    if not (p.is_dir() and side.is_file()):
+        return False
+    try:
+        return json.loads(side.read_text()).get("format") == FIT_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def load_fit(path: str | Path) -> MRPFit:
@@ -141,4 +163,5 @@ def load_fit(path: str | Path) -> MRPFit:
 
 
 
-__all__ = ["save_sample", "load_sample", "save_fit", "load_fit", "save_replicates"]
+__all__ = ["save_sample", "load_sample", "save_fit", "load_fit", "save_replicates",
+           "is_fit_store"]

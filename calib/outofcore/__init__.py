@@ -175,17 +175,20 @@ def weight_files(
                         "merged into it)")
     files = expand(paths)
     choice = choose_engine(files, engine)
+    # before any work: a folder, a clash or an input as output is refused here
+    raw = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    check_out(out, overwrite, inputs=[*raw, *files], parts=choice.engine == "dask")
     if choice.engine == "memory":
         import numpy as np
 
         from calib.core.sample import Sample
+        from calib.data.output import write_table
 
-        check_out(out, overwrite)
         frame = _read_all(files, targets, base_weight)
         s = Sample(frame, weight=base_weight).weight(method, targets, **method_options)
         res = s.frame.drop(columns=[weight_column], errors="ignore").copy()
         res[weight_column] = np.asarray(s.weights, dtype=float)
-        res.to_parquet(os.fspath(out), index=False)
+        write_table(res, out, overwrite=overwrite)  # CSV or Parquet by the suffix
         wr = WriteResult(os.fspath(out), len(res), len(frame) - len(res), "memory")
         return WeightedFiles(wr.out, wr.rows, wr.dropped, choice, s.history[-1], s)
     from calib.outofcore.filesample import FileSample

@@ -1,19 +1,21 @@
 """Write weights back to files without loading the rows: ``weight = base weight x g(cell)``.
 
 DuckDB joins the per-combination factor ``g`` (raw values of the cell variables -> g of their
-cell; a few thousand rows) to the input and streams the result to Parquet with
-``COPY ... TO``, ordered by (file, row in file) so the input row order is kept. Dask does the
-same join partition by partition (``map_partitions``) and writes one Parquet part per
-partition, in order. A row whose values have no g is an error (never a NaN weight); rows
+cell; a few thousand rows) to the input and streams the result to Parquet (or CSV, by the
+suffix of ``out``) with ``COPY ... TO``, ordered by (file, row in file) so the input row order
+is kept. Dask does the same join partition by partition (``map_partitions``) and writes one
+Parquet part per partition, in order, into a folder marked as calib's (:data:`PARTS_MARKER`).
+Both write through :mod:`calib.data.output`: to a temporary beside ``out``, published at the
+end; an existing ``out`` is never deleted first, and a user's folder never replaced. A row whose values have no g is an error (never a NaN weight); rows
 dropped for missing values (``missing="drop"``) are left out and counted.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from calib.core.errors import DataError
-from calib.core.util import check_output
+from calib.data.output import atomic_dir, atomic_path, check_target, table_kind
 from calib.outofcore.combos import Combos
 from calib.outofcore.duckdb_cells import (
     columns,
@@ -46,16 +48,43 @@ class WriteResult:
     engine: str
 
 
-def check_out(out: str | os.PathLike, overwrite: bool) -> str:
-    """Refuse to overwrite an existing output unless ``overwrite=True``."""
-    out = os.fspath(out)
-    check_output(out, overwrite)
-    if os.path.exists(out):
-        if os.path.isdir(out):
-            shutil.rmtree(out)
-        else:
-            os.remove(out)
-    return out
+#: The file that marks a folder of Parquet parts as written by :func:`dask_write` (readers
+#: skip names starting with a dot); only such a folder is replaced with ``overwrite``.
+PARTS_MARKER = ".calib-parts"
+
+
+def is_parts_folder(path: str | os.PathLike) -> bool:
+    """True for a folder written by :func:`dask_write` (it holds :data:`PARTS_MARKER`)."""
+    return (Path(path) / PARTS_MARKER).is_file()
+
+
+def check_out(out: str | os.PathLike, overwrite: bool, *, inputs: Paths | None = None,
+              parts: bool = False) -> str:
+    """Check the output of a write-back before any work; nothing is deleted here.
+
+    ``out`` is a ``.parquet``/``.csv`` file (``parts``: a ``.parquet`` folder of Dask parts);
+    an existing one is refused unless ``overwrite`` (a folder: unless it is calib's parts
+    folder), and so is an output that is one of ``inputs`` (files, folders or globs).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> check_out(d, overwrite=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.DataError: --out '...': unknown extension '(none)'; use .csv or .parquet
+    """
+    items = [] if inputs is None else (
+        [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs))
+    if parts:
+        if table_kind(out) != "parquet":
+            raise DataError(f"--out {os.fspath(out)!r}: Dask writes a folder of Parquet parts; "
+                            "give a .parquet name")
+        check_target(out, overwrite, kind="store", inputs=items, store_marker=is_parts_folder)
+    else:
+        check_target(out, overwrite, inputs=items)
+    return os.fspath(out)
 
 
 def lookup_frame(combos: Combos, g: np.ndarray) -> pd.DataFrame:
@@ -99,7 +128,8 @@ def duckdb_write(
     [0.5, 2.0, 0.5]
     """
     files = expand(files)
-    out = check_out(out, overwrite)
+    out = check_out(out, overwrite, inputs=files)
+    fmt = "parquet" if table_kind(out) == "parquet" else "csv, HEADER"
     con = connect(memory_limit)
     have = columns(con, files)
     look = lookup_frame(combos, g)
@@ -126,18 +156,17 @@ def duckdb_write(
         f"FROM {src} t LEFT JOIN __calib_g m ON {on} "
         f"WHERE m.{quote(DROP_COL)} IS DISTINCT FROM TRUE ORDER BY {order}"
     )
-    con.execute(f"COPY ({q}) TO {literal(out)} (FORMAT parquet)")
-    counted = con.execute(f"SELECT COUNT(*) FROM read_parquet({literal(out)})").fetchone()
-    assert counted is not None  # COUNT(*) gives one row
-    rows = int(counted[0])
     dropped = int(combos.frame.loc[combos.cell < 0, "__n"].sum())
     expected = int(combos.frame["__n"].sum()) - dropped
-    if rows != expected:
-        os.remove(out)
-        raise DataError(
-            f"write-back wrote {rows} rows but the cell table has {expected}; the input files "
-            "changed since the cells were built. Rebuild the cells and weight again"
-        )
+    with atomic_path(out, overwrite=overwrite, what="--out") as tmp:
+        counted = con.execute(f"COPY ({q}) TO {literal(str(tmp))} (FORMAT {fmt})").fetchone()
+        assert counted is not None  # COPY returns the number of rows written
+        rows = int(counted[0])
+        if rows != expected:  # the temporary is removed, nothing is published
+            raise DataError(
+                f"write-back wrote {rows} rows but the cell table has {expected}; the input "
+                "files changed since the cells were built. Rebuild the cells and weight again"
+            )
     return WriteResult(out, rows, dropped, "duckdb")
 
 
@@ -182,7 +211,7 @@ def dask_write(
 
     from calib.outofcore.dask_cells import read
 
-    out = check_out(out, overwrite)
+    out = check_out(out, overwrite, inputs=expand(files), parts=True)
     ddf = read(files)
     look = lookup_frame(combos, g)
     meta = make_meta(ddf).drop(columns=[weight_column], errors="ignore").copy()
@@ -190,17 +219,20 @@ def dask_write(
     res = ddf.map_partitions(
         _join_part, look, list(variables), base_weight, weight_column, meta=meta
     )
-    task = res.to_parquet(out, write_index=False, compute=False)
-    if client is not None:
-        client.compute(task).result()
-    else:
-        task.compute()
-    rows = int(sum(
-        pq.ParquetFile(os.path.join(out, f)).metadata.num_rows
-        for f in os.listdir(out) if f.endswith(".parquet")
-    ))
+    with atomic_dir(out, overwrite=overwrite, is_store=is_parts_folder, what="--out") as tmp:
+        task = res.to_parquet(str(tmp), write_index=False, compute=False)
+        if client is not None:
+            client.compute(task).result()
+        else:
+            task.compute()
+        (tmp / PARTS_MARKER).write_text("calib dask_write parts\n")
+        rows = int(sum(
+            pq.ParquetFile(tmp / f).metadata.num_rows
+            for f in os.listdir(tmp) if f.endswith(".parquet")
+        ))
     dropped = int(combos.frame.loc[combos.cell < 0, "__n"].sum())
     return WriteResult(out, rows, dropped, "dask")
 
 
-__all__ = ["duckdb_write", "dask_write", "WriteResult", "check_out", "lookup_frame"]
+__all__ = ["PARTS_MARKER", "duckdb_write", "dask_write", "WriteResult", "check_out",
+           "is_parts_folder", "lookup_frame"]

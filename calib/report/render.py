@@ -30,6 +30,7 @@ from markupsafe import Markup
 
 from calib.core.errors import DataError
 from calib.core.util import check_output
+from calib.data.output import write_text
 from calib.report import figures
 from calib.report.data import SECTIONS, ReportData
 
@@ -227,10 +228,12 @@ def render(data: ReportData, path: str | Path, *, overwrite: bool = False) -> Pa
         message names the part, the column and the value).
     """
     p = check_output(path, overwrite, "report file")
+    if p.is_dir():
+        raise DataError(f"report file {str(p)!r} is a folder; give an .html file path")
     html = render_html(data)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(html, encoding="utf-8")
-    return p
+    # through a temporary, published at the end: an interrupted render leaves no half page
+    return write_text(html, p, overwrite=overwrite, what="report file")
 
 
 __all__ = ["render", "render_html", "default_provenance"]

@@ -40,7 +40,7 @@ from calib.core.errors import CalibError, DataError
 from calib.core.progress import progress_bar
 from calib.core.sample import Sample
 from calib.core.targets import Margin, Targets
-from calib.core.util import check_output
+from calib.data.output import Staged, check_targets, frame_to, table_kind
 from calib.hybrid import joint_mrp, partisan, ppi_mean, recalled_vote_targets, small_area
 from calib.hybrid.partisan import VOTE_VARIABLE
 from calib.weighting.poststratify import collapse_levels
@@ -356,14 +356,24 @@ class Comparison:
             index=False, float_format=lambda x: f"{x:.4f}"
         )
 
-    def write(self, path: str, *, overwrite: bool = False) -> None:
-        """Write the per-domain table (CSV); the summary goes beside it as ``*_summary.csv``."""
+    @staticmethod
+    def paths(path: str | Path) -> tuple[Path, Path]:
+        """The files :meth:`write` writes: ``path`` and ``<stem>_summary<suffix>`` beside it.
+
+        >>> [q.name for q in Comparison.paths("c.csv")]
+        ['c.csv', 'c_summary.csv']
+        """
         p = Path(path)
-        s = p.with_name(p.stem + "_summary" + p.suffix)
-        for q in (p, s):
-            check_output(q, overwrite)
-        self.table.to_csv(p, index=False)
-        self.summary.to_csv(s, index=False)
+        return p, p.with_name(p.stem + "_summary" + p.suffix)
+
+    def write(self, path: str, *, overwrite: bool = False) -> None:
+        """Write the per-domain table (CSV or Parquet by suffix); the summary goes beside it as
+        ``*_summary.<suffix>``. Both are published together (:class:`calib.data.output.Staged`)."""
+        p, s = self.paths(path)
+        check_targets([(p, "output"), (s, "summary")], overwrite, kind="table")
+        with Staged(overwrite=overwrite) as st:
+            for frame, q in ((self.table, p), (self.summary, s)):
+                frame_to(frame, st.path(q), table_kind(q))
 
 
 class StudyOptions(TypedDict, total=False):

@@ -27,6 +27,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -34,7 +35,7 @@ import pandas as pd
 from calib.core.errors import DataError
 from calib.core.sample import Sample
 from calib.data.datasets import anes2020, census_targets, election_results
-from calib.studies.demo_study import report_step, study_step
+from calib.studies.demo_study import OUT, check_demo_outputs, report_step, study_step
 
 VARIABLES = ("sex", "age6", "race4", "educ5")
 OUTCOME = "vote2020"
@@ -155,7 +156,8 @@ STEPS: list[DemoStep] = [
 
 
 def run(steps: Sequence[str] | None = None, *, as_json: bool = False,
-        echo: Callable[[str], Any] | None = print) -> dict:
+        echo: Callable[[str], Any] | None = print, out_dir: str | Path | None = None,
+        overwrite: bool = False) -> dict:
     """Run the demo steps (all, or the named ones plus the steps they need before them).
 
     Parameters
@@ -164,6 +166,10 @@ def run(steps: Sequence[str] | None = None, *, as_json: bool = False,
     as_json : print no text per step (``calib demo --json`` prints the returned results as
         one JSON document: output formats belong to the CLI layer).
     echo : where text goes (``None``: silent).
+    out_dir : the folder of the written files (default ``out/``).
+    overwrite : replace existing files there; without it only the files the demo's manifest
+        (``<out_dir>/.calib-demo.json``) lists are replaced, any other is refused before any
+        work.
 
     Returns
     -------
@@ -178,7 +184,9 @@ def run(steps: Sequence[str] | None = None, *, as_json: bool = False,
         todo = STEPS[: last + 1]
     else:
         todo = STEPS
-    ctx: dict = {"results": {"seconds": {}}}
+    ctx: dict = {"results": {"seconds": {}}, "out_dir": out_dir, "overwrite": overwrite}
+    if any(s.name == "report" for s in todo):  # before the work, not after it
+        check_demo_outputs(Path(out_dir) if out_dir is not None else OUT, overwrite=overwrite)
     for i, step in enumerate(todo, 1):
         t0 = time.perf_counter()
         text = step.run(ctx)

@@ -16,10 +16,12 @@ The truth reproduces the certified 2024 state results exactly (see
 from __future__ import annotations
 
 import copy
+import json
 import warnings
 from pathlib import Path
 
-from calib.core.errors import CalibError
+from calib.core.errors import CalibError, DataError, OutputExistsError
+from calib.data.output import write_text
 from calib.studies.pipeline import run_study
 from calib.studies.report_study import study_report
 
@@ -46,6 +48,52 @@ STUDY = {
 }
 
 OUT = Path("out")
+#: The demo's manifest in its output folder: the files it wrote, the only ones it replaces
+#: without ``--overwrite`` (so ``make demo`` runs twice, and a user's file is never lost).
+MANIFEST = ".calib-demo.json"
+#: The files the demo writes into its output folder.
+FILES = ("report.html",)
+
+
+def manifest_files(out_dir: Path) -> set[str]:
+    """The file names the demo's manifest in ``out_dir`` lists (empty when there is none).
+
+    >>> import tempfile
+    >>> manifest_files(Path(tempfile.mkdtemp()))
+    set()
+    """
+    try:
+        data = json.loads((Path(out_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return set()
+    files = data.get("files", []) if isinstance(data, dict) else []
+    return {str(f) for f in files if isinstance(f, str)}
+
+
+def check_demo_outputs(out_dir: Path, *, overwrite: bool) -> None:
+    """Before any work: refuse an existing file the demo would write that its manifest does
+    not list (unless ``overwrite``), and an ``out_dir`` that is a file.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); _ = (d / "report.html").write_text("mine")
+    >>> check_demo_outputs(d, overwrite=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.OutputExistsError: ...report.html' exists and was not written by calib demo; ...
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"--out-dir {str(out_dir)!r} is a file; give a folder")
+    own = manifest_files(out_dir)
+    for name in FILES:
+        p = out_dir / name
+        if p.is_dir():
+            raise DataError(f"--out-dir: {str(p)!r} is a folder; move it or choose another "
+                            "--out-dir")
+        if p.exists() and name not in own and not overwrite:
+            raise OutputExistsError(
+                f"{str(p)!r} exists and was not written by calib demo; pass --overwrite to "
+                "replace it, or choose another --out-dir")
 
 
 def study_step(ctx: dict) -> str:
@@ -98,11 +146,22 @@ def study_step(ctx: dict) -> str:
 
 
 def report_step(ctx: dict) -> str:
-    """Write out/report.html for the study (the demo owns out/; it rewrites its own files)."""
-    OUT.mkdir(exist_ok=True)
-    path = study_report(ctx["study"], OUT / "report.html", overwrite=True)
+    """Write report.html into the demo's folder (``ctx["out_dir"]``, default ``out/``).
+
+    It replaces a file only when its manifest (:data:`MANIFEST`) lists it, or with
+    ``ctx["overwrite"]``; the manifest is updated after the report is published."""
+    out_dir = Path(ctx.get("out_dir") or OUT)
+    overwrite = bool(ctx.get("overwrite", False))
+    check_demo_outputs(out_dir, overwrite=overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    own = manifest_files(out_dir)
+    name = "report.html"
+    path = study_report(ctx["study"], out_dir / name, overwrite=overwrite or name in own)
+    write_text(json.dumps({"written_by": "calib demo", "files": sorted(own | {name})}) + "\n",
+               out_dir / MANIFEST, overwrite=True, what="demo manifest")
     ctx["results"]["report"] = str(path)
     return f"wrote {path}"
 
 
-__all__ = ["STUDY", "study_step", "report_step"]
+__all__ = ["FILES", "MANIFEST", "STUDY", "check_demo_outputs", "manifest_files", "study_step",
+           "report_step"]

@@ -67,8 +67,8 @@ from typing import Any
 import pandas as pd
 
 from calib.core.errors import DataError
-from calib.core.util import check_output
 from calib.data.datasets import election_results, poststrat_frame
+from calib.data.output import Staged, check_targets
 from calib.data.readers import read_personas
 from calib.data.tables import read_table, to_numeric
 from calib.election import backtest, forecast
@@ -223,7 +223,13 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
 
     ``progress`` (a callable) is called with each method's name once its forecast and
     backtest are done; ``bar`` draws a progress bar over the methods on stderr (None: when
-    stderr is a terminal; the ``calib run`` CLI)."""
+    stderr is a terminal; the ``calib run`` CLI).
+
+    The outputs (``[outputs] dir``) are checked before any work and published together at the
+    end: a run that fails half way (a method, the report) leaves nothing under their names."""
+    oc = dict(cfg.get("outputs", {}))
+    if oc.get("dir"):
+        check_study_outputs(cfg, Path(oc["dir"]), overwrite=bool(oc.get("overwrite", False)))
     personas, human, study = _personas(cfg)
     ac = dict(cfg.get("analysis", {}))
     outcome = ac.get("outcome", "vote_dem")
@@ -254,7 +260,6 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
             res.metrics[m] = backtest(f, int(fc.get("backtest_year", year)))
             if progress is not None:
                 progress(m)
-    oc = dict(cfg.get("outputs", {}))
     if oc.get("dir"):
         res.outputs = write_outputs(res, Path(oc["dir"]), report=bool(oc.get("report", False)),
                                     overwrite=bool(oc.get("overwrite", False)))
@@ -271,9 +276,13 @@ def _options(cfg: Mapping[str, Any], ac: Mapping[str, Any]) -> Any:
     return opts
 
 
-def write_outputs(res: StudyResult, out: Path, *, report: bool, overwrite: bool) -> dict:
-    """Write comparison.csv, summary.csv, forecast_<method>.json, backtest.json, report.html."""
-    out.mkdir(parents=True, exist_ok=True)
+def output_paths(out: Path, methods: list[str], *, report: bool) -> dict[str, Path]:
+    """The files a study writes into ``out``: comparison.csv, summary.csv, backtest.json,
+    forecast_<method>.json per method and (``report``) report.html.
+
+    >>> sorted(output_paths(Path("o"), ["raw"], report=False))
+    ['backtest', 'comparison', 'forecast_raw', 'summary']
+    """
     paths = {
         "comparison": out / "comparison.csv",
         "summary": out / "summary.csv",
@@ -281,17 +290,50 @@ def write_outputs(res: StudyResult, out: Path, *, report: bool, overwrite: bool)
     }
     if report:
         paths["report"] = out / "report.html"
-    paths.update({f"forecast_{m}": out / f"forecast_{m}.json" for m in res.forecasts})
-    for p in paths.values():  # before writing any (overwrite = true in [outputs] replaces)
-        check_output(p, overwrite)
-    res.comparison.table.to_csv(paths["comparison"], index=False)
-    res.table().to_csv(paths["summary"], index=False)
-    paths["backtest"].write_text(json.dumps(res.metrics, indent=1, default=float))
-    for m, f in res.forecasts.items():
-        f.write(paths[f"forecast_{m}"], overwrite=True)
-    if report:
-        study_report(res, paths["report"], overwrite=True)
+    paths.update({f"forecast_{m}": out / f"forecast_{m}.json" for m in methods})
+    return paths
+
+
+def _inputs(cfg: Mapping[str, Any]) -> list[str]:
+    pc, bc = dict(cfg.get("personas", {})), dict(cfg.get("benchmark", {}))
+    return [str(v) for v in (pc.get("path"), pc.get("human"), bc.get("path")) if v]
+
+
+def check_study_outputs(cfg: Mapping[str, Any], out: Path, *, overwrite: bool) -> None:
+    """Refuse, before any work, a study whose outputs clash with existing files (without
+    ``overwrite``) or with its inputs; ``out`` must be a folder (made when missing)."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"[outputs] dir {str(out)!r} is a file; give a folder")
+    if not out.exists():
+        return  # nothing there to clash with; the folder is made when the outputs are written
+    methods = [str(m) for m in dict(cfg.get("analysis", {})).get("methods", ["raw", "rake"])]
+    paths = output_paths(out, methods if cfg.get("forecast") else [],
+                         report=bool(dict(cfg.get("outputs", {})).get("report", False)))
+    check_targets([(p, f"[outputs] {k}") for k, p in paths.items()], overwrite,
+                  inputs=_inputs(cfg))
+
+
+def write_outputs(res: StudyResult, out: Path, *, report: bool, overwrite: bool) -> dict:
+    """Write comparison.csv, summary.csv, forecast_<method>.json, backtest.json, report.html.
+
+    Every file is checked first, written to a temporary, and all are published together
+    (:class:`calib.data.output.Staged`): a failure (the report, say) leaves none of them."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"[outputs] dir {str(out)!r} is a file; give a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = output_paths(out, list(res.forecasts), report=report)
+    check_targets([(p, f"[outputs] {k}") for k, p in paths.items()], overwrite,
+                  inputs=_inputs(res.config))
+    with Staged(overwrite=overwrite) as st:
+        res.comparison.table.to_csv(st.path(paths["comparison"]), index=False)
+        res.table().to_csv(st.path(paths["summary"]), index=False)
+        st.path(paths["backtest"]).write_text(json.dumps(res.metrics, indent=1, default=float))
+        for m, f in res.forecasts.items():
+            f.write(st.path(paths[f"forecast_{m}"]), overwrite=True)
+        if report:
+            study_report(res, st.path(paths["report"]), overwrite=True)
     return {k: str(v) for k, v in paths.items()}
 
 
-__all__ = ["StudyResult", "load_study", "run_study", "write_outputs"]
+__all__ = ["StudyResult", "check_study_outputs", "load_study", "output_paths", "run_study",
+           "write_outputs"]

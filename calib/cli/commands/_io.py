@@ -45,18 +45,6 @@ SchedulerOption = Annotated[str | None, typer.Option(
 CSV = (".csv", ".txt")
 
 
-def _kind(path: Path, what: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix in PARQUET:
-        return "parquet"
-    if suffix in CSV:
-        return "csv"
-    raise DataError(
-        f"{what} {str(path)!r}: unknown extension {suffix or '(none)'!r}; "
-        "use .csv or .parquet"
-    )
-
-
 def read_frame(path: str | Path, what: str = "INPUT") -> pd.DataFrame:
     """Read a command's table with :func:`calib.data.tables.read_table`, refusing an empty one.
 
@@ -204,57 +192,48 @@ def looks_numeric(col: pd.Series) -> bool:
 
 
 @overload
-def check_out(path: None, overwrite: bool, what: str = ..., table: bool | None = ...) -> None: ...
+def check_out(path: None, overwrite: bool, what: str = ..., table: bool | None = ...,
+              inputs: Iterable[Any] = ...) -> None: ...
 @overload
 def check_out(path: str | Path, overwrite: bool, what: str = ...,
-              table: bool | None = ...) -> Path: ...
+              table: bool | None = ..., inputs: Iterable[Any] = ...) -> Path: ...
 @overload
 def check_out(path: str | Path | None, overwrite: bool, what: str = ...,
-              table: bool | None = ...) -> Path | None: ...
+              table: bool | None = ..., inputs: Iterable[Any] = ...) -> Path | None: ...
 def check_out(path: str | Path | None, overwrite: bool, what: str = "--out",
-              table: bool | None = None) -> Path | None:
-    """Validate an output path before any work: known extension (``table``: a CSV/Parquet
-    table; default all but ``--diagnostics-json``), folder exists, and no existing file unless
-    ``overwrite``."""
+              table: bool | None = None, inputs: Iterable[Any] = ()) -> Path | None:
+    """Validate an output path before any work (:func:`calib.data.output.check_target`):
+    known extension (``table``: a CSV/Parquet table; default all but ``--diagnostics-json``),
+    not a folder, folder exists, not one of ``inputs`` (files, folders, globs), and no
+    existing file unless ``overwrite``."""
     if path is None:
         return None
-    path = Path(path)
     if table is None:
         table = what != "--diagnostics-json"
-    if table:
-        _kind(path, what)
-    from calib.core.util import check_output  # numpy: not at start-up
+    from calib.data.output import check_target  # numpy: not at start-up
 
-    check_output(path, overwrite, what)
-    if not path.parent.exists():
-        raise DataError(f"{what} {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    return path
+    return check_target(path, overwrite, what, kind="table" if table else None, inputs=inputs)
 
 
-#: Rows per Parquet row group written (pyarrow's default row group size).
-ROW_GROUP = 1024 * 1024
+def write_frame(frame: pd.DataFrame, path: Path, overwrite: bool = False,
+                what: str = "--out") -> None:
+    """Write CSV or Parquet by extension (no index) through the output layer: a temporary
+    beside ``path``, published at the end (:func:`calib.data.output.write_table`)."""
+    from calib.data.output import write_table
+
+    write_table(frame, path, overwrite=overwrite, what=what)
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write CSV or Parquet by extension (no index).
+def write_frames(tables: Iterable[tuple[pd.DataFrame | None, Path | None]],
+                 overwrite: bool) -> None:
+    """Write several tables of one command (``(frame, path)``; a None path is skipped) and
+    publish them together (:class:`calib.data.output.Staged`): a failure leaves none."""
+    from calib.data.output import Staged, frame_to, table_kind
 
-    A large frame goes to Parquet one row group at a time (the row groups pyarrow would write
-    anyway), so the Arrow copy of the data is one row group, not the whole frame.
-    """
-    if _kind(path, "--out") != "parquet":
-        frame.to_csv(path, index=False)
-        return
-    if len(frame) <= ROW_GROUP:
-        frame.to_parquet(path, index=False)
-        return
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = pa.Schema.from_pandas(frame, preserve_index=False)
-    with pq.ParquetWriter(path, schema) as writer:
-        for start in range(0, len(frame), ROW_GROUP):
-            part = frame.iloc[start:start + ROW_GROUP]
-            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+    with Staged(overwrite=overwrite) as st:
+        for frame, path in tables:
+            if path is not None and frame is not None:
+                frame_to(frame, st.path(path), table_kind(path))
 
 
 def _plain(value: Any) -> Any:

@@ -185,7 +185,7 @@ def estimate_command(
             f"--engine {choice.engine} estimates with --variance linearization for ids=~1 "
             "(no --cluster/--strata); use --engine memory for the others"
         )
-    out = check_out(out, overwrite)
+    out = check_out(out, overwrite, inputs=[input, *files])
     with FileSample.from_files(files, weight=weight or weighting.base_weight,
                                engine=choice.engine, scheduler=scheduler) as fs0:
         fs = fs0
@@ -199,7 +199,7 @@ def estimate_command(
         "domain": t[by].astype(str) if by else "",
         **{c: t[c] for c in ("estimate", "se", "ci_low", "ci_high", "n", "ess")},
     })
-    write_frame(table, out)
+    write_frame(table, out, overwrite)
     if echo is not None:
         if as_json:
             from calib.cli.commands._io import dumps, frame_records

@@ -23,7 +23,7 @@ import typer
 
 from calib.cli.commands._io import dumps
 from calib.core.errors import DataError
-from calib.core.util import check_output
+from calib.data.output import check_target, write_text
 
 KEYS = ("rmse", "bias", "winners_correct", "states", "brier", "log_score", "ev_error", "coverage")
 
@@ -35,10 +35,10 @@ def run(forecast: Path, year: int, out: Path | None = None, overwrite: bool = Fa
     if not Path(forecast).exists():
         raise DataError(f"FORECAST {str(forecast)!r} does not exist")
     if out is not None:
-        check_output(out, overwrite, "--json")
+        check_target(out, overwrite, "--json", kind=None, inputs=[forecast])
     m = backtest(forecast, year)
     if out is not None:
-        Path(out).write_text(dumps(m))
+        write_text(dumps(m), out, overwrite=overwrite, what="--json")
     return m
 
 

@@ -24,7 +24,6 @@ import typer
 
 from calib.cli.commands._io import (
     CodebookOption,
-    check_out,
     read_frame,
     read_input,
 )
@@ -43,7 +42,13 @@ def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | Non
     given) and run :func:`calib.studies.comparison.compare`."""
     from calib.studies.comparison import DEFAULT_VARIABLES, compare
 
-    check_out(out, overwrite)
+    if out is not None:
+        from calib.data.output import check_targets
+        from calib.studies.comparison import Comparison
+
+        check_targets([(q, w) for q, w in zip(Comparison.paths(out), ("--out", "--out summary"),
+                                              strict=True)], overwrite, kind="table",
+                      inputs=[x for x in (personas, human, benchmark) if x is not None])
     p = read_input(personas, "PERSONAS", codebook, echo)
     if persona_type is not None:
         p = p[p["persona_type"].astype(str) == persona_type]

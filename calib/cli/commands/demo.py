@@ -6,6 +6,7 @@ Examples
 True
 """
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,11 +22,18 @@ def register(app: typer.Typer) -> None:
         steps: Annotated[list[str] | None, typer.Option(
             "--step", help="run only these steps (repeatable); default all")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+        out_dir: Annotated[Path, typer.Option(
+            "--out-dir", help="folder of the written files (report.html)")] = Path("out"),
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="replace existing files in --out-dir; without it only the "
+            "files the demo wrote there before (listed in .calib-demo.json) are replaced")
+        ] = False,
     ) -> None:
         """Rake a shipped survey to census targets, print diagnostics and weighted estimates."""
         from calib.studies.demo import run
 
-        results = run(steps=steps, as_json=as_json, echo=typer.echo)
+        results = run(steps=steps, as_json=as_json, echo=typer.echo, out_dir=out_dir,
+                      overwrite=overwrite)
         if as_json:
             typer.echo(dumps(results))
 

@@ -116,7 +116,7 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
                                 echo=echo)
         if done is not None:
             return done
-    check_out(cmd.out, cmd.overwrite)
+    check_out(cmd.out, cmd.overwrite, inputs=[cmd.input])
     out = Path(cmd.out)
     _check(cmd, request, weighting)
     sample = _sample(cmd, request, weighting, echo)
@@ -124,14 +124,23 @@ def run(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingOpti
         # the SE printed is that of the replicates written
         request = replace(request, bootstrap_draw="rows")
     table = sample.estimate(request)
-    write_frame(table, out)
-    if cmd.replicates_out is not None:
+    if cmd.replicates_out is None:
+        write_frame(table, out, cmd.overwrite)
+    else:  # the replicates (the part that can still fail) first, then the table
         from calib.estimation.persist import save_replicates
 
         method = request.variance
         assert method in ("bootstrap", "canty-davison", "jackknife")  # _check refused others
-        save_replicates(sample, cmd.replicates_out, method, request.n_replicates,
-                        request.seed, overwrite=cmd.overwrite, request=request, id=cmd.id)
+        reps = save_replicates(sample, cmd.replicates_out, method, request.n_replicates,
+                               request.seed, overwrite=cmd.overwrite, request=request,
+                               id=cmd.id)
+        try:
+            write_frame(table, out, cmd.overwrite)
+        except BaseException:
+            if not cmd.overwrite:  # new files of this run: a failed run leaves none
+                for p in (reps, sidecar(reps), reps.with_name(reps.name + ".R")):
+                    p.unlink(missing_ok=True)
+            raise
     if echo is not None:
         _report(table, out, request, cmd.as_json, echo)
     return table
@@ -147,7 +156,9 @@ def _check(cmd: EstimateCommand, request: EstimateRequest, weighting: WeightingO
             raise DataError("--replicates-out needs --variance bootstrap, canty-davison or "
                             "jackknife")
         rep = Path(cmd.replicates_out)
-        check_out(rep, cmd.overwrite, "--replicates-out")
+        check_out(rep, cmd.overwrite, "--replicates-out", inputs=[cmd.input])
+        if rep.resolve() == Path(cmd.out).resolve():
+            raise DataError("--replicates-out and --out name the same file; choose two paths")
         check_out(sidecar(rep), cmd.overwrite, "--replicates-out sidecar", table=False)
         check_out(rep.with_name(rep.name + ".R"), cmd.overwrite, "--replicates-out R script",
                   table=False)

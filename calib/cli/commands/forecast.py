@@ -24,7 +24,7 @@ import typer
 
 from calib.cli.commands._io import dumps, read_frame
 from calib.core.errors import DataError
-from calib.core.util import check_output
+from calib.data.output import check_target
 
 
 def run(
@@ -46,7 +46,7 @@ def run(
     if out is not None:
         if out.suffix.lower() != ".json":
             raise DataError(f"--out {str(out)!r}: the forecast is written as JSON; use a .json path")
-        check_output(out, overwrite, "--out")
+        check_target(out, overwrite, "--out", kind=None, inputs=[estimates])
     frame = read_frame(estimates, "ESTIMATES")
     for col in ("estimate", "se", "draw"):
         if col in frame.columns:

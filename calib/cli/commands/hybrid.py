@@ -104,7 +104,7 @@ def run(
         if value not in allowed:
             raise DataError(f"{flag} {value!r}: use one of {list(allowed)}")
 
-    out = check_out(Path(out), overwrite)
+    out = check_out(Path(out), overwrite, inputs=[personas, human])
     pframe = _read(personas, codebook, "PERSONAS", echo)
     hframe = _read(human, human_codebook, "--human", echo)
     for col, what, frame in ((outcome, "--outcome", pframe), (outcome, "--outcome", hframe),
@@ -148,7 +148,7 @@ def run(
         fn = ppi if not pd.api.types.is_numeric_dtype(hframe[human_outcome]) else ppi_mean
         table = fn(sample, hframe, outcome, human_outcome, human_weight=human_weight,
                    prediction=prediction, cells=cells, by=by, level=level)
-    write_frame(table, out)
+    write_frame(table, out, overwrite)
     table.attrs["dropped"] = dropped
     _echo_table(echo, table, outcome, method, out)
     return table

@@ -34,7 +34,7 @@ from calib.cli.commands._io import (
     read_frame,
     read_input,
     require_columns,
-    write_frame,
+    write_frames,
 )
 from calib.core.errors import DataError
 from calib.mrp.diagnostics import Gate
@@ -190,8 +190,9 @@ def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) ->
     ``fail: <checks>``)."""
 
     _check_choices(cmd)
-    check_out(cmd.out, cmd.overwrite)
-    check_out(cmd.draws_out, cmd.overwrite, "--draws-out")
+    inputs = [cmd.input, cmd.frame]
+    check_out(cmd.out, cmd.overwrite, inputs=inputs)
+    check_out(cmd.draws_out, cmd.overwrite, "--draws-out", inputs=[*inputs, cmd.out])
     rows = read_input(cmd.input, "INPUT", cmd.codebook, echo)
     parts = [p for it in cmd.interactions for p in it.split(":")]
     require_columns(rows, [cmd.outcome, *cmd.groups, *cmd.fixed, *parts],
@@ -211,11 +212,12 @@ def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) ->
     table = est.table[[c for c in COLUMNS if c in est.table.columns]].copy()
     if cmd.gate == "warn":
         table["gate"] = fit.options["gate"]
-    write_frame(table, cmd.out)
+    draws = None
     if cmd.draws_out is not None:
         cols = ["level", "domain", "draw", "estimate"] if cmd.family == "categorical" else [
             "domain", "draw", "estimate"]
-        write_frame(est.draws[cols], cmd.draws_out)
+        draws = est.draws[cols]
+    write_frames([(table, cmd.out), (draws, cmd.draws_out)], cmd.overwrite)
     return fit, est
 
 

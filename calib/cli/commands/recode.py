@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from calib.cli.commands._io import check_out, write_frame
+from calib.cli.commands._io import check_out, write_frames
 from calib.core.errors import MissingFileError
 from calib.data.readers import read_personas
 
@@ -32,14 +32,13 @@ from calib.data.readers import read_personas
 def run(input: Path, codebook: str | Path, out: Path, *, report: Path | None = None,  # noqa: A002
         overwrite: bool = False, echo: Any = None) -> pd.DataFrame:
     """Implement ``calib recode``; returns the recoded frame (raw columns + targets)."""
-    out = check_out(out, overwrite)
-    report = check_out(report, overwrite, "--report")
+    out = check_out(out, overwrite, inputs=[input])
+    report = check_out(report, overwrite, "--report", inputs=[input, out])
     if not Path(input).is_file():
         raise MissingFileError(input, "INPUT")
     frame, rep = read_personas(input, codebook=str(codebook))
-    write_frame(frame.reset_index(drop=True), out)
-    if report is not None:
-        write_frame(rep.to_frame(), report)
+    write_frames([(frame.reset_index(drop=True), out),
+                  (rep.to_frame() if report is not None else None, report)], overwrite)
     if echo is not None:
         echo(str(rep))
         echo(f"wrote {len(frame)} rows to {out}")

@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
-from calib.cli.commands._io import check_out, write_frame
+from calib.cli.commands._io import write_frames
+from calib.data.output import check_targets
 
 
 def run(year: int, personas: Path, *, per_state: int = 1000, human_n: int = 1500,
@@ -28,14 +29,10 @@ def run(year: int, personas: Path, *, per_state: int = 1000, human_n: int = 1500
 
     outs = [(p, w) for p, w in ((personas, "--personas"), (human, "--human"), (truth, "--truth"))
             if p is not None]
-    for p, w in outs:
-        check_out(p, overwrite, w)
+    check_targets(outs, overwrite, kind="table")
     st = election_study(year, per_state=per_state, human_n=human_n, seed=seed)
-    write_frame(st.personas, personas)
-    if human is not None:
-        write_frame(st.human, human)
-    if truth is not None:
-        write_frame(st.truth_state, truth)
+    write_frames([(st.personas, personas), (st.human, human), (st.truth_state, truth)],
+                 overwrite)
     return st
 
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from calib.cli.commands._io import check_out, dumps, frame_records
+from calib.cli.commands._io import check_out, dumps, frame_records, write_frame
 from calib.core.errors import TargetError
 from calib.core.literals import Universe
 
@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
         """Write a shipped target set to a file (long format, usable as --targets)."""
         check_out(out, overwrite)
         t = build(name, variables, states)
-        t.write(out, overwrite=overwrite)
+        write_frame(t.to_frame(), out, overwrite)  # Targets.write's bytes, via the output layer
         if as_json:
             typer.echo(dumps({"name": name, "out": str(out), "rows": len(t.to_frame())}))
         else:

@@ -42,11 +42,12 @@ from calib.cli.commands._io import (
     note_to,
     read_frame,
     read_input,
-    write_frame,
 )
 from calib.cli.commands._outofcore import weight_command
 from calib.cli.commands._weighting import WeightingOptions, apply, weighting_options
 from calib.core.errors import DataError
+from calib.data.output import Staged, check_target, frame_to, table_kind
+from calib.outofcore.writeback import is_parts_folder
 from calib.weighting.diagnostics import summary
 
 
@@ -99,6 +100,16 @@ def run(
     With ``codebook`` the input is recoded first (:func:`._io.read_input`) and the output
     holds the raw columns, the recoded ones and the weight."""
     codebook_in_memory(codebook, engine, scheduler, input)
+    # every output checked before any work, the out-of-core path included (a Dask parts
+    # folder written before is checked by the write-back, which may replace it)
+    if is_parts_folder(out):
+        check_target(out, overwrite, kind="store", inputs=[input], store_marker=is_parts_folder)
+    else:
+        out = check_out(out, overwrite, inputs=[input])
+    diagnostics_json = check_out(diagnostics_json, overwrite, "--diagnostics-json",
+                                 inputs=[input])
+    if diagnostics_json is not None and diagnostics_json.resolve() == out.resolve():
+        raise DataError("--diagnostics-json and --out name the same file; choose two paths")
     if codebook is None and (engine != "memory" or scheduler is not None
                              or not Path(input).is_file()):
         done = weight_command(input, weighting, out=out, weight_column=weight_column,
@@ -106,10 +117,6 @@ def run(
                               as_json=as_json, echo=echo, diagnostics_json=diagnostics_json)
         if done is not None:
             return done
-    out = check_out(out, overwrite)
-    diagnostics_json = check_out(diagnostics_json, overwrite, "--diagnostics-json")
-    if diagnostics_json is not None and diagnostics_json.resolve() == out.resolve():
-        raise DataError("--diagnostics-json and --out name the same file; choose two paths")
     frame = read_input(input, "INPUT", codebook, note_to(echo, as_json))
     if weight_column in frame.columns:
         raise DataError(
@@ -124,9 +131,7 @@ def run(
     result = frame.copy(deep=False)  # copy-on-write: adding the column leaves `frame` as is
     result[weight_column] = weights  # a Series: shared with the sample's weights, not copied
     dropped = int(weights.isna().sum())
-    # diagnostics first: their temporaries are freed before the write's, a lower peak
     text, diag = diagnostics_of(sample, weighting)
-    write_frame(result, out)
     payload = {
         "input": str(input),
         "out": str(out),
@@ -137,8 +142,11 @@ def run(
         "steps": step_info(sample),
         "diagnostics": diag,
     }
-    if diagnostics_json is not None:
-        diagnostics_json.write_text(dumps(payload) + "\n")
+    # both outputs published together: a failure leaves neither (calib.data.output)
+    with Staged(overwrite=overwrite) as staged:
+        frame_to(result, staged.path(out), table_kind(out))
+        if diagnostics_json is not None:
+            staged.path(diagnostics_json).write_text(dumps(payload) + "\n")
     if echo is not None:
         if as_json:
             echo(dumps(payload))
