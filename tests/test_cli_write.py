@@ -1,14 +1,15 @@
-"""``write_frame`` writes a large frame to Parquet one row group at a time (issue 19: a lower
+"""``write_frame`` (through ``calib.data.output``) writes a large frame to Parquet one row group at a time (issue 19: a lower
 peak for ``calib weight``); the file reads back as the frame, dtypes included."""
 
 import numpy as np
 import pandas as pd
 
 from calib.cli.commands import _io
+from calib.data import output
 
 
 def test_parquet_written_by_row_groups_reads_back_equal(tmp_path, monkeypatch):
-    monkeypatch.setattr(_io, "ROW_GROUP", 1000)
+    monkeypatch.setattr(output, "ROW_GROUP", 1000)
     rng = np.random.default_rng(4)
     n = 3500
     text = rng.choice(["a", "b", None], n).astype(object)
