@@ -220,6 +220,8 @@ def _restrict(table: pd.DataFrame, doms: list[str] | None, keep_total: bool = Tr
         return table
     from calib.hybrid.ppi import TOTAL
 
+    table = table.copy()
+    table.attrs = {}  # concat compares attrs (a fit's arrays): the caller sets its own
     key = table["domain"].astype(str)
     rows = [table[key == d] for d in doms]
     if keep_total:
@@ -301,6 +303,7 @@ def _mrp(pframe: pd.DataFrame, hframe: pd.DataFrame, outcome: str, human_outcome
     table = _restrict(table, doms)
     if opts.gate == "warn" and fit is not None:
         table["gate"] = gate_status(fit, opts.gate)
+    table.attrs["fit"] = fit
     return table
 
 
@@ -435,9 +438,13 @@ def run(
         if method == "partisan" and targets is None:
             raise DataError("--method partisan needs --targets with demographic and political "
                             "(pid3 / recalled vote) margins")
+        if method == "ppi" and opts.domains is not None:
+            # only the listed domains' humans; their Total would not be the population's
+            keep = hframe[by].map(format_level).astype(str).isin(setup["domains"])
+            hframe = hframe.loc[keep.to_numpy()].reset_index(drop=True)
         table = _ppi(sample, hframe, outcome, human_outcome, setup)
         if method == "ppi":
-            table = _restrict(table, setup["domains"])
+            table = _restrict(table, setup["domains"], keep_total=opts.domains is None)
     if method != "partisan":
         table = _estimator(table, method)
     write_frame(table, out)

@@ -1,0 +1,178 @@
+"""``calib hybrid --by state --method ppi|small-area|mrp`` (issue 15) and the joint MRP's bias
+structure: every domain gets a row with small-area and mrp (0 or 1 human included), ``ppi``
+refuses domains under ``--min-human`` naming them, and a ``bias_by`` without its main effect
+warns (the default has one bias term)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calib.cli.commands import hybrid as hybrid_cmd
+from calib.cli.main import main
+
+STATES = [f"S{i:02d}" for i in range(24)]
+jm = importlib.import_module("calib.hybrid.joint_mrp")  # the package attribute is the function
+REGIONS = {s: ("North", "South", "East", "West")[i % 4] for i, s in enumerate(STATES)}
+
+
+def cli(capsys, *args):
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr()
+
+
+def simulate(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Personas (60 per state) and humans with a constant log-odds shift of 1.5 between the
+    LLM's answers and people's. Humans: 0 in S00, 1 in S01, 3 in S02, 30 in S03-S05, 12
+    elsewhere."""
+    rng = np.random.default_rng(seed)
+    eff = dict(zip(STATES, rng.normal(0, 0.4, len(STATES)), strict=True))
+    nh = {s: 12 for s in STATES} | {"S00": 0, "S01": 1, "S02": 3, "S03": 30, "S04": 30,
+                                    "S05": 30}
+
+    def rows(state: np.ndarray) -> pd.DataFrame:
+        age = rng.choice(["18-44", "45+"], state.size)
+        eta = np.array([eff[s] for s in state]) + np.where(age == "45+", -0.3, 0.3)
+        y = (rng.random(state.size) < 1 / (1 + np.exp(-eta))).astype(int)
+        llm = (rng.random(state.size) < 1 / (1 + np.exp(-(eta + 1.5)))).astype(int)
+        return pd.DataFrame({"state": state, "region": [REGIONS[s] for s in state],
+                             "age": age, "llm": llm, "y": y})
+
+    p = rows(np.repeat(STATES, 60)).drop(columns="y")
+    h = rows(np.repeat(STATES, [nh[s] for s in STATES]))
+    return p, h
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("hyb")
+    p, h = simulate()
+    p.to_csv(d / "p.csv", index=False)
+    h.to_csv(d / "h.csv", index=False)
+    frame = (p.groupby(["state", "region", "age"]).size().rename("count").reset_index())
+    frame.to_csv(d / "frame.csv", index=False)
+    return d
+
+
+def args(files, *extra):
+    return ("hybrid", files / "p.csv", "--human", files / "h.csv", "--outcome", "llm",
+            "--human-outcome", "y", "--by", "state", *extra)
+
+
+def test_small_area_gives_every_state_a_row(files, tmp_path, capsys):
+    code, cap = cli(capsys, *args(files, "--method", "small-area", "--group", "region",
+                                  "--out", tmp_path / "sa.csv"))
+    assert code == 0, cap.err
+    t = pd.read_csv(tmp_path / "sa.csv", keep_default_na=False, na_values=[""])
+    assert t["domain"].tolist() == STATES
+    for col in ("estimate", "se", "ci_low", "ci_high", "n", "ess", "deff", "n_human",
+                "n_effective_human", "lambda", "estimator", "weight_direct", "var_between"):
+        assert col in t.columns
+    by = t.set_index("domain")
+    assert by.loc["S00", "n_human"] == 0 and by.loc["S01", "n_human"] == 1
+    assert by.loc[["S00", "S01"], "estimator"].tolist() == ["synthetic", "synthetic"]
+    assert by.loc[["S00", "S01"], "weight_direct"].tolist() == [0.0, 0.0]
+    assert np.isnan(by.loc["S00", "lambda"]) and by.loc["S01", "lambda"] == 1.0
+    assert (by.drop(["S00", "S01"])["estimator"] == "composite").all()
+    assert t["var_between"].nunique() == 1
+    assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
+
+
+def test_domains_comma_separated_or_repeated(files, tmp_path, capsys):
+    code, cap = cli(capsys, *args(files, "--method", "small-area", "--domains", "S05,S00",
+                                  "--domains", "S01", "--json", "--out", tmp_path / "d.csv"))
+    assert code == 0, cap.err
+    doc = json.loads(cap.out)
+    assert [r["domain"] for r in doc["estimates"]] == ["S05", "S00", "S01"]
+    code, cap = cli(capsys, *args(files, "--method", "small-area", "--domains", "S05,ZZ",
+                                  "--out", tmp_path / "e.csv"))
+    assert code == 2 and "ZZ" in cap.err
+
+
+def test_ppi_refuses_domains_under_min_human_naming_them(files, tmp_path, capsys):
+    code, cap = cli(capsys, *args(files, "--method", "ppi", "--out", tmp_path / "p.csv"))
+    assert code == 2
+    err = " ".join(cap.err.split())
+    # the state with no human is named, not silently dropped
+    for name in ("S00 (0)", "S01 (1)", "S02 (3)", "S06 (12)", "--method small-area",
+                 "--min-human 20"):
+        assert name in err
+    assert "S03" not in err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_ppi_direct_on_domains_above_min_human(files, tmp_path, capsys):
+    code, cap = cli(capsys, *args(files, "--method", "ppi", "--domains", "S03,S04,S05",
+                                  "--out", tmp_path / "p.csv"))
+    assert code == 0, cap.err
+    t = pd.read_csv(tmp_path / "p.csv")
+    assert t["domain"].unique().tolist() == ["S03", "S04", "S05"]  # no Total over a subset
+    assert (t["estimator"] == "direct").all()
+    code, cap = cli(capsys, *args(files, "--method", "ppi", "--min-human", "10", "--domains",
+                                  "S02,S03", "--out", tmp_path / "q.csv"))
+    assert code == 2 and "S02 (3)" in cap.err
+
+
+def test_unknown_method_lists_small_area(files, tmp_path, capsys):
+    code, cap = cli(capsys, *args(files, "--method", "nope", "--out", tmp_path / "x.csv"))
+    assert code == 2 and "small-area" in cap.err
+
+
+def test_warns_below_the_documented_n(files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(hybrid_cmd.UNDER_NOMINAL_BELOW, "small-area", 5)
+    code, cap = cli(capsys, *args(files, "--method", "small-area", "--out", tmp_path / "w.csv"))
+    assert code == 0, cap.err
+    assert "warning: 3 domains have fewer than 5 humans" in cap.out
+    assert "S00 (0), S01 (1), S02 (3)" in cap.out
+
+
+def test_parse_domains_and_counts():
+    assert hybrid_cmd.parse_domains(["CA, TX", "NY"]) == ("CA", "TX", "NY")
+    h = pd.DataFrame({"state": ["CA", "CA", "TX"]})
+    assert hybrid_cmd.human_counts(h, "state", ["CA", "NY", "TX"]).tolist() == [2, 0, 1]
+
+
+def test_bias_by_without_its_main_effect_warns_and_default_is_one_term(monkeypatch):
+    p, h = simulate(1)
+    seen = {}
+
+    def fake_fit(data, outcome, **kw):  # the structure only; no sampling
+        seen["bias"] = sorted(set(data["bias"]))
+        seen["kw"] = kw
+        return "fit"
+
+    monkeypatch.setattr(jm, "fit", fake_fit)
+    with pytest.warns(UserWarning, match=r"bias_by='region'.*confounded.*fixed="):
+        jm.fit_joint(p, h, "llm", "y", cells=["state", "age"], bias_by="region")
+    assert len(seen["bias"]) == 5  # human + 4 persona x region levels
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jm.fit_joint(p, h, "llm", "y", cells=["state", "age"], bias_by="region",
+                     fixed=["region"])
+        assert seen["kw"]["fixed_effects"] == ["region"]
+        jm.fit_joint(p, h, "llm", "y", cells=["state", "age"])
+    assert seen["bias"] == ["human", "persona"]  # the default: one bias term
+
+
+@pytest.mark.filterwarnings("ignore:MRP fit failed its diagnostics gate")
+def test_mrp_on_the_users_frame_gives_every_state_a_row(files, tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    table = hybrid_cmd.run(
+        files / "p.csv", files / "h.csv", "llm", out, human_outcome="y", by="state",
+        method="mrp", seed=1,
+        options=hybrid_cmd.DomainOptions(groups=("state", "age"), frame=files / "frame.csv",
+                                         frame_count="count", gate="warn"))
+    fit = table.attrs["fit"]
+    assert list(fit.spec.term("bias").levels) == ["human", "persona"]
+    t = pd.read_csv(out)
+    assert t["domain"].tolist() == [*STATES, "Total"]
+    by = t.set_index("domain")
+    assert by.loc["S00", "estimator"] == "synthetic" and by.loc["S00", "n_human"] == 0
+    assert by.loc["S01", "estimator"] == "composite"
+    assert "gate" in t.columns and np.isnan(by.loc["S00", "lambda"])
