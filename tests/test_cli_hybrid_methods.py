@@ -176,3 +176,68 @@ def test_mrp_on_the_users_frame_gives_every_state_a_row(files, tmp_path, capsys)
     assert by.loc["S00", "estimator"] == "synthetic" and by.loc["S00", "n_human"] == 0
     assert by.loc["S01", "estimator"] == "composite"
     assert "gate" in t.columns and np.isnan(by.loc["S00", "lambda"])
+
+
+def test_demo_coverage_is_averaged_over_repetitions_with_mcse():
+    from types import SimpleNamespace
+
+    from calib.studies import demo_coverage as dc
+
+    cfg = {"personas": {"simulate": {"seed": 10}, "persona_type": "descriptive"},
+           "analysis": {"methods": ["raw", "ppi", "joint-mrp"], "seed": 10},
+           "forecast": {"year": 2024}}
+    first = pd.DataFrame({"method": ["raw"] * 2 + ["ppi"] * 2 + ["joint-mrp"] * 2,
+                          "covered": [False, False, True, False, True, True]})
+    seen, now = [], [0.0]
+
+    def run(c):
+        seen.append(c)
+        now[0] += 4.0  # each extra repetition takes 4 s
+        cov = [False, False, True, True]
+        return SimpleNamespace(comparison=SimpleNamespace(table=pd.DataFrame(
+            {"method": ["raw", "raw", "ppi", "ppi"], "covered": cov})))
+
+    cov = dc.repeated_coverage(cfg, first, run, reps=5, budget_s=20, clock=lambda: now[0])
+    assert len(seen) == 4  # 4 extra repetitions (16 s) fit the 20 s budget, the demo's run first
+    assert [c["personas"]["simulate"]["seed"] for c in seen] == [11, 12, 13, 14]
+    assert all(c["analysis"]["methods"] == ["raw", "ppi"] and "forecast" not in c for c in seen)
+    assert seen[0]["personas"]["simulate"]["persona_types"] == ("descriptive",)
+    by = cov.set_index("method")
+    assert by.loc["ppi", "reps"] == 5 and by.loc["ppi", "coverage"] == pytest.approx(0.9)
+    assert by.loc["ppi", "coverage_mcse"] == pytest.approx(0.1)  # clustered: rep 0 at 0.5
+    assert by.loc["joint-mrp", "reps"] == 1 and np.isnan(by.loc["joint-mrp", "coverage_mcse"])
+    now[0] = 0.0
+    seen.clear()
+    dc.repeated_coverage(cfg, first, run, reps=5, budget_s=10, clock=lambda: now[0])
+    assert len(seen) == 2  # a third would pass the budget
+    summary = pd.DataFrame({"method": ["ppi", "joint-mrp"], "rmse": [0.05, 0.03],
+                            "coverage": [0.5, 1.0]})
+    shown = dc.with_coverage(summary, cov).set_index("method")
+    assert shown.loc["ppi", "coverage"] == pytest.approx(0.9)
+    assert shown.loc["ppi", "coverage_reps"] == 5 and shown.loc["joint-mrp", "coverage_reps"] == 1
+
+
+def test_demo_and_report_show_repeated_coverage(tmp_path, monkeypatch):
+    """At a reduced scale: the demo's table and the report carry the coverage over
+    repetitions with its MCSE, not one realization."""
+    import copy
+
+    from calib.studies import demo, demo_study
+
+    study = copy.deepcopy(demo_study.STUDY)
+    study["personas"]["simulate"].update(per_state=200, human_n=1500)
+    study["analysis"]["methods"] = ["raw", "ppi", "small-area"]
+    study["analysis"]["variables"] = ["age6", "sex"]
+    study["forecast"]["draws"] = 1000
+    monkeypatch.setattr(demo_study, "STUDY", study)
+    monkeypatch.setattr(demo_study, "OUT", tmp_path)
+    ctx = {"results": {}}
+    text = demo.STEPS[5].run(ctx)
+    assert "mcse" in text and "repetitions" in text
+    cov = {r["method"]: r for r in ctx["results"]["study"]["coverage"]}
+    assert cov["ppi"]["reps"] >= 2 and cov["ppi"]["intervals"] == 50 * cov["ppi"]["reps"]
+    s = {r["method"]: r for r in ctx["results"]["study"]["summary"]}
+    assert s["small-area"]["coverage"] == pytest.approx(cov["small-area"]["coverage"])
+    assert demo.STEPS[6].run(ctx).startswith("wrote")
+    html = (tmp_path / "report.html").read_text()
+    assert "coverage_mcse" in html and "coverage_reps" in html
