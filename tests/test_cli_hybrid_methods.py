@@ -241,3 +241,9 @@ def test_demo_and_report_show_repeated_coverage(tmp_path, monkeypatch):
     assert demo.STEPS[6].run(ctx).startswith("wrote")
     html = (tmp_path / "report.html").read_text()
     assert "coverage_mcse" in html and "coverage_reps" in html
+
+
+def test_domains_need_by(files, tmp_path, capsys):
+    code, cap = cli(capsys, "hybrid", files / "p.csv", "--human", files / "h.csv", "--outcome",
+                    "llm", "--human-outcome", "y", "--domains", "S03", "--out", tmp_path / "x.csv")
+    assert code == 2 and "--domains" in cap.err

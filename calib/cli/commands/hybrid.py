@@ -359,17 +359,36 @@ def _check(method: str, missing: str, pframe: pd.DataFrame, hframe: pd.DataFrame
 
 
 def _predictions(pframe: pd.DataFrame, hframe: pd.DataFrame, outcome: str,
-                 human_outcome: str | None) -> tuple[str, str, list[str] | None]:
+                 human_outcome: str | None, method: str
+                 ) -> tuple[str, str, list[str] | None]:
     """``(human_outcome, prediction, cells)``: without ``--human-outcome`` the humans' answers
-    are in ``--outcome`` and the predictions persona cell means."""
+    are in ``--outcome`` and the predictions persona cell means (the joint MRP needs none)."""
     if human_outcome is not None:
         return human_outcome, "llm", None
+    if method == "mrp":
+        return outcome, "llm", None
     cells = [v for v in LEVELS if v in pframe.columns and v in hframe.columns and v != outcome]
     if not cells:
         raise DataError("--human-outcome not given, so predictions are persona cell means, "
                         "but PERSONAS and HUMAN share no harmonized cell variable; add "
                         "--human-outcome with the LLM answer for each human in --outcome")
     return outcome, "cell", cells
+
+
+def _domain_setup(pframe: pd.DataFrame, hframe: pd.DataFrame, method: str, by: str | None,
+                  opts: DomainOptions) -> tuple[list[str] | None, list[str]]:
+    """``(domains, warnings)``: the domains that get a row (None: the method's own) after the
+    ``--min-human`` check of ``ppi``, and the below-documented-n warnings."""
+    if by is None or method == "partisan":
+        return None, []
+    extra = None
+    if method == "mrp" and opts.frame is not None:
+        extra = set(_mrp_frame(opts, by)[by].map(format_level).astype(str))
+    doms = report_domains(pframe, by, opts.domains, extra)
+    counts = human_counts(hframe, by, doms)
+    if method == "ppi":
+        check_min_human(counts, opts.min_human, by)
+    return doms, under_nominal(counts, method)
 
 
 def run(
@@ -409,23 +428,17 @@ def run(
     if by is not None and by not in hframe.columns:
         raise DataError(f"--by {by!r} is not a column of HUMAN ({list(hframe.columns)[:12]})")
     tg = Targets.read(targets) if targets is not None else None
-    human_outcome, prediction, cells = _predictions(pframe, hframe, outcome, human_outcome)
+    if opts.domains is not None and (by is None or method == "partisan"):
+        raise DataError("--domains names domains of --by: give --by (e.g. state) with --method "
+                        "ppi, small-area or mrp")
+    human_outcome, prediction, cells = _predictions(pframe, hframe, outcome, human_outcome,
+                                                    method)
     setup = {"by": by, "level": level, "human_weight": human_weight, "prediction": prediction,
              "cells": cells, "options": opts, "seed": seed, "missing": missing,
              "outcome": outcome, "human_outcome": human_outcome, "targets": tg}
     dropped: dict[str, int] = {}
     pframe, hframe = _prepare_rows(pframe, hframe, method, setup, dropped)
-    warnings: list[str] = []
-    setup["domains"] = None
-    if by is not None and method != "partisan":
-        extra = None
-        if method == "mrp" and opts.frame is not None:
-            extra = set(_mrp_frame(opts, by)[by].map(format_level).astype(str))
-        setup["domains"] = report_domains(pframe, by, opts.domains, extra)
-        counts = human_counts(hframe, by, setup["domains"])
-        if method == "ppi":
-            check_min_human(counts, opts.min_human, by)
-        warnings = under_nominal(counts, method)
+    setup["domains"], warnings = _domain_setup(pframe, hframe, method, by, opts)
     sample = Sample(pframe)
     if tg is not None:
         sample = sample.rake(tg)
