@@ -150,13 +150,6 @@ def _read(path: str | Path, codebook: str | Path | None = None, what: str = "PER
     return read_personas(path)
 
 
-def _read(path: str | Path, codebook: str | Path | None = None, what: str = "PERSONAS",
-          note: Any = None) -> pd.DataFrame:
-    if codebook is not None:
-        return read_input(path, what, codebook, note)
-    return read_personas(path)
-
-
 def report_domains(pframe: pd.DataFrame, by: str, domains: tuple[str, ...] | None,
                    extra: set[str] | None = None) -> list[str]:
     """The domains that get a row: ``domains`` (each must be a domain of PERSONAS, or of
@@ -453,7 +446,7 @@ def run(
                             "(pid3 / recalled vote) margins")
         if method == "ppi" and opts.domains is not None:
             # only the listed domains' humans; their Total would not be the population's
-            keep = hframe[by].map(format_level).astype(str).isin(setup["domains"])
+            keep = hframe[by].map(format_level).astype(str).isin(setup["domains"] or [])
             hframe = hframe.loc[keep.to_numpy()].reset_index(drop=True)
         table = _ppi(sample, hframe, outcome, human_outcome, setup)
         if method == "ppi":
