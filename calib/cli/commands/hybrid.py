@@ -533,12 +533,14 @@ def register(app) -> None:
     ) -> None:
         """Correct persona answers with a small human sample: PPI++ (prediction-powered
         inference, the humans rectify the persona estimate; direct per domain), a small-area
-        (Fay-Herriot) composite of each domain's rectified estimate and a model of the
-        rectifier across domains, a joint persona-human MRP with one persona-bias term, or
-        partisan calibration. With --by, small-area and mrp give every domain a row (0 or 1
-        human included); ppi refuses domains under --min-human. The output has the columns
-        of `calib estimate` plus n_human, n_effective_human, lambda, estimator and
-        (small-area) weight_direct and var_between."""
+        (Fay-Herriot) composite, a joint persona-human MRP with one persona-bias term, or
+        partisan calibration. The output has the columns of `calib estimate` plus n_human,
+        n_effective_human, lambda and estimator.
+
+        With --by, small-area (each domain's rectified estimate shrunk toward a model of the
+        rectifier across domains) and mrp give every domain a row (0 or 1 human included);
+        ppi refuses domains under --min-human. small-area adds weight_direct and
+        var_between."""
         echo = (lambda text: typer.echo(text, err=True)) if as_json else typer.echo
         table = run(personas, human, outcome, out, human_outcome=human_outcome, by=by,
                     targets=targets, method=method, human_weight=human_weight, level=level,
