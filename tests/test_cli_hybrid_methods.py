@@ -176,6 +176,8 @@ def test_mrp_on_the_users_frame_gives_every_state_a_row(files, tmp_path, capsys)
     assert by.loc["S00", "estimator"] == "synthetic" and by.loc["S00", "n_human"] == 0
     assert by.loc["S01", "estimator"] == "composite"
     assert "gate" in t.columns and np.isnan(by.loc["S00", "lambda"])
+    summary = hybrid_cmd.fit_summary(fit, "warn")
+    assert summary["gate"] == t["gate"].iloc[0] and summary["max_rhat"] > 0.99
 
 
 def test_demo_coverage_is_averaged_over_repetitions_with_mcse():

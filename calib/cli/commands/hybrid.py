@@ -460,6 +460,21 @@ def run(
     return table
 
 
+def fit_summary(fit: Any, gate: str = "raise") -> dict[str, Any]:
+    """The MRP fit's diagnostics for ``--json`` (as ``calib mrp --json``); empty without a
+    fit.
+
+    >>> fit_summary(None)
+    {}
+    """
+    if fit is None:
+        return {}
+    d = fit.diagnostics
+    return {"gate": gate_status(fit, gate), "max_rhat": float(d["r_hat"].max()),
+            "min_ess_bulk": float(d["ess_bulk"].min()),
+            "divergences": int(fit.options.get("divergences", 0))}
+
+
 def _echo_table(echo: Any, table: pd.DataFrame, outcome: str, method: str, out: Path) -> None:
     if echo is None:
         return
@@ -468,6 +483,10 @@ def _echo_table(echo: Any, table: pd.DataFrame, outcome: str, method: str, out: 
              + ", ".join(f"{k} {v}" for k, v in table.attrs["dropped"].items()))
     for line in table.attrs.get("warnings", []):
         echo(line)
+    fs = fit_summary(table.attrs.get("fit"))
+    if fs:
+        echo(f"gate: {fs['gate']} (max R-hat {fs['max_rhat']:.4f}, divergences "
+             f"{fs['divergences']})")
     echo(f"{outcome}: {len(table)} estimates ({method}); wrote {out}")
     echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
@@ -554,6 +573,7 @@ def register(app) -> None:
             typer.echo(dumps({"out": str(out), "method": method, "outcome": outcome,
                               "dropped": table.attrs.get("dropped", {}),
                               "warnings": table.attrs.get("warnings", []),
+                              **fit_summary(table.attrs.get("fit"), gate),
                               "estimates": table}))
 
 
