@@ -14,7 +14,10 @@ LLM in group ``r`` of ``bias_by`` (e.g. region) is ``c[persona:r] - c[human]``: 
 region term (one scale ``sd_c`` pools them). The persona answers inform the demographic
 structure ``b_g``; the bias term absorbs how the LLM differs from people in the same cell.
 (A fixed ``source`` effect *plus* a ``source:region`` term is not identified under sum-to-zero
-constraints - its chains do not mix - hence this parametrization.) The estimate is the **human-level** prediction
+constraints - its chains do not mix - hence this parametrization.) The default is **one** bias term
+(``bias_by=None``); a persona x group term is only identified apart from the domain structure
+together with that group's main effect (``fixed=["region"]`` or ``region`` in ``cells``):
+without it, it absorbs the group's average state effect and :func:`fit_joint` warns. The estimate is the **human-level** prediction
 poststratified over the population frame (:func:`calib.mrp.poststratify` with
 ``set={"bias": "human"}``: the bias switched off). Human design weights are not used
 (MRP is model-based; the human sample's nonresponse must run through the cell variables).
@@ -30,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -77,6 +81,42 @@ def stack_sources(personas: Any, human: Any, outcome: str, human_outcome: str,
 JOINT_SAMPLER = Sampler(draws=500, tune=500, chains=2, backend="nutpie")
 
 
+def term_variables(terms: Sequence[str]) -> list[str]:
+    """The columns named by model terms (``"a:b"`` interactions split), in order.
+
+    >>> term_variables(["state", "age6:educ5", "age6"])
+    ['state', 'age6', 'educ5']
+    """
+    return list(dict.fromkeys(p for t in terms for p in t.split(":") if p))
+
+
+def check_bias_structure(bias_by: str | None, cells: Sequence[str],
+                         fixed: Sequence[str] = ()) -> bool:
+    """Warn (``UserWarning``) when the persona-bias structure is confounded with the domain
+    structure; return whether it is.
+
+    A persona x ``bias_by`` term without ``bias_by``'s own main effect (a ``cells`` term or a
+    ``fixed`` effect) absorbs the groups' average of the other effects (e.g. the mean state
+    effect of each region: the state intercepts are shrunk to zero, so a region's mean state
+    effect is partly carried by its bias level). The LLM's bias then moves with the regions'
+    true levels: in ``calib demo``'s design a true shift of 2.0 everywhere was estimated at 2.30
+    in the Northeast and 1.80 in the South, and state intervals covered 75%.
+
+    >>> check_bias_structure(None, ["state", "age6"])
+    False
+    >>> check_bias_structure("region", ["state", "age6"], fixed=["region"])
+    False
+    """
+    if bias_by is None or bias_by in cells or bias_by in fixed:
+        return False
+    warnings.warn(
+        f"joint_mrp: bias_by={bias_by!r} without a {bias_by!r} main effect is confounded with "
+        f"the domain structure (the persona x {bias_by} bias absorbs each {bias_by}'s average "
+        f"of the other effects, e.g. its states' mean); add {bias_by!r} to fixed= (or cells=) "
+        "or leave bias_by=None (one bias term, the default)", UserWarning, stacklevel=3)
+    return True
+
+
 def fit_joint(
     personas: Any,
     human: Any,
@@ -84,25 +124,34 @@ def fit_joint(
     human_outcome: str,
     *,
     cells: Sequence[str] = DEFAULT_CELLS,
-    bias_by: str | None = "region",
+    bias_by: str | None = None,
+    fixed: Sequence[str] = (),
     sampler: Sampler | None = None,
     gate: Gate | Literal["raise", "warn"] = "raise",
 ) -> Any:
     """Fit the joint persona + human model (an :class:`calib.mrp.MRPFit`).
 
-    ``sampler`` (default :data:`JOINT_SAMPLER`) and ``gate`` are those of
-    :func:`calib.mrp.fit`.
+    ``cells`` are the varying intercepts (``"a:b"`` for an interaction); ``fixed`` the fixed
+    effects (text -> treatment coding, numbers -> a slope). ``bias_by`` (default ``None``: a
+    single persona-bias term) adds a partially pooled persona x group bias; it needs that
+    group's main effect in ``cells`` or ``fixed``, otherwise it is confounded with the domain
+    structure (:func:`check_bias_structure` warns). ``sampler`` (default
+    :data:`JOINT_SAMPLER`) and ``gate`` are those of :func:`calib.mrp.fit`.
     """
-
-    variables: list[str] = list(dict.fromkeys([*cells, *([bias_by] if bias_by else [])]))
+    check_bias_structure(bias_by, cells, fixed)
+    variables = term_variables([*cells, *fixed, *([bias_by] if bias_by else [])])
     data = stack_sources(personas, human, outcome, human_outcome, variables)
     if bias_by:
         data["bias"] = np.where(data["source"] == "human", "human",
                                 "persona:" + data[bias_by].astype(str))
     else:
         data["bias"] = data["source"]
-    data = data[[*cells, "bias", "y"]]
-    return fit(data, "y", group_effects=[*cells, "bias"],
+    for c in fixed:  # numeric fixed effects are slopes: back to numbers
+        num = pd.to_numeric(data[c], errors="coerce")
+        if num.notna().all():
+            data[c] = num.astype(float)
+    data = data[[*term_variables([*cells, *fixed]), "bias", "y"]]
+    return fit(data, "y", group_effects=[*cells, "bias"], fixed_effects=list(fixed),
                sampler=JOINT_SAMPLER if sampler is None else sampler, gate=gate)
 
 
@@ -181,5 +230,5 @@ def source_bias(fit: Any, level: float = 0.95) -> pd.DataFrame:
                          for g, d in rows])
 
 
-__all__ = ["joint_mrp", "fit_joint", "stack_sources", "source_bias", "DEFAULT_CELLS",
+__all__ = ["joint_mrp", "fit_joint", "check_bias_structure", "term_variables", "stack_sources", "source_bias", "DEFAULT_CELLS",
            "JOINT_SAMPLER"]

@@ -300,8 +300,9 @@ def run_partisan(inp: StudyInput) -> pd.DataFrame:
 
 def run_joint_mrp(inp: StudyInput) -> pd.DataFrame:
     """Joint persona-human MRP (:func:`calib.hybrid.joint_mrp`): one model of the LLM's and the
-    humans' answers with a partially pooled persona-bias term per ``bias_by`` group (default
-    ``region``), poststratified over the frame with the bias switched off."""
+    humans' answers with one persona-bias term (``bias_by=None``; a per-group term needs that
+    group's main effect, ``fixed=[group]``, else it is confounded with the states), poststratified
+    over the frame with the bias switched off."""
     from calib.hybrid.joint_mrp import JOINT_SAMPLER
     from calib.mrp import fit_options
 
@@ -309,7 +310,7 @@ def run_joint_mrp(inp: StudyInput) -> pd.DataFrame:
         raise DataError("joint-mrp needs a poststratification frame (frame=...)")
     if inp.human is None or inp.human_outcome is None:
         raise DataError("joint-mrp needs human=... with human_outcome= (the human's real answer)")
-    o = {"draws": 500, "tune": 500, "chains": 4, "bias_by": "region", "seed": inp.seed,
+    o = {"draws": 500, "tune": 500, "chains": 4, "bias_by": None, "seed": inp.seed,
          **inp.opts("joint-mrp")}
     cells = list(o.pop("cells", [inp.by, *inp.variables]))
     t = joint_mrp(inp.personas, inp.human, inp.outcome, inp.human_outcome, inp.frame,

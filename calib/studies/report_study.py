@@ -17,6 +17,7 @@ import pandas as pd
 from calib import __version__
 from calib.core.sample import Sample
 from calib.studies.comparison import frame_targets
+from calib.studies.demo_coverage import with_coverage
 from calib.weighting.diagnostics import margin_table
 
 NOTE_WEIGHTING = (
@@ -44,8 +45,12 @@ def _margins(res: Any, variables: list[str]) -> tuple[Any, Any, pd.DataFrame | N
     return before, raked.weight_array, mt
 
 
-def study_report(res: Any, path: str | Path, *, overwrite: bool = False, mrp_fit: Any = None) -> Path:
-    """Render the report of ``res`` (a :class:`calib.studies.pipeline.StudyResult`) to ``path``."""
+def study_report(res: Any, path: str | Path, *, overwrite: bool = False, mrp_fit: Any = None,
+                 coverage: pd.DataFrame | None = None) -> Path:
+    """Render the report of ``res`` (a :class:`calib.studies.pipeline.StudyResult`) to ``path``.
+
+    ``coverage`` (:func:`calib.studies.demo_coverage.repeated_coverage`): per method the state
+    coverage over repetitions with its MCSE; it replaces the one-run ``coverage`` column."""
     # deferred: calib.report loads matplotlib, which a study without a report never needs
     from calib.report import ReportData, render
     from calib.report.parts import ev_variance_text, from_forecast
@@ -59,7 +64,10 @@ def study_report(res: Any, path: str | Path, *, overwrite: bool = False, mrp_fit
     keep = [c for c in ["method", "rmse", "bias", "coverage", "winners_correct", "national",
                         "national_truth", "ess", "seconds", "bt_ev_error", "bt_brier",
                         "bt_log_score", "bt_coverage", "status"] if c in summary.columns]
-    methods = summary[keep].rename(columns=lambda c: c.replace("bt_", "backtest_"))
+    methods = summary[keep]
+    if coverage is not None:
+        methods = with_coverage(methods, coverage)
+    methods = methods.rename(columns=lambda c: c.replace("bt_", "backtest_"))
     prov: dict[str, Any] = dict(default_provenance())
     prov.update({
         "calib": __version__,
@@ -70,6 +78,11 @@ def study_report(res: Any, path: str | Path, *, overwrite: bool = False, mrp_fit
     if res.study is not None:
         prov["simulation"] = res.study.params
     notes = [NOTE_WEIGHTING]
+    if coverage is not None and len(coverage):
+        notes.append(f"Coverage: share of the 95% state intervals covering the certified "
+                     f"result over up to {int(coverage['reps'].max())} simulated repetitions "
+                     "(coverage_reps), with its Monte Carlo SE (repetitions as clusters); "
+                     "coverage_reps 1 is this run only. Full studies: docs/validation.md.")
     diag = None
     div = None
     mrp_fit = mrp_fit if mrp_fit is not None else res.comparison.fits.get("mrp")

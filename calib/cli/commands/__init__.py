@@ -36,9 +36,10 @@ HELP: dict[str, tuple[str, str]] = {
                    'over FRAME by --by. A progress bar shows while sampling; the posterior summary '
                    'prints at the end.'),
     "hybrid": ("hybrid", 'Correct persona answers with a small human sample: PPI++ (prediction-powered '
-                         'inference, the humans rectify the persona estimate), a joint persona-human MRP with '
-                         'a partially pooled source-by-cell bias term, or partisan calibration. The output has'
-                         ' the columns of `calib estimate` plus n_human, n_effective_human and lambda.'),
+                         'inference, the humans rectify the persona estimate; direct per domain), a small-area'
+                         ' (Fay-Herriot) composite, a joint persona-human MRP with one persona-bias term, or '
+                         'partisan calibration. The output has the columns of `calib estimate` plus n_human, '
+                         'n_effective_human, lambda and estimator.'),
     "forecast": ("forecast", 'Simulate the electoral college from state estimates (correlated by a national '
                              'swing).'),
     "backtest": ("backtest", 'Score a forecast against certified results: RMSE and bias of the D two-party share, '

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import pandas as pd
 import typer
 
@@ -36,14 +35,12 @@ from calib.cli.commands._io import (
     require_columns,
     write_frames,
 )
+from calib.cli.commands._mrp_options import GATES, MISSING, check_interactions, gate_status
 from calib.core.errors import DataError
-from calib.mrp.diagnostics import Gate
 from calib.mrp.sampler import BACKENDS, Sampler
 
 COLUMNS = ["outcome", "level", "by", "domain", "estimate", "se", "ci_low", "ci_high", "n"]
 FAMILIES = ("binomial", "categorical")
-MISSING = ("error", "drop", "level")
-GATES = ("raise", "warn")
 CENTERED = {"auto": "auto", "true": True, "false": False}
 
 
@@ -105,10 +102,7 @@ def _check_choices(cmd: MRPCommand) -> None:
                                  ("--two-level", cmd.two_level, ("fixed", "group"))):
         if value not in allowed:
             raise DataError(f"{flag} {value!r}: use one of {list(allowed)}")
-    for it in cmd.interactions:
-        if len([p for p in it.split(":") if p]) < 2:
-            raise DataError(f"--interaction {it!r}: name two or more columns joined by ':' "
-                            "(e.g. age:educ)")
+    check_interactions(cmd.interactions)
 
 
 def terms(cmd: MRPCommand, rows: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
@@ -145,23 +139,6 @@ def _prepare(cmd: MRPCommand, rows: pd.DataFrame, fixed: list[str]) -> pd.DataFr
         if looks_numeric(rows[c]):
             rows[c] = rows[c].astype(float)
     return rows
-
-
-def gate_status(fit: Any, gate: Gate | str = "raise") -> str:
-    """``"pass"`` or ``"fail: <checks>"`` (r_hat, ess_bulk, ess_tail, divergences) of a fit
-    under the gate's limits."""
-    g = Gate.of(gate)
-    d = fit.diagnostics
-    failed = []
-    if (d["r_hat"].fillna(np.inf) > g.max_rhat).any():
-        failed.append("r_hat")
-    if (d["ess_bulk"].fillna(0) < g.min_ess_bulk).any():
-        failed.append("ess_bulk")
-    if (d["ess_tail"].fillna(0) < g.min_ess_tail).any():
-        failed.append("ess_tail")
-    if fit.options.get("divergences", 0) > g.max_divergences:
-        failed.append("divergences")
-    return "pass" if not failed else "fail: " + ", ".join(failed)
 
 
 def _frame(cmd: MRPCommand, fixed: list[str]) -> pd.DataFrame:
