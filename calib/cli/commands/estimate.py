@@ -24,6 +24,7 @@ Examples
 0.75
 """
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,6 +54,7 @@ from calib.cli.commands._weighting import (
     base_sample,
     weighting_options,
 )
+from calib.core.cells import missing_mask
 from calib.core.errors import DataError
 from calib.data.persist import sidecar
 from calib.estimation.request import EstimateRequest
@@ -159,13 +161,56 @@ def _sample(cmd: EstimateCommand, request: EstimateRequest, weighting: Weighting
     frame = read_input(cmd.input, "INPUT", cmd.codebook, note_to(echo, cmd.as_json))
     outcome = request.outcome
     require_columns(frame, [outcome, request.by], "INPUT (--outcome/--by)")
-    if looks_numeric(frame[outcome]):
-        frame = frame.copy()
-        frame[outcome] = to_numeric(frame, outcome, f"--outcome {outcome}")
+    frame = numeric_outcome(frame, outcome)
     if weighting.given:
         return apply(frame, weighting, strata=cmd.strata, cluster=cmd.cluster)
     return base_sample(frame, weighting, weight=cmd.weight, strata=cmd.strata,
                        cluster=cmd.cluster)
+
+
+#: A number written with a thousands separator or a decimal comma ("1,000", "0,5").
+_COMMA_NUMBER = re.compile(r"^\s*[+-]?(\d{1,3}(,\d{3})+(\.\d*)?|\d+,\d+)\s*$")
+
+
+def numeric_outcome(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """``frame`` with the outcome as numbers when every value that is not missing (blank or a
+    token such as ``NA``, ``refused``) is a number: the tokens become NaN (then left out,
+    refused or refused as a level by ``--missing``). A number written with a comma in an
+    otherwise numeric outcome is refused, naming the value and its (1-based data) row,
+    instead of silently making the outcome categorical.
+
+    Examples
+    --------
+    >>> f = numeric_outcome(pd.DataFrame({"y": ["1", "NA", "0"]}), "y")
+    >>> f["y"].tolist()
+    [1.0, nan, 0.0]
+    >>> numeric_outcome(pd.DataFrame({"y": ["1", "1,000"]}), "y")
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.DataError: --outcome y: the value '1,000' in row 2 is a number written with a comma; write 1000 (no thousands separator) or 0.5 (a decimal point)
+    """
+    col = frame[outcome]
+    if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        return frame
+    miss = missing_mask(col)
+    present = col[~miss]
+    if not len(present) or isinstance(col.dtype, pd.CategoricalDtype):
+        return frame
+    parsed = pd.to_numeric(present, errors="coerce")
+    bad = parsed.isna()
+    if bad.any():
+        comma = present[bad].astype(str).str.match(_COMMA_NUMBER)
+        if comma.all() and not bad.all():
+            first = present[bad].index[0]
+            raise DataError(
+                f"--outcome {outcome}: the value {present[first]!r} in row "
+                f"{int(frame.index.get_loc(first)) + 1} is a number written with a comma; "
+                "write 1000 (no thousands separator) or 0.5 (a decimal point)")
+        return frame
+    frame = frame.copy()
+    frame[outcome] = to_numeric(pd.DataFrame({outcome: col.where(~miss)}), outcome,
+                                f"--outcome {outcome}")
+    return frame
 
 
 def _report(table: pd.DataFrame, out: Path, request: EstimateRequest, as_json: bool,
@@ -179,6 +224,16 @@ def _report(table: pd.DataFrame, out: Path, request: EstimateRequest, as_json: b
     echo(f"{request.outcome}: {len(table)} estimates ({variance}"
          + (f"; {comp}" if comp else "") + f"); wrote {out}")
     echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def _outcome_missing(flag: str | None) -> Any:
+    """``--missing`` applies to the outcome and ``--by`` too; unset, their missing rows are
+    left out and counted (the weighting variables' default stays ``error``)."""
+    if flag is None:
+        return "drop"
+    if flag not in ("error", "drop", "level"):
+        raise DataError(f"--missing {flag!r}: use error, drop or level")
+    return flag
 
 
 def register(app: typer.Typer) -> None:
@@ -220,7 +275,8 @@ def register(app: typer.Typer) -> None:
         if not 0 < level < 1:
             raise DataError(f"--level {level}: a confidence level strictly between 0 and 1")
         request = EstimateRequest(outcome, by=by, variance=variance,  # type: ignore[arg-type]
-                                  replicates=replicates, seed=seed, level=level, progress=None)
+                                  replicates=replicates, seed=seed, level=level, progress=None,
+                                  missing=_outcome_missing(weighting.missing))
         cmd = EstimateCommand(input, out, weight=weight, cluster=cluster, strata=strata,
                               engine=engine, scheduler=scheduler, codebook=codebook,
                               replicates_out=replicates_out, overwrite=overwrite,
