@@ -40,7 +40,6 @@ from calib.cli.commands._io import (
     codebook_in_memory,
     dumps,
     frame_records,
-    looks_numeric,
     note_to,
     read_input,
     require_columns,
