@@ -203,6 +203,50 @@ def _previous_results(year: int) -> pd.DataFrame | None:
     return None
 
 
+#: Most simulations of one forecast (a (draws x 51) matrix: 1e6 draws is ~400 MB).
+MAX_DRAWS = 1_000_000
+
+
+def check_simulation(national_sd: float, draws: int) -> None:
+    """Refuse a national swing sd that is negative or not finite, and ``draws`` outside
+    1 .. :data:`MAX_DRAWS`.
+
+    >>> check_simulation(0.02, 1000)
+    >>> check_simulation(-0.02, 1000)
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.DataError: national_sd=-0.02 (--national-sd): the sd of the national swing must be a finite number >= 0, e.g. 0.02
+    """
+    if not (isinstance(national_sd, int | float) and np.isfinite(national_sd)
+            and national_sd >= 0):
+        raise DataError(f"national_sd={national_sd!r} (--national-sd): the sd of the national "
+                        "swing must be a finite number >= 0, e.g. 0.02")
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or not (
+            1 <= draws <= MAX_DRAWS):
+        raise DataError(f"draws={draws!r} (--draws): give a whole number of simulations from 1 "
+                        f"to {MAX_DRAWS:,} (e.g. 20000)")
+
+
+def check_shares(est: pd.DataFrame) -> None:
+    """Refuse state estimates (two-party shares) or se outside [0, 1] or not finite, naming
+    the state and the value (percentages: divide by 100)."""
+    checks = [("estimate", lambda v: np.isfinite(v) & (v >= 0) & (v <= 1))]
+    if "se" in est.columns:
+        checks.append(("se", lambda v: np.isfinite(v) & (v >= 0)))
+    for col, ok in checks:
+        values = pd.to_numeric(est[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~ok(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            hint = ("; percentages? divide by 100" if col == "estimate" and np.isfinite(values[i])
+                    and 1 < values[i] <= 100 else "")
+            raise DataError(
+                f"state {est['state'].iloc[i]!r}: {col} {values[i]:g} is not a two-party "
+                f"share in [0, 1]{hint} ({int(bad.sum())} such rows)" if col == "estimate" else
+                f"state {est['state'].iloc[i]!r}: se {values[i]:g} must be a finite "
+                f"number >= 0 ({int(bad.sum())} such rows)")
+
+
 def forecast(
     state_estimates: pd.DataFrame | str | Path,
     year: int,
@@ -240,7 +284,9 @@ def forecast(
     """
     if not 0 < level < 1:
         raise DataError(f"level={level}: give a probability between 0 and 1")
+    check_simulation(national_sd, draws)
     est = read_state_estimates(state_estimates)
+    check_shares(est)
     rng = np.random.default_rng(seed)
     ev = electoral_votes(year).reindex(list(STATES))
     if ev.isna().any() or int(ev.sum()) != 538:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from calib.cli.commands._weighting import method_options, validate
+from calib.cli.commands._weighting import check_population, method_options, validate
 from calib.core.errors import DataError
 from calib.outofcore import choose_engine, engine_name, weight_files
 from calib.outofcore.sources import expand
@@ -80,7 +80,9 @@ def _targets(weighting: Any) -> Any:
 
     if weighting.targets is None:
         raise DataError("--targets is missing; give the targets file")
-    return Targets.read(weighting.targets, population=weighting.population)
+    targets = Targets.read(weighting.targets, population=weighting.population)
+    check_population(targets, weighting.population)
+    return targets
 
 
 def weight_command(
