@@ -134,8 +134,34 @@ class Forecast:
 
     @classmethod
     def read(cls, path: str | Path) -> Forecast:
-        """Read a forecast written by :meth:`write`."""
-        d = json.loads(Path(path).read_text())
+        """Read a forecast written by :meth:`write`; anything else (not JSON, empty, a
+        folder, missing keys) is a :class:`DataError` naming the file."""
+        p = Path(path)
+        if not p.is_file():
+            raise DataError(f"FORECAST {str(p)!r} is not a file; give the FORECAST.json that "
+                            "calib forecast wrote")
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataError(f"FORECAST {str(p)!r} is not JSON ({err}); give the FORECAST.json "
+                            "that calib forecast wrote") from None
+        keys = ("year", "states", "ev_draws", "popular_draws", "level")
+        lacks = [k for k in keys if not isinstance(d, dict) or k not in d]
+        if lacks:
+            raise DataError(f"FORECAST {str(p)!r} lacks the keys {lacks}; give the "
+                            "FORECAST.json that calib forecast wrote")
+        try:
+            f = cls._from_dict(d)
+            need = [c for c in ("state", "estimate", "p_dem") if c not in f.states.columns]
+            if need:
+                raise ValueError(f"its states lack the columns {need}")
+            return f
+        except (TypeError, ValueError, KeyError) as err:
+            raise DataError(f"FORECAST {str(p)!r} has a malformed value ({err}); give the "
+                            "FORECAST.json that calib forecast wrote") from None
+
+    @classmethod
+    def _from_dict(cls, d: dict) -> Forecast:
         return cls(
             year=int(d["year"]),
             states=pd.DataFrame(d["states"]),
