@@ -51,6 +51,13 @@ class DiagnosticsError(CalibError, RuntimeError):
     exit_code = 3
 
 
+class MethodsFailedError(CalibError, RuntimeError):
+    """Every method of a comparison or study failed (each one's reason is in its status):
+    like non-convergence, the run produced no estimate, so it is not a success."""
+
+    exit_code = 3
+
+
 __all__ = [
     "CalibError",
     "DataError",
@@ -60,4 +67,5 @@ __all__ = [
     "OutputExistsError",
     "ConvergenceError",
     "DiagnosticsError",
+    "MethodsFailedError",
 ]

@@ -67,6 +67,7 @@ from calib.election import backtest, forecast
 from calib.studies.comparison import compare
 from calib.studies.election_study import election_study
 from calib.studies.report_study import study_report
+from calib.studies.study_schema import check_study
 
 SECTIONS = ("personas", "analysis", "benchmark", "forecast", "outputs")
 
@@ -94,15 +95,13 @@ class StudyResult:
 def load_study(path: str | Path) -> dict:
     """Read and check a study TOML."""
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"study file {str(p)!r} does not exist")
+    if not p.is_file():
+        raise DataError(f"study file {str(p)!r} does not exist or is not a file")
     try:
         cfg = tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as e:
         raise DataError(f"study file {str(p)!r} is not valid TOML: {e}") from e
-    unknown = sorted(set(cfg) - set(SECTIONS))
-    if unknown:
-        raise DataError(f"study file: unknown sections {unknown}; known: {list(SECTIONS)}")
+    check_study(cfg, f"study file {str(p)!r}")
     return cfg
 
 
@@ -175,6 +174,7 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
     ``progress`` (a callable) is called with each method's name once its forecast and
     backtest are done; ``bar`` draws a progress bar over the methods on stderr (None: when
     stderr is a terminal; the ``calib run`` CLI)."""
+    check_study(cfg)
     personas, human, study = _personas(cfg)
     ac = dict(cfg.get("analysis", {}))
     outcome = ac.get("outcome", "vote_dem")
@@ -190,6 +190,7 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
         level=float(ac.get("level", 0.95)), seed=ac.get("seed"), options=ac.get("options"),
         progress=bar,
     )  # fmt: skip
+    comparison.require_estimates()  # every method failed: exit 3, nothing written
     res = StudyResult(comparison=comparison, study=study, config=dict(cfg))
     fc = dict(cfg.get("forecast", {}))
     if fc and not comparison.table.empty:
