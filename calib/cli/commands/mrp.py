@@ -26,6 +26,7 @@ from calib.cli.commands._io import (
     read_frame,
     read_input,
     require_columns,
+    to_numeric,
     write_frame,
 )
 from calib.core.errors import DataError
@@ -74,12 +75,17 @@ def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) ->
 
     check_out(cmd.out, cmd.overwrite)
     check_out(cmd.draws_out, cmd.overwrite, "--draws-out")
+    if not 0 < cmd.level < 1:
+        raise DataError(f"--level {cmd.level}: a probability strictly between 0 and 1, e.g. "
+                        "0.95")
     rows = read_input(cmd.input, "INPUT", cmd.codebook, echo)
     require_columns(rows, [cmd.outcome, *cmd.groups], "INPUT (--outcome/--group)")
     if looks_numeric(rows[cmd.outcome]):
-        rows[cmd.outcome] = rows[cmd.outcome].astype(float)
-    fr = read_frame(cmd.frame, "--frame")
-    fr[cmd.frame_count] = fr[cmd.frame_count].astype(float)
+        rows[cmd.outcome] = to_numeric(rows, cmd.outcome, f"--outcome {cmd.outcome}")
+    fr = read_frame(cmd.frame, "--frame")  # checked before the fit, not after it
+    require_columns(fr, [cmd.frame_count, cmd.by], "--frame (--frame-count/--by)")
+    fr[cmd.frame_count] = to_numeric(fr, cmd.frame_count,
+                                     f"--frame-count {cmd.frame_count} (write 1000, not 1,000)")
     dp = None
     if cmd.domain_predictors is not None:
         dp = read_frame(cmd.domain_predictors, "--domain-predictors")
@@ -144,6 +150,10 @@ def register(app: typer.Typer) -> None:
         posterior summary prints at the end."""
         if sampler not in BACKENDS:
             raise DataError(f"--sampler {sampler!r}: use nutpie or pymc")
+        for flag, value, low in (("--draws", draws, 1), ("--tune", tune, 0),
+                                 ("--chains", chains, 1)):
+            if value < low:
+                raise DataError(f"{flag} {value}: give a whole number >= {low}")
         cmd = MRPCommand(input, outcome, frame, frame_count, tuple(group), by, out,
                          domain_predictors=domain_predictors, draws_out=draws_out, level=level,
                          overwrite=overwrite, codebook=codebook)
