@@ -131,10 +131,11 @@ def test_number_with_a_comma_in_an_outcome_is_named(tmp_path, capsys, engine):
     assert code == 2 and "'1,000'" in _one_error(text)
 
 
-def test_duplicate_column_name_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_duplicate_column_name_is_refused(tmp_path, capsys, engine):
     (tmp_path / "d.csv").write_text("sex,sex,y,w\nM,F,1,1\nF,M,0,1\n")
     code, text = _run(["estimate", tmp_path / "d.csv", "--outcome", "y", "--weight", "w",
-                       "--out", tmp_path / "e.csv"], capsys)
+                       "--engine", engine, "--out", tmp_path / "e.csv"], capsys)
     assert code == 2 and "'sex' twice" in _one_error(text)
 
 
@@ -220,6 +221,17 @@ def test_every_method_failed_exits_3(tmp_path, capsys):
     code, text = _run(["run", study], capsys)
     assert code == 3 and "every method failed" in _one_error(text)
     assert not (tmp_path / "o" / "summary.csv").exists()
+
+
+def test_compare_every_method_failed_exits_3(tmp_path, capsys):
+    from calib.studies.election_study import election_study
+
+    s = election_study(2024, per_state=10, human_n=0, seed=1)
+    s.personas[s.personas["persona_type"] == "meta"].to_csv(tmp_path / "p.csv", index=False)
+    code, text = _run(["compare", tmp_path / "p.csv", "--outcome", "vote_dem", "--certified",
+                       "2024", "--method", "propensity", "--out", tmp_path / "c.csv"], capsys)
+    assert code == 3 and "every method failed" in _one_error(text)
+    assert not (tmp_path / "c.csv").exists()
 
 
 # --- exit 1 on user error -> 2 ------------------------------------------------------------

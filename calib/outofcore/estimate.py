@@ -293,8 +293,8 @@ def _no_missing_outcome(con, sample, outcome: str) -> None:
     bad = con.execute(f"SELECT CAST({y} AS VARCHAR) FROM {rel} WHERE TRY_CAST({y} AS DOUBLE) "
                       "IS NULL LIMIT 1").fetchone()
     if bad is not None:
-        raise DataError(f"outcome {outcome!r} has the value {bad[0]!r}, not a number; out of "
-                        "core the outcome must be numeric (0/1 for a proportion; write 1000, "
+        raise DataError(f"outcome {outcome!r} is not numeric: it has the value {bad[0]!r}; "
+                        "out of core the outcome must be numeric (0/1 for a proportion; write 1000, "
                         "not 1,000): recode it first")
 
 
