@@ -98,7 +98,8 @@ def _check_table(body: Mapping[str, Any], keys: Mapping[str, Key], name: str,
             _check_table(v, spec.keys, f"{name} {k}", where)
 
 
-def _check_value(v: Any, spec: Key, name: str, where: str) -> None:
+def _check_value(value: Any, spec: Key, name: str, where: str) -> None:
+    v: Any = value  # one name, not narrowed by the isinstance checks below
     ok = {
         "str": isinstance(v, str), "file": isinstance(v, str), "bool": isinstance(v, bool),
         "int": isinstance(v, int) and not isinstance(v, bool),
@@ -109,14 +110,14 @@ def _check_value(v: Any, spec: Key, name: str, where: str) -> None:
     if not ok:
         raise DataError(f"{where}: {name} = {v!r}: give {_WORDS[spec.kind]}")
     if spec.kind in ("int", "float"):
-        low, high = spec.low, spec.high
-        if not math.isfinite(v) or (low is not None and v < low) or (
-                high is not None and v > high):
+        low, high, x = spec.low, spec.high, float(value)
+        if not math.isfinite(x) or (low is not None and x < low) or (
+                high is not None and x > high):
             raise DataError(f"{where}: {name} = {v!r} is out of range; give a value from "
                             f"{low:g} to {high:g}")
     if spec.kind == "list" and not v:
         raise DataError(f"{where}: {name} is empty; name at least one")
-    if spec.kind == "file" and Path(v).is_dir():
+    if spec.kind == "file" and Path(str(v)).is_dir():
         raise DataError(f"{where}: {name} = {v!r} is a folder; give the path of a file")
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 
@@ -200,10 +201,10 @@ def numeric_outcome(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:
     if bad.any():
         comma = present[bad].astype(str).str.match(_COMMA_NUMBER)
         if comma.all() and not bad.all():
-            first = present[bad].index[0]
+            pos = int(np.flatnonzero(~miss)[np.flatnonzero(bad.to_numpy())[0]])
             raise DataError(
-                f"--outcome {outcome}: the value {present[first]!r} in row "
-                f"{int(frame.index.get_loc(first)) + 1} is a number written with a comma; "
+                f"--outcome {outcome}: the value {col.iloc[pos]!r} in row {pos + 1} is a "
+                "number written with a comma; "
                 "write 1000 (no thousands separator) or 0.5 (a decimal point)")
         return frame
     frame = frame.copy()
