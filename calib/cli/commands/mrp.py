@@ -29,6 +29,7 @@ from calib.cli.commands._io import (
     to_numeric,
     write_frame,
 )
+from calib.cli.commands.estimate import numeric_outcome
 from calib.core.errors import DataError
 from calib.mrp.sampler import BACKENDS, Sampler
 
@@ -80,8 +81,8 @@ def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) ->
                         "0.95")
     rows = read_input(cmd.input, "INPUT", cmd.codebook, echo)
     require_columns(rows, [cmd.outcome, *cmd.groups], "INPUT (--outcome/--group)")
-    if looks_numeric(rows[cmd.outcome]):
-        rows[cmd.outcome] = to_numeric(rows, cmd.outcome, f"--outcome {cmd.outcome}")
+    # missing tokens (NA, refused) leave a 0/1 outcome numeric; "1,000" is named
+    rows = numeric_outcome(rows, cmd.outcome)
     fr = read_frame(cmd.frame, "--frame")  # checked before the fit, not after it
     require_columns(fr, [cmd.frame_count, cmd.by], "--frame (--frame-count/--by)")
     fr[cmd.frame_count] = to_numeric(fr, cmd.frame_count,
