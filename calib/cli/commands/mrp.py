@@ -29,7 +29,7 @@ from calib.cli.commands._io import (
     to_numeric,
     write_frame,
 )
-from calib.cli.commands.estimate import numeric_outcome
+from calib.cli.commands._outcome import numeric_outcome
 from calib.core.errors import DataError
 from calib.mrp.sampler import BACKENDS, Sampler
 
