@@ -80,13 +80,14 @@ def test_reader_errors(tmp_path: Path) -> None:
 
 def test_malformed_json_named_or_reported() -> None:
     path = FIX / "tianyi_personas_malformed.jsonl"
-    with pytest.raises(DataError, match="row 1 \\(persona_number 2\\), column 'meta_persona'"):
+    # rows are data rows numbered from 1 (the line after a header, or a JSONL's first line)
+    with pytest.raises(DataError, match="row 2 \\(persona_number 2\\), column 'meta_persona'"):
         read_tianyi_personas(path)
     with pytest.warns(UserWarning, match="2 malformed"):
         got = read_tianyi_personas(path, errors="report")
     long, rep = got.frame, got.report
     assert rep.errors[["row", "column"]].values.tolist() == [
-        [1, "meta_persona"], [0, f"{M1}_objective_table_persona"]]
+        [2, "meta_persona"], [1, f"{M1}_objective_table_persona"]]
     assert f"1:{M1}:objective" not in set(long["persona_id"])
     assert "2:meta" not in set(long["persona_id"])
     assert len(long) == 2 * 7 - 2 - 1  # two excluded cells, one empty descriptive

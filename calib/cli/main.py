@@ -129,23 +129,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exc.exit_code
     except (KeyboardInterrupt, BrokenPipeError):
         code = 130
-    except Exception as exc:  # a bug, not bad input: one line, the traceback with --debug
+    except Exception as exc:
         if _state["debug"]:
             raise
-        code = 1
-        if isinstance(exc, ImportError) and missing_extra(exc):
+        code = _user_error(exc)  # bad input (a file, memory, DuckDB/Arrow): 2, else None
+        if code is None and isinstance(exc, ImportError) and missing_extra(exc):
             # an optional module imported outside calib.core.optional.require: bad setup,
             # not a bug; name the fix
             typer.echo(f"error: {install_hint(exc.name or '', 'this command')}", err=True)
             code = 2
-        else:
+        elif code is None:  # a bug, not bad input: one line, the traceback with --debug
             typer.echo(f"internal {_one_line(exc)} ({type(exc).__name__}; rerun with "
                        "calib --debug ... for the traceback and please report it)", err=True)
+            code = 1
     finally:
         warnings.showwarning = shown
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _user_error(exc: Exception) -> int | None:
+    """Exit 2 (and a one-line message naming the file) for errors that come from the user's
+    files or machine rather than from calib: an OSError (a folder, an unwritable path, a full
+    disk), a MemoryError (a problem too large for this machine), a DuckDB or Arrow error
+    reading a user file. None for anything else: that is a bug and stays exit 1."""
+    if isinstance(exc, OSError):
+        name = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        why = exc.strerror or _one_line(exc).removeprefix("error: ")
+        typer.echo(f"error: cannot read or write{name}: {why}; check the path, its "
+                   "permissions and the free disk space", err=True)
+        return 2
+    if isinstance(exc, MemoryError):
+        typer.echo("error: out of memory; use fewer --by levels or rows, or --engine duckdb "
+                   f"({type(exc).__name__})", err=True)
+        return 2
+    module = type(exc).__module__ or ""
+    if module.split(".")[0] in ("duckdb", "_duckdb", "pyarrow"):
+        typer.echo(f"{_one_line(exc)} ({type(exc).__name__}: an input file could not be read "
+                   "as expected; check that it is complete and of the format its extension "
+                   "says, and that the columns have the types used)", err=True)
+        return 2
+    return None
 
 
 __all__ = ["app", "main"]

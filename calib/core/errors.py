@@ -68,6 +68,13 @@ class MissingDependencyError(CalibError, ImportError):
     it (see :func:`calib.core.optional.require`)."""
 
 
+class MethodsFailedError(CalibError, RuntimeError):
+    """Every method of a comparison or study failed (each one's reason is in its status):
+    like non-convergence, the run produced no estimate, so it is not a success."""
+
+    exit_code = 3
+
+
 __all__ = [
     "CalibError",
     "MissingFileError",
@@ -79,4 +86,5 @@ __all__ = [
     "OutputExistsError",
     "ConvergenceError",
     "DiagnosticsError",
+    "MethodsFailedError",
 ]

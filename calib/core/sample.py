@@ -36,18 +36,24 @@ if TYPE_CHECKING:
     from calib.core.targets import Targets
 
 
+def _rows(mask: np.ndarray) -> list[int]:
+    """The first five rows where ``mask`` holds, numbered as data rows from 1 (the row after
+    a file's header is row 1), as every calib message numbers rows."""
+    return (np.flatnonzero(mask)[:5] + 1).tolist()
+
+
 def check_weights(w: np.ndarray, name: str = "weight", index: pd.Index | None = None) -> np.ndarray:
     """Validate weights: finite, non-negative, not all zero. Returns a float array."""
     w = np.asarray(w, dtype=float)
     bad = ~np.isfinite(w)
     if bad.any():
-        where = "" if index is None else f" (first rows: {list(index[bad][:5])})"
+        where = "" if index is None else f" (first rows: {_rows(bad)})"
         raise DataError(
             f"{name}: {int(bad.sum())} missing or infinite weights{where}; fix or drop those rows"
         )
     neg = w < 0
     if neg.any():
-        where = "" if index is None else f" (first rows: {list(index[neg][:5])})"
+        where = "" if index is None else f" (first rows: {_rows(neg)})"
         raise DataError(f"{name}: {int(neg.sum())} negative weights{where}; weights must be >= 0")
     if w.size and not (w > 0).any():
         raise DataError(f"{name}: all weights are zero")

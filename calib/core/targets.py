@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from calib.core.cells import format_level
-from calib.core.errors import TargetError
+from calib.core.errors import CalibError, TargetError
 from calib.core.literals import Scale
 from calib.core.util import check_output, read_csv_text
 
@@ -351,12 +351,22 @@ class Targets:
         :func:`calib.data.tables.read_table`; both use that one CSV rule.
         """
         path = Path(path)
-        if not path.exists():
-            raise TargetError(f"targets file {str(path)!r} does not exist")
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        else:
-            df = read_csv_text(path)
+        if not path.is_file():
+            raise TargetError(f"targets file {str(path)!r} does not exist or is not a file")
+        try:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                df = pd.read_parquet(path)
+            else:
+                df = read_csv_text(path)
+        except CalibError:
+            raise
+        except (ValueError, OSError, pd.errors.ParserError) as err:  # empty, truncated ...
+            raise TargetError(f"targets file {str(path)!r} could not be read ({err}); give "
+                              "a CSV or Parquet file with columns variable,level,total|share"
+                              ) from None
+        if df.empty:
+            raise TargetError(f"targets file {str(path)!r} has no rows; give one row per "
+                              "variable and level (columns variable,level,total|share)")
         kw.setdefault("source", str(path))
         return cls.from_frame(df, population, **kw)
 

@@ -132,9 +132,44 @@ def read_csv_text(path: str | os.PathLike, *, sep: str = ",") -> pd.DataFrame:
     """
     import pandas as pd
 
-    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
-                       na_values=list(CSV_NA_VALUES))
+    frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
+                        na_values=list(CSV_NA_VALUES))
+    _no_duplicate_columns(path, sep)
+    return frame
 
 
-__all__ = ["CSV_NA_VALUES", "check_output", "kish_ess", "kish_ess_sums", "read_csv_text",
+def _no_duplicate_columns(path: str | os.PathLike, sep: str) -> None:
+    """Refuse a header that names a column twice (pandas would silently rename the second
+    ``sex.1`` and every command would use the first)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        header = next(csv.reader(fh, delimiter=sep), [])
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataError(f"{str(path)!r}: the header names the column {name!r} twice; "
+                            "rename or remove one of them")
+        seen.add(name)
+
+
+def check_solver(tol: float | None, max_iter: int | None, what: str = "") -> None:
+    """Refuse a tolerance that is not > 0 (and finite) or fewer than 1 iteration, naming the
+    option (``what`` prefixes the flag names, e.g. ``"--"`` on the command line).
+
+    >>> check_solver(1e-8, 100)
+    >>> check_solver(0, 100)
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.DataError: tol=0: the convergence tolerance must be a number > 0, e.g. 1e-10
+    """
+    if tol is not None and not (isinstance(tol, int | float) and np.isfinite(tol) and tol > 0):
+        raise DataError(f"{what}tol={tol!r}: the convergence tolerance must be a number > 0, "
+                        "e.g. 1e-10")
+    if max_iter is not None and not (isinstance(max_iter, int | np.integer) and max_iter >= 1):
+        raise DataError(f"{what}max_iter={max_iter!r}: the most iterations must be an integer "
+                        ">= 1")
+
+
+__all__ = ["CSV_NA_VALUES", "check_output", "check_solver", "kish_ess", "kish_ess_sums", "read_csv_text",
            "z_value"]

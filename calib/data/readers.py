@@ -394,11 +394,11 @@ class _CellParser:
             except ValueError as err:
                 if self.mode == "raise":
                     raise DataError(
-                        f"row {i} (persona_number {format_level(self.numbers[i])}), column "
+                        f"row {i + 1} (persona_number {format_level(self.numbers[i])}), column "
                         f"{col!r}: {err}. Fix the cell, or pass errors='report' to exclude such "
                         "cells and list them"
                     ) from None
-                self.errors.append({"row": i, "persona_number": self.numbers[i], "column": col,
+                self.errors.append({"row": i + 1, "persona_number": self.numbers[i], "column": col,
                                     "error": str(err)})  # fmt: skip
                 out.append(_BAD)
         return out

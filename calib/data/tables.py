@@ -103,6 +103,8 @@ def read_table(path: str | Path, what: str = "file") -> pd.DataFrame:
             frame = pd.read_parquet(p, engine="pyarrow")
         else:
             frame = pd.read_json(p, orient="records", dtype=False)
+    except DataError:  # already names the file and the fix (a duplicate column name)
+        raise
     except (ValueError, OSError, pd.errors.ParserError) as err:
         raise DataError(f"{what} {str(p)!r} could not be read as {kind} ({err}); check the "
                         "file") from None

@@ -159,8 +159,34 @@ class Forecast:
 
     @classmethod
     def read(cls, path: str | Path) -> Forecast:
-        """Read a forecast written by :meth:`write`."""
-        d = json.loads(Path(path).read_text())
+        """Read a forecast written by :meth:`write`; anything else (not JSON, empty, a
+        folder, missing keys) is a :class:`DataError` naming the file."""
+        p = Path(path)
+        if not p.is_file():
+            raise DataError(f"FORECAST {str(p)!r} is not a file; give the FORECAST.json that "
+                            "calib forecast wrote")
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataError(f"FORECAST {str(p)!r} is not JSON ({err}); give the FORECAST.json "
+                            "that calib forecast wrote") from None
+        keys = ("year", "states", "ev_draws", "popular_draws", "level")
+        lacks = [k for k in keys if not isinstance(d, dict) or k not in d]
+        if lacks:
+            raise DataError(f"FORECAST {str(p)!r} lacks the keys {lacks}; give the "
+                            "FORECAST.json that calib forecast wrote")
+        try:
+            f = cls._from_dict(d)
+            need = [c for c in ("state", "estimate", "p_dem") if c not in f.states.columns]
+            if need:
+                raise ValueError(f"its states lack the columns {need}")
+            return f
+        except (TypeError, ValueError, KeyError) as err:
+            raise DataError(f"FORECAST {str(p)!r} has a malformed value ({err}); give the "
+                            "FORECAST.json that calib forecast wrote") from None
+
+    @classmethod
+    def _from_dict(cls, d: dict) -> Forecast:
         return cls(
             year=int(d["year"]),
             states=pd.DataFrame(d["states"]),
@@ -228,6 +254,50 @@ def _previous_results(year: int) -> pd.DataFrame | None:
     return None
 
 
+#: Most simulations of one forecast (a (draws x 51) matrix: 1e6 draws is ~400 MB).
+MAX_DRAWS = 1_000_000
+
+
+def check_simulation(national_sd: float, draws: int) -> None:
+    """Refuse a national swing sd that is negative or not finite, and ``draws`` outside
+    1 .. :data:`MAX_DRAWS`.
+
+    >>> check_simulation(0.02, 1000)
+    >>> check_simulation(-0.02, 1000)
+    Traceback (most recent call last):
+    ...
+    calib.core.errors.DataError: national_sd=-0.02 (--national-sd): the sd of the national swing must be a finite number >= 0, e.g. 0.02
+    """
+    if not (isinstance(national_sd, int | float) and np.isfinite(national_sd)
+            and national_sd >= 0):
+        raise DataError(f"national_sd={national_sd!r} (--national-sd): the sd of the national "
+                        "swing must be a finite number >= 0, e.g. 0.02")
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or not (
+            1 <= draws <= MAX_DRAWS):
+        raise DataError(f"draws={draws!r} (--draws): give a whole number of simulations from 1 "
+                        f"to {MAX_DRAWS:,} (e.g. 20000)")
+
+
+def check_shares(est: pd.DataFrame) -> None:
+    """Refuse state estimates (two-party shares) or se outside [0, 1] or not finite, naming
+    the state and the value (percentages: divide by 100)."""
+    checks = [("estimate", lambda v: np.isfinite(v) & (v >= 0) & (v <= 1))]
+    if "se" in est.columns:
+        checks.append(("se", lambda v: np.isfinite(v) & (v >= 0)))
+    for col, ok in checks:
+        values = pd.to_numeric(est[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~ok(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            hint = ("; percentages? divide by 100" if col == "estimate" and np.isfinite(values[i])
+                    and 1 < values[i] <= 100 else "")
+            raise DataError(
+                f"state {est['state'].iloc[i]!r}: {col} {values[i]:g} is not a two-party "
+                f"share in [0, 1]{hint} ({int(bad.sum())} such rows)" if col == "estimate" else
+                f"state {est['state'].iloc[i]!r}: se {values[i]:g} must be a finite "
+                f"number >= 0 ({int(bad.sum())} such rows)")
+
+
 def forecast(
     state_estimates: pd.DataFrame | str | Path,
     year: int,
@@ -265,7 +335,9 @@ def forecast(
     """
     if not 0 < level < 1:
         raise DataError(f"level={level}: give a probability between 0 and 1")
+    check_simulation(national_sd, draws)
     est = read_state_estimates(state_estimates)
+    check_shares(est)
     rng = np.random.default_rng(seed)
     ev = electoral_votes(year).reindex(list(STATES))
     if ev.isna().any() or int(ev.sum()) != 538:

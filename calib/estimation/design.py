@@ -148,7 +148,8 @@ def _codes(col: pd.Series, what: str, name: str) -> tuple[np.ndarray, tuple[str,
     if miss.any():
         raise DataError(
             f"{what} column {name!r}: {int(miss.sum())} missing values (first rows: "
-            f"{list(col.index[miss][:5])}); give every row its {what}"
+            f"{(np.flatnonzero(miss)[:5] + 1).tolist()}, numbered from 1); give every row its "
+            f"{what}"
         )
     labels = np.array([format_level(v) for v in col.to_numpy(dtype=object)], dtype=object)
     uniq, codes = np.unique(labels, return_inverse=True)

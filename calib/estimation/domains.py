@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from calib.core.cells import format_level, missing_mask
+from calib.core.cells import MISSING_LEVEL, format_level, missing_mask
 from calib.core.errors import DataError
 from calib.core.literals import STATS, Stat
 
@@ -135,7 +135,8 @@ class Estimands:
 
 
 def build(
-    frame: pd.DataFrame, outcome: str, by: str | None, stat: str
+    frame: pd.DataFrame, outcome: str, by: str | None, stat: str, *,
+    missing_level: bool = False,
 ) -> Estimands:
     """Estimand matrices for ``outcome`` (by ``by``) with statistic ``stat``.
 
@@ -157,6 +158,10 @@ def build(
                         f"{list(frame.columns)[:20]}")
     col = frame[outcome]
     miss = missing_mask(col)
+    numeric_col = pd.api.types.is_bool_dtype(col) or (
+        pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype))
+    if missing_level and not numeric_col:
+        col, miss = _as_level(col, miss)
     n = len(frame)
     if by is not None:
         if by not in frame.columns:
@@ -165,6 +170,8 @@ def build(
             raise DataError(f"by={by!r} is the outcome itself; choose another domain variable")
         bcol = frame[by]
         bmiss = missing_mask(bcol)
+        if missing_level:
+            bcol, bmiss = _as_level(bcol, bmiss)
         dom_codes, dom_levels = _levels(bcol, bmiss)
     else:
         bmiss = np.zeros(n, dtype=bool)
@@ -197,17 +204,29 @@ def build(
                      int(miss.sum()), int((bmiss & ~miss).sum()))
 
 
+def _as_level(col: pd.Series, miss: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """Missing values as the level ``"Missing"`` (then nothing is missing)."""
+    if not miss.any():
+        return col, miss
+    return col.astype(object).where(~miss, MISSING_LEVEL), np.zeros_like(miss)
+
+
 def _levels(col: pd.Series, miss: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Level text and code (-1 where missing) of every row, via one factorize pass."""
     codes_raw, uniques = pd.factorize(col, use_na_sentinel=True)
     labels = [format_level(u) for u in np.asarray(uniques, dtype=object)]
+    # a missing token ("NA", "refused") is no level: its rows are missing, not a phantom
+    # level with estimate 0
+    seen = np.zeros(len(labels), dtype=bool)
+    seen[codes_raw[(codes_raw >= 0) & ~miss]] = True
+    present = {lb for lb, s in zip(labels, seen, strict=True) if s}
     if isinstance(col.dtype, pd.CategoricalDtype):
         order = [format_level(c) for c in col.cat.categories]
-        levels = [c for c in order if c in set(labels)]
+        levels = [c for c in order if c in present]
     else:
-        levels = sorted(set(labels))
+        levels = sorted(present)
     lookup = {lv: i for i, lv in enumerate(levels)}
-    to_level = np.array([lookup[lb] for lb in labels] + [-1], dtype=np.int64)
+    to_level = np.array([lookup.get(lb, -1) for lb in labels] + [-1], dtype=np.int64)
     codes = to_level[codes_raw]  # the sentinel -1 picks the trailing -1
     codes[miss] = -1
     return codes, levels

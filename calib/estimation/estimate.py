@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from calib.core.cells import missing_mask
 from calib.core.errors import DataError
 from calib.core.progress import progress_bar
 from calib.core.sample import Sample
@@ -115,7 +116,8 @@ def estimate(sample: Sample, outcome: str | EstimateRequest, **options: Any) -> 
     var = spread.var
     se = np.sqrt(var)
     z = z_value(req.level)
-    deff = var / _srs_variance(est, w, theta, n, sw) if req.variance != "none" else var
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant outcome: deff 0/0 = NaN
+        deff = var / _srs_variance(est, w, theta, n, sw) if req.variance != "none" else var
     out = est.labels.copy()
     out["estimate"] = theta
     out["se"] = se
@@ -134,7 +136,11 @@ def estimate(sample: Sample, outcome: str | EstimateRequest, **options: Any) -> 
 def _domains_of(sample: Sample, req: EstimateRequest) -> _domains.Estimands:
     """The estimator of the request's outcome by domain; rows left out are warned about
     (``stacklevel`` names the caller of :func:`estimate`)."""
-    est = _domains.build(sample.frame, req.outcome, req.by, req.stat)
+    frame = sample.frame
+    if req.missing != "drop":
+        frame = _missing_policy(frame, req)
+    est = _domains.build(frame, req.outcome, req.by, req.stat,
+                         missing_level=req.missing == "level")
     if est.missing:
         warnings.warn(
             f"outcome {req.outcome!r}: {est.missing} rows with a missing value are left out of "
@@ -144,6 +150,32 @@ def _domains_of(sample: Sample, req: EstimateRequest) -> _domains.Estimands:
             f"by={req.by!r}: {est.missing_by} rows with a missing domain value belong to no "
             "domain (df.attrs['missing_by'])", UserWarning, stacklevel=3)
     return est
+
+
+def _missing_policy(frame: pd.DataFrame, req: EstimateRequest) -> pd.DataFrame:
+    """``missing="error"``: refuse missing outcome or domain values, naming the count and
+    the first (1-based data) row; ``"level"``: refuse it for a numeric outcome with missing
+    values (:func:`.domains.build` makes the level ``"Missing"``)."""
+    out = frame
+    for col, what in ((req.outcome, "outcome"), (req.by, "by")):
+        if col is None or col not in frame.columns:
+            continue  # build() names a missing column
+        miss = missing_mask(frame[col])
+        if not miss.any():
+            continue
+        if req.missing == "error":
+            raise DataError(
+                f"{what} {col!r}: {int(miss.sum())} rows have a missing value (blank, NA, "
+                f"refused ...; first in row {int(np.flatnonzero(miss)[0]) + 1}); drop them "
+                "(missing='drop', --missing drop) or keep them as a level "
+                "(missing='level', --missing level)")
+        values = frame[col]
+        if what == "outcome" and (pd.api.types.is_numeric_dtype(values.dtype)
+                                  or pd.api.types.is_bool_dtype(values.dtype)):
+            raise DataError(
+                f"outcome {col!r} is numeric: its {int(miss.sum())} missing values cannot be "
+                "a level; use missing='drop' (--missing drop) or impute them")
+    return out
 
 
 @dataclass(frozen=True)

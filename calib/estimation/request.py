@@ -14,7 +14,7 @@ Examples
 >>> EstimateRequest.of("y", varience="bootstrap")
 Traceback (most recent call last):
 ...
-calib.core.errors.DataError: unknown estimate option 'varience'; the options are by, stat, variance, level, replicates, seed, targets_se, lonely, mse, bootstrap_draw, progress
+calib.core.errors.DataError: unknown estimate option 'varience'; the options are by, stat, variance, level, replicates, seed, targets_se, lonely, mse, bootstrap_draw, progress, missing
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ Stat = Literal["mean", "total", "proportion"]
 Variance = Literal["linearization", "bootstrap", "subbootstrap", "canty-davison", "jackknife",
                    "none"]
 BootstrapDraw = Literal["auto", "rows", "groups"]
+Missing = Literal["drop", "error", "level"]
 
 VARIANCES: tuple[str, ...] = get_args(Variance)
 BOOTSTRAP_DRAWS: tuple[str, ...] = get_args(BootstrapDraw)
+MISSING: tuple[str, ...] = get_args(Missing)
 #: Bootstrap replicates of a request without ``replicates``.
 DEFAULT_REPLICATES = 200
 
@@ -64,6 +66,11 @@ class EstimateRequest:
         :func:`calib.estimation.estimate`).
     progress : a progress bar over the replicates on stderr (None: when stderr is a
         terminal).
+    missing : rows whose outcome or domain is missing (blank, NaN or a token such as ``NA``
+        or ``refused``, :data:`calib.core.cells.MISSING_TOKENS`): ``"drop"`` (default: left
+        out, counted in ``attrs`` and warned), ``"error"`` (refused, naming the count and
+        the first row) or ``"level"`` (a level ``"Missing"`` of a categorical outcome or of
+        the domain; a numeric outcome cannot have it).
 
     Raises
     ------
@@ -84,6 +91,7 @@ class EstimateRequest:
     mse: bool = False
     bootstrap_draw: BootstrapDraw = "auto"
     progress: bool | None = False
+    missing: Missing = "drop"
 
     def __post_init__(self) -> None:
         if self.variance not in VARIANCES:
@@ -101,6 +109,8 @@ class EstimateRequest:
                 "propagated by perturbing the targets per Rao-Wu bootstrap replicate; use "
                 "variance='bootstrap'"
             )
+        if self.missing not in MISSING:
+            raise DataError(f"missing={self.missing!r}: use 'drop', 'error' or 'level'")
         if self.bootstrap_draw not in BOOTSTRAP_DRAWS:
             raise DataError(f"bootstrap_draw={self.bootstrap_draw!r}: use 'auto', 'rows' or "
                             "'groups'")
@@ -127,5 +137,5 @@ class EstimateRequest:
         return cls(outcome, **options)
 
 
-__all__ = ["EstimateRequest", "VARIANCES", "BOOTSTRAP_DRAWS", "DEFAULT_REPLICATES", "Stat",
+__all__ = ["EstimateRequest", "VARIANCES", "BOOTSTRAP_DRAWS", "MISSING", "Missing", "DEFAULT_REPLICATES", "Stat",
            "Variance", "Lonely", "BootstrapDraw"]

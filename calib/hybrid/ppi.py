@@ -165,7 +165,8 @@ def numeric_column(frame: pd.DataFrame, col: str, what: str) -> np.ndarray:
     bad = ~np.isfinite(x)
     if bad.any():
         raise DataError(f"{what}: column {col!r} has {int(bad.sum())} missing or non-numeric "
-                        f"values (first rows {list(frame.index[bad][:5])}, e.g. "
+                        f"values (first rows {(np.flatnonzero(bad)[:5] + 1).tolist()}, "
+                        "numbered from 1, e.g. "
                         f"{s[bad].iloc[0]!r}); drop those rows or recode the answer to numbers")
     return x
 

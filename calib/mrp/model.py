@@ -240,6 +240,32 @@ def _cores(chains: int, cores: int | None) -> int:
 
 
 def _sample(model, compiled, sampler: Sampler, target_accept: float):
+    """Sample, and refuse a partial trace: PyMC (and nutpie) catch Ctrl-C and return the
+    draws so far, which would pass the gate and give estimates from an interrupted run."""
+    return complete_trace(_sample_all(model, compiled, sampler, target_accept), sampler)
+
+
+def complete_trace(idata: Any, s: Sampler) -> Any:
+    """``idata``, or :class:`KeyboardInterrupt` when it has fewer chains or draws than asked
+    (sampling was interrupted): an interrupted fit writes nothing (the CLI exits 130).
+
+    >>> from types import SimpleNamespace as NS
+    >>> ok = NS(posterior=NS(sizes={"chain": 2, "draw": 10}))
+    >>> complete_trace(ok, Sampler(draws=10, chains=2)) is ok
+    True
+    """
+    post = getattr(idata, "posterior", None)
+    sizes = getattr(post, "sizes", None)
+    if sizes is None:
+        return idata
+    chains, draws = int(sizes.get("chain", s.chains)), int(sizes.get("draw", s.draws))
+    if chains < s.chains or draws < s.draws:
+        raise KeyboardInterrupt(f"sampling was interrupted: {chains} chains x {draws} draws of "
+                                f"{s.chains} x {s.draws}; no estimates from a partial trace")
+    return idata
+
+
+def _sample_all(model, compiled, sampler: Sampler, target_accept: float):
     import pymc as pm
 
 
@@ -491,6 +517,12 @@ def _outcome_rows(df: pd.DataFrame, outcome: str, family: Family, success: str |
         dropped[outcome] = int(miss.sum())
         df = df.loc[~miss]
         ind = ind[:, ~miss]
+    seen = [lv for lv, k in zip(levels, ind.sum(axis=1), strict=True) if k > 0]
+    if len(seen) == 1 and ind.shape[1] > 0:
+        # the model cannot learn a share from one value (its R-hat is undefined, "nan")
+        raise DataError(f"outcome {outcome!r} takes the single value {seen[0]!r} in all "
+                        f"{ind.shape[1]} rows: its share is {seen[0]!r} everywhere and a "
+                        "model has nothing to fit; check the outcome column")
     return df, ind, levels, dropped
 
 

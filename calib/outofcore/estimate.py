@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calib.core.cells import MISSING_LEVEL, missing_mask
+from calib.core.cells import MISSING_LEVEL, MISSING_TOKENS, missing_mask
 from calib.core.errors import DataError
 from calib.core.util import kish_ess_sums, z_value
 from calib.estimation.linearization import RAKE_SWEEPS, raking_residuals
@@ -61,6 +61,7 @@ def _group(sample: Any, variables: list[str], outcome: str) -> pd.DataFrame:
         from calib.outofcore.duckdb_cells import connect, group_combos
 
         con = connect()
+        _no_missing_outcome(con, sample, outcome)
         try:
             raw = group_combos(sample.files, variables, base_weight=sample.base_weight,
                                products=products, con=con)
@@ -69,7 +70,6 @@ def _group(sample: Any, variables: list[str], outcome: str) -> pd.DataFrame:
                 f"outcome {outcome!r} is not numeric ({str(err).splitlines()[0]}); out of core "
                 "the outcome must be numeric (0/1 for a proportion): recode it first"
             ) from err
-        _no_missing_outcome(con, sample, outcome)
     return raw
 
 
@@ -264,6 +264,7 @@ def _group_total(sample: Any, outcome: str) -> pd.DataFrame:
     if sample.engine == "dask":
         raise DataError("an unweighted FileSample estimate without by= needs engine='duckdb'")
     con = connect()
+    _no_missing_outcome(con, sample, outcome)
     products = {k: tuple(f.format(y=outcome) for f in v) for k, v in _PRODUCTS.items()}
     aggs = [f"COUNT(*) AS {quote(N_COL)}",
             f"SUM({product_sql(('__w',), sample.base_weight)}) AS {quote(W_COL)}"]
@@ -272,27 +273,36 @@ def _group_total(sample: Any, outcome: str) -> pd.DataFrame:
     raw = con.execute(
         f"SELECT 'all' AS __all, {', '.join(aggs)} FROM {relation_sql(list(sample.files))}"
     ).df()
-    raw = raw.rename(columns={"__all": "__calib_all"})
-    _no_missing_outcome(con, sample, outcome)
-    return raw
+    return raw.rename(columns={"__all": "__calib_all"})
 
 
 def _no_missing_outcome(con, sample, outcome: str) -> None:
-    """Raise when the outcome has missing values in the files (never a silent drop)."""
+    """Raise when the outcome has missing values (blank, NaN or a missing token such as
+    ``NA`` or ``refused``) in the files, never a silent drop, or a value that is not a
+    number (named)."""
     from calib.outofcore.duckdb_cells import quote, relation_sql
 
-    nmiss = int(con.execute(
-        f"SELECT COUNT(*) FROM {relation_sql(list(sample.files))} "
-        f"WHERE {quote(outcome)} IS NULL OR isnan(CAST({quote(outcome)} AS DOUBLE))"
-    ).fetchone()[0])
+    y = quote(outcome)
+    text = f"lower(trim(CAST({y} AS VARCHAR)))"
+    tokens = ", ".join("'" + t.replace("'", "''") + "'" for t in sorted(MISSING_TOKENS))
+    token = f"{y} IS NULL OR {text} IN ({tokens}) OR isnan(TRY_CAST({y} AS DOUBLE))"
+    rel = relation_sql(list(sample.files))
+    nmiss = int(con.execute(f"SELECT COUNT(*) FROM {rel} WHERE {token}").fetchone()[0])
     if nmiss:
         raise _missing_outcome(outcome, nmiss)
+    bad = con.execute(f"SELECT CAST({y} AS VARCHAR) FROM {rel} WHERE TRY_CAST({y} AS DOUBLE) "
+                      "IS NULL LIMIT 1").fetchone()
+    if bad is not None:
+        raise DataError(f"outcome {outcome!r} is not numeric: it has the value {bad[0]!r}; "
+                        "out of core the outcome must be numeric (0/1 for a proportion; write 1000, "
+                        "not 1,000): recode it first")
 
 
 def _missing_outcome(outcome: str, nmiss: int) -> DataError:
     return DataError(
-        f"outcome {outcome!r}: {nmiss} rows have missing values; drop or impute them (or "
-        "recode the outcome) before estimating"
+        f"outcome {outcome!r}: {nmiss} rows have missing values (blank, NA, refused ...); out "
+        "of core they are refused: drop or impute them first, or use --engine memory, where "
+        "they are left out and counted"
     )
 
 

@@ -152,6 +152,8 @@ class FileSample:
                 "calib.Sample for the in-memory engine"
             )
         files = tuple(expand(paths))  # a missing file first: it is not an engine problem
+        for f in files:
+            _unique_columns(f)
         if engine == "dask":
             require("dask.dataframe", "engine='dask' (--engine dask)")
         handle = None
@@ -287,6 +289,33 @@ class FileSample:
         from calib.outofcore.estimate import estimate_files
 
         return estimate_files(self, outcome, by=by, level=level)
+
+
+def _unique_columns(path: str | os.PathLike) -> None:
+    """Refuse a file whose header names a column twice (the engines would rename the second
+    ``sex_1`` and use the first without notice); reads only the header or Parquet schema."""
+    p = str(path)
+    if p.lower().endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.read_schema(p).names
+        except (OSError, ValueError) as err:  # truncated or not Parquet
+            raise DataError(f"input file {p!r} could not be read as Parquet ({err}); check "
+                            "that it is complete") from None
+    elif p.lower().endswith((".csv", ".txt")):
+        import csv
+
+        with open(p, newline="", encoding="utf-8", errors="replace") as fh:
+            names = next(csv.reader(fh), [])
+    else:
+        return
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"input file {p!r}: the header names the column {name!r} twice; "
+                            "rename or remove one of them")
+        seen.add(name)
 
 
 __all__ = ["FileSample", "file_cells", "SQ_SUM"]

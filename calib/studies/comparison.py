@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from calib import mrp
-from calib.core.errors import CalibError, DataError
+from calib.core.errors import CalibError, DataError, MethodsFailedError
 from calib.core.progress import progress_bar
 from calib.core.sample import Sample
 from calib.core.targets import Margin, Targets
@@ -356,6 +356,16 @@ class Comparison:
         return self.summary[[c for c in cols if c in self.summary]].to_string(
             index=False, float_format=lambda x: f"{x:.4f}"
         )
+
+    def require_estimates(self) -> None:
+        """Raise :class:`~calib.core.errors.MethodsFailedError` (exit 3) when every method
+        failed, naming each method's reason."""
+        if not self.table.empty:
+            return
+        why = "; ".join(f"{r['method']}: {r.get('status', '')}"
+                        for r in self.summary.to_dict("records")) or "no methods"
+        raise MethodsFailedError(f"every method failed, nothing was estimated ({why}); fix "
+                                 "the inputs or choose other methods")
 
     @staticmethod
     def paths(path: str | Path) -> tuple[Path, Path]:

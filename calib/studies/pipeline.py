@@ -75,6 +75,7 @@ from calib.election import backtest, forecast
 from calib.studies.comparison import compare
 from calib.studies.election_study import election_study
 from calib.studies.report_study import study_report
+from calib.studies.study_schema import check_study
 
 SECTIONS = ("personas", "analysis", "benchmark", "forecast", "outputs", "mrp")
 #: ``[mrp]`` keys (the flags of ``calib mrp``) -> :func:`calib.mrp.fit` options.
@@ -143,15 +144,13 @@ class StudyResult:
 def load_study(path: str | Path) -> dict:
     """Read and check a study TOML."""
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"study file {str(p)!r} does not exist")
+    if not p.is_file():
+        raise DataError(f"study file {str(p)!r} does not exist or is not a file")
     try:
         cfg = tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as e:
         raise DataError(f"study file {str(p)!r} is not valid TOML: {e}") from e
-    unknown = sorted(set(cfg) - set(SECTIONS))
-    if unknown:
-        raise DataError(f"study file: unknown sections {unknown}; known: {list(SECTIONS)}")
+    check_study(cfg, f"study file {str(p)!r}")
     return cfg
 
 
@@ -227,6 +226,7 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
 
     The outputs (``[outputs] dir``) are checked before any work and published together at the
     end: a run that fails half way (a method, the report) leaves nothing under their names."""
+    check_study(cfg)
     oc = dict(cfg.get("outputs", {}))
     if oc.get("dir"):
         check_study_outputs(cfg, Path(oc["dir"]), overwrite=bool(oc.get("overwrite", False)))
@@ -245,6 +245,7 @@ def run_study(cfg: Mapping[str, Any], *, progress: Any = None,
         level=float(ac.get("level", 0.95)), seed=ac.get("seed"), options=_options(cfg, ac),
         progress=bar,
     )  # fmt: skip
+    comparison.require_estimates()  # every method failed: exit 3, nothing written
     res = StudyResult(comparison=comparison, study=study, config=dict(cfg))
     fc = dict(cfg.get("forecast", {}))
     if fc and not comparison.table.empty:

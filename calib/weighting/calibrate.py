@@ -26,6 +26,7 @@ from calib.core.errors import ConvergenceError, DataError, InfeasibleError
 from calib.core.literals import DistanceName, MissingRule
 from calib.core.sample import Sample
 from calib.core.targets import Targets
+from calib.core.util import check_solver
 from calib.weighting import distance as _distance
 from calib.weighting import problem as _design
 from calib.weighting.solution import CellSolution
@@ -294,6 +295,7 @@ def calibrate(
     """
     if trim is not None:
         trim = _check_trim(trim)
+    check_solver(tol, max_iter)
     _distance.check_bounds(_distance.get(distance), bounds)  # refuse bad bounds before building
     d = _design.build(
         sample.frame, sample.weight_array, targets, population=population, missing=missing

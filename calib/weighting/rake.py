@@ -19,6 +19,7 @@ from calib.core.errors import ConvergenceError, DataError
 from calib.core.literals import MissingRule
 from calib.core.sample import Sample
 from calib.core.targets import Targets
+from calib.core.util import check_solver
 from calib.weighting import problem as _design
 from calib.weighting.ipf import ipf
 from calib.weighting.solution import CellSolution
@@ -72,6 +73,7 @@ def rake(
     >>> w.groupby(df["sex"]).sum().round(8).tolist(), w.groupby(df["age"]).sum().round(8).tolist()
     ([50.0, 50.0], [60.0, 40.0])
     """
+    check_solver(tol, max_iter)
     d = _design.build(
         sample.frame, sample.weight_array, targets, population=population, missing=missing
     )

@@ -9,12 +9,13 @@ engine choice.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from calib.cli.commands._weighting import method_options, validate
+from calib.cli.commands._weighting import check_population, method_options, validate
 from calib.core.errors import DataError
 from calib.outofcore import choose_engine, engine_name, weight_files
 from calib.outofcore.sources import expand
@@ -80,7 +81,9 @@ def _targets(weighting: Any) -> Any:
 
     if weighting.targets is None:
         raise DataError("--targets is missing; give the targets file")
-    return Targets.read(weighting.targets, population=weighting.population)
+    targets = Targets.read(weighting.targets, population=weighting.population)
+    check_population(targets, weighting.population)
+    return targets
 
 
 def weight_command(
@@ -193,6 +196,7 @@ def estimate_command(
             m, opts = _method_options(weighting, choice.engine)
             opts.pop("population", None)
             fs = fs.weight(m.name, _targets(weighting), **opts)
+            _warn_dropped(fs, m.name)
         t = fs.estimate(outcome, by=by, level=level)
     table = pd.DataFrame({
         "outcome": outcome, "level": "", "by": by or "",
@@ -211,6 +215,17 @@ def estimate_command(
             echo(f"{outcome}: {len(table)} estimates ({variance}); wrote {out}")
             echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return table
+
+
+def _warn_dropped(fs: Any, method: str) -> None:
+    """Count the rows ``--missing drop`` left out of an out-of-core weighting, as the
+    in-memory path warns (never a silent drop)."""
+    combos = fs.combos
+    if combos is None or not (combos.cell < 0).any():
+        return
+    n = int(combos.frame.loc[combos.cell < 0, "__n"].sum())
+    warnings.warn(f"{method}: {n} rows dropped for missing values in weighting variables "
+                  f"({dict(combos.dropped)})", UserWarning, stacklevel=2)
 
 
 __all__ = ["weight_command", "estimate_command", "unsupported"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -249,6 +250,14 @@ def _check_values(opts: WeightingOptions) -> None:
     """Refuse bad values of the flags, naming the flag."""
     if opts.missing is not None and opts.missing not in ("error", "drop", "level"):
         raise DataError(f"--missing {opts.missing!r}: use error, drop or level")
+    if opts.tol is not None and not (math.isfinite(opts.tol) and opts.tol > 0):
+        raise DataError(f"--tol {opts.tol}: the convergence tolerance must be > 0, e.g. 1e-10")
+    if opts.max_iter is not None and opts.max_iter < 1:
+        raise DataError(f"--max-iter {opts.max_iter}: give at least 1 iteration (e.g. 1000)")
+    if opts.population is not None and not (math.isfinite(opts.population)
+                                            and opts.population > 0):
+        raise DataError(f"--population {opts.population}: the population total must be a "
+                        "number > 0")
     if opts.trim is not None and not opts.trim > 1:
         raise DataError(f"--trim {opts.trim}: the cap is a multiple of the mean weight; use > 1")
     if opts.bounds is not None:
@@ -278,7 +287,23 @@ def read_targets(opts: WeightingOptions) -> Any:
 
     if opts.targets is None:
         return None
-    return Targets.read(opts.targets)
+    targets = Targets.read(opts.targets)
+    check_population(targets, opts.population)
+    return targets
+
+
+def check_population(targets: Any, population: float | None) -> None:
+    """Refuse ``--population`` when no categorical margin is given as shares: it scales
+    shares only, so with totals it would be silently ignored (the totals already fix the
+    population). Refused rather than applied: rescaling the user's totals would change
+    numbers they wrote down."""
+    if population is None or targets is None:
+        return
+    if not any(m.scale == "share" and not m.numeric for m in targets.margins):
+        raise DataError(
+            f"--population {population:g}: the targets are totals, which already fix the "
+            "population (--population scales share targets only); drop --population, or "
+            "give the targets as shares")
 
 
 def prepare(frame: pd.DataFrame, targets: Any, opts: WeightingOptions) -> pd.DataFrame:
@@ -348,5 +373,5 @@ def apply(frame: pd.DataFrame, opts: WeightingOptions, *, strata: str | None = N
 
 
 __all__ = ["WeightingOptions", "weighting_options", "apply", "validate", "method_options",
-           "flag_methods", "split_variables", "OPTIONS", "METHOD_NAMES", "GENERIC_FLAGS",
+           "flag_methods", "split_variables", "check_population", "read_targets", "OPTIONS", "METHOD_NAMES", "GENERIC_FLAGS",
            "KWARGS"]

@@ -72,6 +72,7 @@ def run(personas: Path, outcome: str, out: Path | None, *, benchmark: Path | Non
                 frame=poststrat_frame(), variables=tuple(variables or DEFAULT_VARIABLES), human=h,
                 human_outcome=human_outcome, llm_outcome=llm_outcome, level=level, seed=seed,
                 progress=progress)
+    c.require_estimates()  # every method failed: exit 3, nothing written
     if out is not None:
         c.write(str(out), overwrite=overwrite)
     return c

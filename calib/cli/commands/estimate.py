@@ -39,13 +39,12 @@ from calib.cli.commands._io import (
     codebook_in_memory,
     dumps,
     frame_records,
-    looks_numeric,
     note_to,
     read_input,
     require_columns,
-    to_numeric,
     write_frame,
 )
+from calib.cli.commands._outcome import numeric_outcome
 from calib.cli.commands._outofcore import estimate_command
 from calib.cli.commands._weighting import (
     WeightingOptions,
@@ -181,9 +180,7 @@ def _sample(cmd: EstimateCommand, request: EstimateRequest, weighting: Weighting
     frame = read_input(cmd.input, "INPUT", cmd.codebook, note_to(echo, cmd.as_json))
     outcome = request.outcome
     require_columns(frame, [outcome, request.by], "INPUT (--outcome/--by)")
-    if looks_numeric(frame[outcome]):
-        frame = frame.copy()
-        frame[outcome] = to_numeric(frame, outcome, f"--outcome {outcome}")
+    frame = numeric_outcome(frame, outcome)
     if weighting.given:
         return apply(frame, weighting, strata=cmd.strata, cluster=cmd.cluster)
     return base_sample(frame, weighting, weight=cmd.weight, strata=cmd.strata,
@@ -201,6 +198,16 @@ def _report(table: pd.DataFrame, out: Path, request: EstimateRequest, as_json: b
     echo(f"{request.outcome}: {len(table)} estimates ({variance}"
          + (f"; {comp}" if comp else "") + f"); wrote {out}")
     echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def _outcome_missing(flag: str | None) -> Any:
+    """``--missing`` applies to the outcome and ``--by`` too; unset, their missing rows are
+    left out and counted (the weighting variables' default stays ``error``)."""
+    if flag is None:
+        return "drop"
+    if flag not in ("error", "drop", "level"):
+        raise DataError(f"--missing {flag!r}: use error, drop or level")
+    return flag
 
 
 def register(app: typer.Typer) -> None:
@@ -245,7 +252,8 @@ def register(app: typer.Typer) -> None:
         if not 0 < level < 1:
             raise DataError(f"--level {level}: a confidence level strictly between 0 and 1")
         request = EstimateRequest(outcome, by=by, variance=variance,  # type: ignore[arg-type]
-                                  replicates=replicates, seed=seed, level=level, progress=None)
+                                  replicates=replicates, seed=seed, level=level, progress=None,
+                                  missing=_outcome_missing(weighting.missing))
         cmd = EstimateCommand(input, out, weight=weight, cluster=cluster, strata=strata,
                               engine=engine, scheduler=scheduler, codebook=codebook,
                               replicates_out=replicates_out, id=id_col, overwrite=overwrite,

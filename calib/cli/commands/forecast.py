@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from calib.cli.commands._io import dumps, read_frame
+from calib.cli.commands._io import dumps, read_frame, to_numeric
 from calib.core.errors import DataError
 from calib.data.output import check_target
 
@@ -42,15 +42,18 @@ def run(
 ) -> Any:
     """Read ESTIMATES, simulate the electoral college, write FORECAST.json."""
     from calib.election import forecast
+    from calib.election.forecast import check_simulation
 
+    check_simulation(national_sd, draws)  # before reading anything
     if out is not None:
         if out.suffix.lower() != ".json":
             raise DataError(f"--out {str(out)!r}: the forecast is written as JSON; use a .json path")
         check_target(out, overwrite, "--out", kind=None, inputs=[estimates])
     frame = read_frame(estimates, "ESTIMATES")
     for col in ("estimate", "se", "draw"):
-        if col in frame.columns:
-            frame[col] = frame[col].astype(float)
+        if col in frame.columns:  # a decimal comma ("0,55") is named, with its row
+            frame[col] = to_numeric(frame, col, f"ESTIMATES column {col!r} (use a decimal "
+                                    "point)")
     f = forecast(frame, year, republican=republican, national_sd=national_sd, draws=draws,
                  seed=seed, level=level, fill_missing=fill_missing)
     if out is not None:
@@ -69,8 +72,9 @@ def register(app: typer.Typer) -> None:
         republican: Annotated[bool, typer.Option(
             "--republican", help="estimates are the Republican two-party share")] = False,
         national_sd: Annotated[float, typer.Option(
-            "--national-sd", help="sd of the national swing shared by all states")] = 0.02,
-        draws: Annotated[int, typer.Option("--draws", help="simulations")] = 20000,
+            "--national-sd", help="sd of the national swing shared by all states (>= 0)")] = 0.02,
+        draws: Annotated[int, typer.Option(
+            "--draws", help="simulations, 1 to 1,000,000")] = 20000,
         seed: Annotated[int | None, typer.Option("--seed", help="random seed")] = None,
         level: Annotated[float, typer.Option("--level", help="interval level")] = 0.9,
         fill_missing: Annotated[str | None, typer.Option(

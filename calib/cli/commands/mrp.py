@@ -33,9 +33,11 @@ from calib.cli.commands._io import (
     read_frame,
     read_input,
     require_columns,
+    to_numeric,
     write_frames,
 )
 from calib.cli.commands._mrp_options import GATES, MISSING, check_interactions, gate_status
+from calib.cli.commands._outcome import numeric_outcome
 from calib.core.errors import DataError
 from calib.mrp.sampler import BACKENDS, Sampler
 
@@ -122,6 +124,9 @@ def terms(cmd: MRPCommand, rows: pd.DataFrame) -> tuple[list[str], list[str], li
 
 def _prepare(cmd: MRPCommand, rows: pd.DataFrame, fixed: list[str]) -> pd.DataFrame:
     """Outcome and fixed columns typed; a missing outcome refused unless dropped."""
+    if cmd.family == "binomial":
+        # missing tokens (NA, refused) leave a 0/1 outcome numeric; "1,000" is named
+        rows = numeric_outcome(rows, cmd.outcome)
     miss = int(rows[cmd.outcome].isna().sum())
     if miss and cmd.missing != "drop":
         extra = (" (--missing level applies to the group, fixed and interaction columns, not "
@@ -144,7 +149,8 @@ def _prepare(cmd: MRPCommand, rows: pd.DataFrame, fixed: list[str]) -> pd.DataFr
 def _frame(cmd: MRPCommand, fixed: list[str]) -> pd.DataFrame:
     fr = read_frame(cmd.frame, "--frame")
     require_columns(fr, [cmd.frame_count, cmd.by], "FRAME (--frame-count/--by)")
-    fr[cmd.frame_count] = fr[cmd.frame_count].astype(float)
+    fr[cmd.frame_count] = to_numeric(fr, cmd.frame_count,
+                                     f"--frame-count {cmd.frame_count} (write 1000, not 1,000)")
     for c in fixed:
         if c in fr.columns and looks_numeric(fr[c]):
             fr[c] = fr[c].astype(float)
@@ -170,6 +176,9 @@ def run(cmd: MRPCommand, sampler: Sampler = CLI_SAMPLER, *, echo: Any = None) ->
     inputs = [cmd.input, cmd.frame]
     check_out(cmd.out, cmd.overwrite, inputs=inputs)
     check_out(cmd.draws_out, cmd.overwrite, "--draws-out", inputs=[*inputs, cmd.out])
+    if not 0 < cmd.level < 1:
+        raise DataError(f"--level {cmd.level}: a probability strictly between 0 and 1, e.g. "
+                        "0.95")
     rows = read_input(cmd.input, "INPUT", cmd.codebook, echo)
     parts = [p for it in cmd.interactions for p in it.split(":")]
     require_columns(rows, [cmd.outcome, *cmd.groups, *cmd.fixed, *parts],
@@ -312,6 +321,10 @@ def register(app: typer.Typer) -> None:
             raise DataError(f"--sampler {sampler!r}: use nutpie or pymc")
         if centered.lower() not in CENTERED:
             raise DataError(f"--centered {centered!r}: use auto, true or false")
+        for flag, value, low in (("--draws", draws, 1), ("--tune", tune, 0),
+                                 ("--chains", chains, 1)):
+            if value < low:
+                raise DataError(f"{flag} {value}: give a whole number >= {low}")
         cmd = MRPCommand(input, outcome, frame, frame_count, tuple(group), by, out,
                          domain_predictors=domain_predictors, draws_out=draws_out, level=level,
                          overwrite=overwrite, codebook=codebook, fixed=tuple(fixed or ()),
