@@ -126,7 +126,8 @@ class Sample:
         new._w = check_weights(weights, f"weights from {step.method}")
         w = new._w
         # rows and Kish ESS after the step, for the one-line history (History, _repr_html_)
-        step = replace(step, n=int(w.size), ess=float(w.sum() ** 2 / (w * w).sum()) if w.size else 0.0)
+        ess = float(w.sum() ** 2 / np.dot(w, w)) if w.size else 0.0  # dot: no temporary
+        step = replace(step, n=int(w.size), ess=ess)
         new._history = self._history + (step,)
         new.strata = self.strata
         new.cluster = self.cluster
