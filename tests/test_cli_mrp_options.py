@@ -166,7 +166,7 @@ def test_study_mrp_table_takes_the_cli_settings(tmp_path):
     assert fit.spec.term("sex").kind == "fixed"
     assert "age6:sex" in [t.name for t in fit.spec.terms]
     assert not any(fit.options["centered"].values())
-    with pytest.raises(DataError, match="unknown keys"):
+    with pytest.raises(DataError, match="has no key 'fixd'"):
         run_study({**cfg, "mrp": {"fixd": ["sex"]}})
     with pytest.raises(DataError, match="binomial"):
         run_study({**cfg, "mrp": {"family": "categorical"}})

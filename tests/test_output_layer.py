@@ -324,7 +324,7 @@ def test_save_sample_to_a_folder_is_refused(tmp_path):
 def test_demo_replaces_only_its_own_files(tmp_path, monkeypatch, capsys):
     from calib.studies import demo_study
 
-    def fake_report(res, path, *, overwrite=False):
+    def fake_report(res, path, *, overwrite=False, **_):
         return write_text("<html/>", path, overwrite=overwrite, what="report file")
 
     monkeypatch.setattr(demo_study, "study_report", fake_report)

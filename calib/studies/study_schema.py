@@ -28,8 +28,9 @@ from calib.core.errors import DataError
 
 @dataclass(frozen=True)
 class Key:
-    """One key: its kind (``str``, ``int``, ``float``, ``bool``, ``list`` of text, ``table``,
-    ``file``: a path to a file), and for numbers the closed range ``[low, high]``."""
+    """One key: its kind (``str``, ``int``, ``float``, ``bool``, ``list`` of text, ``strs``
+    (text or a list of text), ``table``, ``file``: a path to a file, ``any``: checked where it
+    is used), and for numbers the closed range ``[low, high]``."""
 
     kind: str
     low: float | None = None
@@ -66,11 +67,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "backtest_year": _YEAR,
     },
     "outputs": {"dir": Key("str"), "report": Key("bool"), "overwrite": Key("bool")},
+    # the settings of `calib mrp` (calib.studies.pipeline.mrp_options)
+    "mrp": {
+        "group": Key("list"), "fixed": Key("list"), "interaction": Key("strs"),
+        "family": Key("str"), "missing": Key("str"), "gate": Key("str"), "centered": Key("any"),
+        "draws": Key("int", 1, 1_000_000), "tune": Key("int", 0, 1_000_000),
+        "chains": Key("int", 1, 64), "seed": _SEED, "sampler": Key("str"),
+        "target_accept": Key("float", 0, 1), "domain_predictors": Key("any"),
+    },
 }
 
 _WORDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false",
           "list": "a list of text, e.g. [\"a\", \"b\"]", "table": "a table, e.g. { k = 1 }",
-          "file": "the path of a file"}
+          "file": "the path of a file", "strs": "text or a list of text", "any": "a value"}
 
 
 def check_study(cfg: Mapping[str, Any], where: str = "study file") -> None:
@@ -104,7 +113,10 @@ def _check_value(value: Any, spec: Key, name: str, where: str) -> None:
         "str": isinstance(v, str), "file": isinstance(v, str), "bool": isinstance(v, bool),
         "int": isinstance(v, int) and not isinstance(v, bool),
         "float": isinstance(v, int | float) and not isinstance(v, bool),
-        "list": isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "list": isinstance(v, list | tuple) and all(isinstance(x, str) for x in v),
+        "strs": isinstance(v, str) or (isinstance(v, list | tuple)
+                                       and all(isinstance(x, str) for x in v)),
+        "any": True,
         "table": isinstance(v, Mapping),
     }[spec.kind]
     if not ok:
