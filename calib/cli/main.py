@@ -23,9 +23,8 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from calib import __version__
 from calib.cli.commands import COMMANDS, HELP, register
@@ -39,14 +38,15 @@ class LazyGroup(TyperGroup):
     :data:`calib.cli.commands.HELP` with a stand-in, so ``calib --help`` imports none of them
     (nor pandas, numpy and what they pull in)."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         order = [n for m in COMMANDS for n, (mod, _) in HELP.items() if mod == m]
         return order + [n for n in self.commands if n not in order]
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:  # typer's and click's Command types differ
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         cmd = self.commands.get(cmd_name)
         if cmd is None and cmd_name in HELP:  # listed in the help: a stand-in with its text
-            return click.Command(cmd_name, help=HELP[cmd_name][1])
+            # typer's own Command class (typer vendors click: `click` itself may be absent)
+            return TyperCommand(cmd_name, help=HELP[cmd_name][1])
         return cmd
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
