@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
+from calib.core.util import kish_ess
+
 
 def html_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """An HTML table of already formatted cells (every cell escaped)."""
@@ -42,7 +44,7 @@ def sample_html(sample: Any) -> str:
     False
     """
     w = sample.weight_array
-    ess = float(w.sum() ** 2 / (w * w).sum())
+    ess = kish_ess(w)
     facts = [("n", sample.n), ("total", f"{w.sum():.6g}"), ("Kish ESS", f"{ess:.1f}")]
     if sample.strata or sample.cluster:
         facts.append(("design", f"strata={sample.strata}, cluster={sample.cluster}"))

@@ -30,6 +30,7 @@ from calib.core.entrypoints import load
 from calib.core.errors import DataError
 from calib.core.history import History
 from calib.core.html import sample_html
+from calib.core.util import kish_ess
 
 if TYPE_CHECKING:
     from calib.core.history import Calibration, Step
@@ -126,7 +127,7 @@ class Sample:
         new._w = check_weights(weights, f"weights from {step.method}")
         w = new._w
         # rows and Kish ESS after the step, for the one-line history (History, _repr_html_)
-        ess = float(w.sum() ** 2 / np.dot(w, w)) if w.size else 0.0  # dot: no temporary
+        ess = kish_ess(w) if w.size else 0.0
         step = replace(step, n=int(w.size), ess=ess)
         new._history = self._history + (step,)
         new.strata = self.strata

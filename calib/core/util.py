@@ -40,7 +40,7 @@ def kish_ess(w: Sequence[float] | np.ndarray) -> float:
     2.909090909090909
     """
     a = np.asarray(w, dtype=float).ravel()
-    return float(a.sum() ** 2 / (a**2).sum())
+    return float(a.sum() ** 2 / np.dot(a, a))  # dot: no row-sized temporary
 
 
 def kish_ess_sums(sum_w: Any, sum_w2: Any) -> Any:

@@ -20,20 +20,23 @@ calib.core.errors.DataError: unknown estimate option 'varience'; the options are
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal, get_args
+from typing import Any
 
 from calib.core.errors import DataError
+from calib.core.literals import (
+    BOOTSTRAP_DRAWS,
+    VARIANCES,
+    BootstrapDraw,
+    MissingRule,
+    Stat,
+    Variance,
+)
 from calib.estimation.design import LONELY, Lonely
 
-Stat = Literal["mean", "total", "proportion"]
-Variance = Literal["linearization", "bootstrap", "subbootstrap", "canty-davison", "jackknife",
-                   "none"]
-BootstrapDraw = Literal["auto", "rows", "groups"]
-Missing = Literal["drop", "error", "level"]
-
-VARIANCES: tuple[str, ...] = get_args(Variance)
-BOOTSTRAP_DRAWS: tuple[str, ...] = get_args(BootstrapDraw)
-MISSING: tuple[str, ...] = get_args(Missing)
+#: the option types are those of :mod:`calib.core.literals` (one definition each)
+Missing = MissingRule
+#: the missing-value rules in the order the messages list them (``drop`` is the default here)
+MISSING: tuple[str, ...] = ("drop", "error", "level")
 #: Bootstrap replicates of a request without ``replicates``.
 DEFAULT_REPLICATES = 200
 

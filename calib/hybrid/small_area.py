@@ -90,7 +90,7 @@ from scipy.special import expit, logit
 
 from calib.core.cells import format_level
 from calib.core.errors import DataError
-from calib.core.util import z_value
+from calib.core.util import kish_ess_sums, z_value
 from calib.hybrid.ppi import COLUMNS, ArmOptions, arm_variance, binary, build_arms, check_level
 
 #: Output columns: those of :data:`calib.hybrid.ppi.COLUMNS` plus the small-area ones.
@@ -397,7 +397,7 @@ def small_area(
     # persona arm per domain
     pw = np.bincount(pcode, arms.w, nd)
     fbar = np.bincount(pcode, arms.w * arms.f, nd) / pw
-    ne_p = pw**2 / np.bincount(pcode, arms.w**2, nd)
+    ne_p = kish_ess_sums(pw, np.bincount(pcode, arms.w**2, nd))
     var_p = np.array([arm_variance(arms.f[pcode == i], arms.w[pcode == i], arms.pdesign,
                                    None if arms.pdesign is None else np.flatnonzero(pcode == i))
                       for i in range(nd)])

@@ -29,10 +29,11 @@ from numbers import Integral
 from typing import Any, Literal
 
 from calib.core.errors import DataError
+from calib.core.literals import SamplerBackend
 from calib.mrp.diagnostics import Gate
 
 #: The NUTS implementations :func:`calib.mrp.fit` runs.
-Backend = Literal["nutpie", "pymc"]
+Backend = SamplerBackend
 BACKENDS: tuple[str, ...] = ("nutpie", "pymc")
 
 #: Default smallest per-level row count for the centred parametrization (``centered="auto"``).

@@ -33,6 +33,7 @@ from calib.core.errors import DataError
 from calib.core.sample import check_weights
 from calib.core.targets import JOINT_SEP, Targets
 from calib.core.util import kish_ess as _kish
+from calib.core.util import kish_ess_sums
 
 #: Multiples of the mean weight counted by :func:`weight_summary`.
 SHARE_ABOVE = (3, 5, 10)
@@ -725,7 +726,7 @@ def _value_summary(count: np.ndarray, per: np.ndarray) -> pd.Series:
         "n": n, "total": total, "min": lo, "max": hi, "mean": mean,
         "cv": float(np.sqrt((count * (per - mean) ** 2).sum() / n) / mean),
         "max_min_ratio": hi / lo if lo > 0 else float("inf"),
-        "n_eff": total**2 / sq, "deff": n * sq / total**2,
+        "n_eff": kish_ess_sums(total, sq), "deff": n * sq / total**2,
     }  # fmt: skip
     for k in SHARE_ABOVE:
         out[f"above_{k}x_mean"] = float(count[per > k * mean].sum() / n)
@@ -767,7 +768,7 @@ def cell_weight_summary(
     out: dict[str, float] = {
         "n": n, "total": total, "min": nan, "max": nan, "mean": mean,
         "cv": float(np.sqrt(max(sq / n - mean**2, 0.0)) / mean), "max_min_ratio": nan,
-        "n_eff": total**2 / sq, "deff": n * sq / total**2,
+        "n_eff": kish_ess_sums(total, sq), "deff": n * sq / total**2,
     }  # fmt: skip
     for k in SHARE_ABOVE:
         out[f"above_{k}x_mean"] = nan
